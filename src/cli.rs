@@ -1,0 +1,157 @@
+//! The command-line definition: global flags and the top-level command tree. Each domain owns
+//! its own subcommand enum; this file only stitches them together.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::context::model::ServerType;
+use crate::output::OutputFormat;
+
+pub const ABOUT: &str = "One fast, scriptable, safe CLI for Qlik Sense Enterprise on Windows (QRS) and Qlik Enterprise Manager";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "qtool",
+    version,
+    about = ABOUT,
+    long_about = None,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage, 3 bad input file, 4 config, 5 auth, 6 not found, \
+                  7 conflict, 8 network, 9 TLS, 10 server error, 11 local I/O, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every command. Precedence: flag > environment > context.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Context to use for this run instead of the current one.
+    #[arg(long, global = true, env = "QTOOL_CONTEXT", value_name = "NAME",
+          add = ArgValueCompleter::new(crate::context::complete_context_names))]
+    pub context: Option<String>,
+
+    /// Server URL (with the virtual proxy prefix for QSEoW, e.g. https://host/jwt).
+    #[arg(long, short = 's', global = true, env = "QTOOL_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Server type: windows (QSEoW) or qem.
+    #[arg(long, global = true, value_enum, value_name = "TYPE")]
+    pub server_type: Option<ServerType>,
+
+    /// Skip TLS certificate verification (self-signed test servers only).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+
+    /// Trust this CA certificate (PEM) for the server's TLS certificate.
+    #[arg(long, global = true, env = "QTOOL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Extra HTTP header for every request (repeatable).
+    #[arg(long = "header", visible_alias = "headers", global = true, value_name = "K=V",
+          value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table,
+          value_name = "FORMAT")]
+    pub output: OutputFormat,
+
+    /// Same as `-o json` (qlik-cli spelling).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print ids only, one per line.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    /// More logging on stderr (-v info, -vv debug with requests, -vvv trace). Secrets are redacted.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Request timeout (e.g. 30s, 2m).
+    #[arg(long, global = true, env = "QTOOL_TIMEOUT", value_name = "DURATION",
+          value_parser = parse_duration_arg, default_value = "60s")]
+    pub timeout: Duration,
+
+    /// Retries for idempotent requests on refused connections and 502/503/504.
+    #[arg(long, global = true, env = "QTOOL_RETRIES", default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+}
+
+impl GlobalArgs {
+    pub fn output_format(&self) -> OutputFormat {
+        if self.json { OutputFormat::Json } else { self.output }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage named QSEoW and QEM endpoints and their credentials.
+    #[command(subcommand)]
+    Context(crate::context::commands::ContextCommand),
+
+    /// Keys, certificates and RS256 tokens for JWT virtual proxies.
+    #[command(subcommand, visible_alias = "token")]
+    Jwt(crate::jwt::commands::JwtCommand),
+
+    /// Qlik Sense Repository Service (QRS) API.
+    Qrs(crate::qrs::commands::QrsArgs),
+
+    /// Qlik Enterprise Manager API: servers, tasks, endpoints, ACLs, declarative apply.
+    #[command(subcommand)]
+    Qem(crate::qem::commands::QemCommand),
+
+    /// Run an embedded QSEoW + QEM emulator on loopback (or the end-to-end walkthrough).
+    Sandbox(crate::sandbox::SandboxArgs),
+
+    /// Print the shell completion script (with dynamic completion of context names).
+    Completion(crate::completion::CompletionArgs),
+
+    /// Regenerate completions/ and man/ (maintainers).
+    #[command(name = "__generate", hide = true)]
+    Generate(crate::completion::GenerateArgs),
+}
+
+/// `K=V` (or `K: V`) header flag.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .or_else(|| text.split_once(':'))
+        .ok_or_else(|| format!("`{text}` is not K=V"))?;
+    let k = k.trim();
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+        return Err(format!("`{k}` is not a valid header name"));
+    }
+    Ok((k.to_string(), v.trim().to_string()))
+}
+
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn header_flag_parsing() {
+        assert_eq!(parse_header("X-A=b=c").unwrap(), ("X-A".into(), "b=c".into()));
+        assert_eq!(parse_header("X-A: b").unwrap(), ("X-A".into(), "b".into()));
+        assert!(parse_header("nope").is_err());
+        assert!(parse_header("bad name=1").is_err());
+    }
+}

@@ -1,0 +1,377 @@
+//! `context create` and `context update`: the same fields; create needs a new name and a
+//! server, update changes only what is given. The global flags `--server`, `--server-type`,
+//! `--insecure`, `--ca-cert` and `--header` are stored too (as qlik-cli does).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CreateArgs, UpdateArgs};
+use crate::app::App;
+use crate::context::model::{self, AuthKind, ClientCert, Context, JwtRecipe, Secrets, ServerType};
+use crate::context::resolve::{ENV_PASSWORD, parse_server_url};
+use crate::error::{Error, Result};
+use crate::output::status;
+use crate::secret;
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ContextFields {
+    /// Authentication kind; inferred from the other flags when omitted.
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthKind>,
+
+    /// QSEoW: the JWT sent as bearer token. QEM: a personal access token (or a JWT with --auth bearer).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "api_key_stdin")]
+    pub api_key: Option<String>,
+    /// Read the API key from stdin.
+    #[arg(long)]
+    pub api_key_stdin: bool,
+
+    /// User as DOMAIN\user: QEM login, QSEoW forms login, or X-Qlik-User for certificate auth.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the password from stdin (QTOOL_PASSWORD also works).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Password on the command line (visible to other users; prefer --password-stdin).
+    #[arg(long, hide = true, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+
+    /// Free text shown by `context ls`.
+    #[arg(long)]
+    pub comment: Option<String>,
+
+    /// Private key (PEM) to mint a fresh JWT per run instead of a fixed --api-key.
+    #[arg(long, value_name = "FILE", help_heading = "JWT signing recipe")]
+    pub jwt_key: Option<PathBuf>,
+    /// `userid` claim.
+    #[arg(long, value_name = "ID", help_heading = "JWT signing recipe")]
+    pub jwt_userid: Option<String>,
+    /// `userdirectory` claim.
+    #[arg(long, value_name = "DIR", help_heading = "JWT signing recipe")]
+    pub jwt_userdirectory: Option<String>,
+    /// `aud` claim (the virtual proxy's JWT audience).
+    #[arg(long, value_name = "AUD", help_heading = "JWT signing recipe")]
+    pub jwt_audience: Option<String>,
+    /// `name` claim.
+    #[arg(long, value_name = "NAME", help_heading = "JWT signing recipe")]
+    pub jwt_name: Option<String>,
+    /// `email` claim.
+    #[arg(long, value_name = "EMAIL", help_heading = "JWT signing recipe")]
+    pub jwt_email: Option<String>,
+    /// `groups` claim entry (repeatable).
+    #[arg(long, value_name = "GROUP", help_heading = "JWT signing recipe")]
+    pub jwt_group: Vec<String>,
+    /// Lifetime of each minted token (default 5m).
+    #[arg(long, value_name = "DURATION", help_heading = "JWT signing recipe")]
+    pub jwt_expires_in: Option<String>,
+    /// Signing algorithm: RS256 (default), RS384, RS512.
+    #[arg(long, value_name = "ALG", help_heading = "JWT signing recipe")]
+    pub jwt_alg: Option<String>,
+    /// `kid` header.
+    #[arg(long, value_name = "KID", help_heading = "JWT signing recipe")]
+    pub jwt_kid: Option<String>,
+    /// Extra claim K=V (V parsed as JSON when it is JSON, else a string; repeatable).
+    #[arg(long, value_name = "K=V", help_heading = "JWT signing recipe")]
+    pub jwt_claim: Vec<String>,
+
+    /// Client certificate (PEM) for certificate authentication (QRS on port 4242).
+    #[arg(long, value_name = "FILE", help_heading = "Certificate authentication", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of the client certificate.
+    #[arg(long, value_name = "FILE", help_heading = "Certificate authentication", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
+    model::validate_name(&args.name).map_err(Error::usage)?;
+    let g = &app.global;
+    let server = g.server.clone().ok_or_else(|| {
+        Error::usage("--server is required to create a context")
+            .with_hint("e.g. `qtool context create QSEoW --server https://host/jwt --server-type windows --api-key-stdin`")
+    })?;
+    parse_server_url(&server)?;
+    let server_type = g.server_type.unwrap_or_else(|| guess_server_type(&server));
+    let mut context = Context {
+        server,
+        server_type,
+        auth: AuthKind::None,
+        insecure: g.insecure,
+        ca_cert: g.ca_cert.as_deref().map(absolute).transpose()?,
+        comment: None,
+        user: None,
+        jwt: None,
+        client_cert: None,
+    };
+    let mut secrets = Secrets::default();
+    for (k, v) in &g.headers {
+        secrets.headers.insert(k.clone(), v.clone());
+    }
+    let inputs = read_secret_inputs(&args.fields)?;
+    apply_fields(&mut context, &mut secrets, &args.fields, inputs, true)?;
+
+    let name = args.name.clone();
+    app.store()?.update(move |all| {
+        if all.file.contexts.contains_key(&name) {
+            return Err(Error::conflict(format!("context `{name}` already exists"))
+                .with_hint(format!("change it with `qtool context update {name} ...` or pick another name")));
+        }
+        all.file.contexts.insert(name.clone(), context);
+        all.set_secrets(&name, secrets);
+        Ok(())
+    })?;
+    status(&format!("Context `{}` created", args.name));
+    Ok(())
+}
+
+pub fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
+    let g = app.global.clone();
+    let inputs = read_secret_inputs(&args.fields)?;
+    let name = args.name.clone();
+    app.store()?.update(move |all| {
+        let mut context = all.get(&name)?.clone();
+        let mut secrets = all.secrets_of(&name);
+        if let Some(server) = &g.server {
+            parse_server_url(server)?;
+            context.server = server.clone();
+        }
+        if let Some(t) = g.server_type {
+            context.server_type = t;
+        }
+        if g.insecure {
+            context.insecure = true;
+        }
+        if args.secure {
+            context.insecure = false;
+        }
+        if let Some(ca) = &g.ca_cert {
+            context.ca_cert = Some(absolute(ca)?);
+        }
+        for (k, v) in &g.headers {
+            secrets.headers.retain(|existing, _| !existing.eq_ignore_ascii_case(k));
+            if !v.is_empty() {
+                secrets.headers.insert(k.clone(), v.clone());
+            }
+        }
+        apply_fields(&mut context, &mut secrets, &args.fields, inputs, false)?;
+        all.file.contexts.insert(name.clone(), context);
+        all.set_secrets(&name, secrets);
+        Ok(())
+    })?;
+    status(&format!("Context `{}` updated", args.name));
+    Ok(())
+}
+
+/// Secrets read before taking the store lock (stdin may block).
+#[derive(Default)]
+struct SecretInputs {
+    api_key: Option<String>,
+    password: Option<String>,
+}
+
+fn read_secret_inputs(f: &ContextFields) -> Result<SecretInputs> {
+    if f.api_key_stdin && f.password_stdin {
+        return Err(Error::usage("only one of --api-key-stdin and --password-stdin can read stdin")
+            .with_hint("give the password in QTOOL_PASSWORD instead"));
+    }
+    let api_key = if f.api_key_stdin {
+        Some(secret::read_stdin("api key")?)
+    } else {
+        if f.api_key.is_some() {
+            // The tutorial passes the token in argv; accept it, but say why stdin is better.
+            tracing::info!("API key given on the command line");
+        }
+        f.api_key.clone()
+    };
+    let password = if f.password_stdin {
+        Some(secret::read_stdin("password")?)
+    } else if let Some(p) = &f.password {
+        secret::warn_argv("--password");
+        Some(p.clone())
+    } else if f.user.is_some() {
+        std::env::var(ENV_PASSWORD).ok().filter(|p| !p.is_empty())
+    } else {
+        None
+    };
+    Ok(SecretInputs { api_key, password })
+}
+
+fn apply_fields(
+    context: &mut Context,
+    secrets: &mut Secrets,
+    f: &ContextFields,
+    inputs: SecretInputs,
+    creating: bool,
+) -> Result<()> {
+    if let Some(comment) = &f.comment {
+        context.comment = Some(comment.clone()).filter(|c| !c.is_empty());
+    }
+    if let Some(user) = &f.user {
+        context.user = Some(user.clone()).filter(|u| !u.is_empty());
+    }
+    if let Some(key) = inputs.api_key {
+        secrets.api_key = Some(key);
+    }
+    if let Some(password) = inputs.password {
+        secrets.password = Some(password);
+    }
+    if let (Some(cert), Some(key)) = (&f.client_cert, &f.client_key) {
+        context.client_cert = Some(ClientCert { cert: absolute(cert)?, key: absolute(key)? });
+    }
+    update_jwt_recipe(context, f)?;
+
+    let inferred = if f.jwt_key.is_some() {
+        Some(AuthKind::JwtSign)
+    } else if f.client_cert.is_some() {
+        Some(AuthKind::Cert)
+    } else if f.api_key.is_some() || f.api_key_stdin {
+        Some(match context.server_type {
+            ServerType::Windows => AuthKind::Bearer,
+            ServerType::Qem => AuthKind::ApiToken,
+        })
+    } else if context.server_type == ServerType::Qem && (f.password_stdin || f.password.is_some() || secrets.password.is_some()) && context.user.is_some() {
+        Some(AuthKind::Password)
+    } else {
+        None
+    };
+    if let Some(kind) = f.auth.or(inferred) {
+        context.auth = kind;
+    } else if creating {
+        context.auth = AuthKind::None;
+    }
+    check_auth(context, secrets)
+}
+
+fn update_jwt_recipe(context: &mut Context, f: &ContextFields) -> Result<()> {
+    let touches_recipe = f.jwt_key.is_some()
+        || f.jwt_userid.is_some()
+        || f.jwt_userdirectory.is_some()
+        || f.jwt_audience.is_some()
+        || f.jwt_name.is_some()
+        || f.jwt_email.is_some()
+        || !f.jwt_group.is_empty()
+        || f.jwt_expires_in.is_some()
+        || f.jwt_alg.is_some()
+        || f.jwt_kid.is_some()
+        || !f.jwt_claim.is_empty();
+    if !touches_recipe {
+        return Ok(());
+    }
+    let mut recipe = context.jwt.clone().unwrap_or_default();
+    if let Some(key) = &f.jwt_key {
+        recipe.key = absolute(key)?;
+    }
+    let set = |slot: &mut Option<String>, value: &Option<String>| {
+        if let Some(v) = value {
+            *slot = Some(v.clone()).filter(|v| !v.is_empty());
+        }
+    };
+    if let Some(u) = &f.jwt_userid {
+        recipe.userid = u.clone();
+    }
+    if let Some(d) = &f.jwt_userdirectory {
+        recipe.userdirectory = d.clone();
+    }
+    set(&mut recipe.audience, &f.jwt_audience);
+    set(&mut recipe.name, &f.jwt_name);
+    set(&mut recipe.email, &f.jwt_email);
+    set(&mut recipe.kid, &f.jwt_kid);
+    if let Some(e) = &f.jwt_expires_in {
+        crate::duration::parse(e).map_err(|e| Error::usage(e.to_string()))?;
+        recipe.expires_in = Some(e.clone());
+    }
+    if let Some(alg) = &f.jwt_alg {
+        let upper = alg.to_ascii_uppercase();
+        if !matches!(upper.as_str(), "RS256" | "RS384" | "RS512") {
+            return Err(Error::usage(format!("unsupported JWT algorithm `{alg}`; use RS256, RS384 or RS512")));
+        }
+        recipe.alg = Some(upper);
+    }
+    if !f.jwt_group.is_empty() {
+        recipe.groups = f.jwt_group.clone();
+    }
+    for claim in &f.jwt_claim {
+        let (k, v) = claim
+            .split_once('=')
+            .ok_or_else(|| Error::usage(format!("--jwt-claim `{claim}` is not K=V")))?;
+        let json = match serde_json::from_str::<serde_json::Value>(v) {
+            Ok(value) => value.to_string(),
+            Err(_) => serde_json::Value::String(v.to_string()).to_string(),
+        };
+        recipe.claims.insert(k.to_string(), json);
+    }
+    context.jwt = Some(recipe);
+    Ok(())
+}
+
+/// Refuse a context that cannot possibly authenticate, naming what is missing.
+fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
+    let kind = context.auth;
+    let allowed = match context.server_type {
+        ServerType::Windows => matches!(
+            kind,
+            AuthKind::None | AuthKind::Bearer | AuthKind::JwtSign | AuthKind::Cert | AuthKind::Cookie
+        ),
+        ServerType::Qem => matches!(kind, AuthKind::Password | AuthKind::ApiToken | AuthKind::Bearer | AuthKind::JwtSign),
+    };
+    if !allowed {
+        let hint = match context.server_type {
+            ServerType::Windows => "QSEoW contexts use --api-key, --jwt-key ..., --client-cert/--client-key, or `context login`",
+            ServerType::Qem => "QEM contexts use --user 'DOMAIN\\user' with --password-stdin, --api-key (personal access token), or a JWT (--auth bearer --api-key, or --jwt-key ...)",
+        };
+        return Err(Error::usage(format!(
+            "authentication `{}` does not apply to a {} server",
+            kind.as_str(),
+            context.server_type.as_str()
+        ))
+        .with_hint(hint));
+    }
+    match kind {
+        AuthKind::Bearer | AuthKind::ApiToken if secrets.api_key.is_none() => {
+            Err(Error::usage("this authentication needs a token").with_hint("give --api-key-stdin (or --api-key)"))
+        }
+        AuthKind::Password if context.user.is_none() => {
+            Err(Error::usage("password authentication needs --user 'DOMAIN\\user'"))
+        }
+        AuthKind::Password if secrets.password.is_none() => Err(Error::usage("password authentication needs a password")
+            .with_hint("give --password-stdin or set QTOOL_PASSWORD")),
+        AuthKind::JwtSign => check_recipe(context.jwt.as_ref()),
+        AuthKind::Cert if context.client_cert.is_none() => {
+            Err(Error::usage("certificate authentication needs --client-cert and --client-key"))
+        }
+        AuthKind::Cookie if secrets.cookie.is_none() => Err(Error::usage("no session cookie stored")
+            .with_hint("run `qtool context login NAME` to get one")),
+        _ => Ok(()),
+    }
+}
+
+fn check_recipe(recipe: Option<&JwtRecipe>) -> Result<()> {
+    let Some(r) = recipe else {
+        return Err(Error::usage("JWT signing needs --jwt-key, --jwt-userid and --jwt-userdirectory"));
+    };
+    if r.key.as_os_str().is_empty() {
+        return Err(Error::usage("JWT signing needs --jwt-key FILE"));
+    }
+    if r.userid.is_empty() || r.userdirectory.is_empty() {
+        return Err(Error::usage("JWT signing needs --jwt-userid and --jwt-userdirectory"));
+    }
+    if !r.key.is_file() {
+        return Err(Error::not_found(format!("JWT key {} does not exist", r.key.display()))
+            .with_hint("create one with `qtool jwt keygen --out KEY.pem`"));
+    }
+    Ok(())
+}
+
+/// QEM's REST API lives under /attunityenterprisemanager; anything else is taken as QSEoW.
+fn guess_server_type(server: &str) -> ServerType {
+    if server.to_ascii_lowercase().contains("attunityenterprisemanager") {
+        ServerType::Qem
+    } else {
+        ServerType::Windows
+    }
+}
+
+/// Store absolute paths so the context works from any directory.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io(format!("resolving {}", path.display()), e))
+}

@@ -1,0 +1,191 @@
+//! Turn global flags + environment + the selected context into the one [`Target`] a run talks
+//! to. Precedence (as qlik-cli): command-line flag > environment variable > context.
+
+use std::collections::BTreeMap;
+
+use super::model::{AuthKind, ClientCert, JwtRecipe, ServerType};
+use super::store::{Store, unknown_context};
+use crate::cli::GlobalArgs;
+use crate::error::{Error, Result};
+use crate::http::TlsOptions;
+
+/// Environment variables that supply secrets at run time without storing them.
+pub const ENV_API_KEY: &str = "QTOOL_API_KEY";
+pub const ENV_PASSWORD: &str = "QTOOL_PASSWORD";
+
+/// Resolved credentials for one run.
+#[derive(Clone)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    JwtSign(JwtRecipe),
+    /// Certificate auth: the identity is in [`TlsOptions::client_cert`]; `user` becomes `X-Qlik-User`.
+    Cert { user: Option<String> },
+    Cookie(String),
+    Password { user: String, password: String },
+    ApiToken(String),
+}
+
+impl std::fmt::Debug for Auth {
+    // Never print a secret, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => write!(f, "None"),
+            Auth::Bearer(_) => write!(f, "Bearer(<redacted>)"),
+            Auth::JwtSign(r) => write!(f, "JwtSign(key={})", r.key.display()),
+            Auth::Cert { user } => write!(f, "Cert(user={user:?})"),
+            Auth::Cookie(_) => write!(f, "Cookie(<redacted>)"),
+            Auth::Password { user, .. } => write!(f, "Password(user={user}, <redacted>)"),
+            Auth::ApiToken(_) => write!(f, "ApiToken(<redacted>)"),
+        }
+    }
+}
+
+/// Everything a client needs to reach and authenticate with one server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The context this came from (None for an ad-hoc `--server`).
+    pub context: Option<String>,
+    pub server: reqwest::Url,
+    pub server_type: ServerType,
+    pub auth: Auth,
+    pub tls: TlsOptions,
+    /// Extra headers: the context's, then `--header` flags (a flag wins over the same name).
+    pub headers: Vec<(String, String)>,
+    pub timeout: std::time::Duration,
+    pub retries: u32,
+}
+
+impl Target {
+    /// A short label for messages: the context name or the server URL.
+    pub fn label(&self) -> String {
+        match &self.context {
+            Some(name) => format!("context `{name}`"),
+            None => self.server.to_string(),
+        }
+    }
+}
+
+pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
+    let file = store.load_contexts()?;
+    let name = global.context.clone().or_else(|| file.current_context.clone());
+    let env_api_key = non_empty_env(ENV_API_KEY);
+    let env_password = non_empty_env(ENV_PASSWORD);
+
+    let Some(name) = name.filter(|_| global.context.is_some() || global.server.is_none()) else {
+        // Ad-hoc target from flags and environment only.
+        let Some(server) = &global.server else {
+            return Err(Error::config("no context selected").with_hint(
+                "run `qtool context use NAME`, pass --context NAME, or give --server URL",
+            ));
+        };
+        let auth = match env_api_key {
+            Some(key) => Auth::Bearer(key),
+            None => Auth::None,
+        };
+        return Ok(Target {
+            context: None,
+            server: parse_server_url(server)?,
+            server_type: global.server_type.unwrap_or(ServerType::Windows),
+            auth,
+            tls: TlsOptions { insecure: global.insecure, ca_cert: global.ca_cert.clone(), client_cert: None },
+            headers: global.headers.clone(),
+            timeout: global.timeout,
+            retries: global.retries,
+        });
+    };
+
+    let context = file.contexts.get(&name).ok_or_else(|| unknown_context(&name, &file))?.clone();
+    let secrets = store.load_credentials()?.remove(&name).unwrap_or_default();
+    let server = parse_server_url(global.server.as_deref().unwrap_or(&context.server))?;
+
+    let api_key = env_api_key.or(secrets.api_key.clone());
+    let missing = |what: &str, how: &str| {
+        Error::config(format!("context `{name}` has no {what}")).with_hint(how.to_string())
+    };
+    let auth = match context.auth {
+        AuthKind::None => Auth::None,
+        AuthKind::Bearer => Auth::Bearer(api_key.ok_or_else(|| {
+            missing("API key", "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY")
+        })?),
+        AuthKind::ApiToken => Auth::ApiToken(api_key.ok_or_else(|| {
+            missing("API token", "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY")
+        })?),
+        AuthKind::JwtSign => Auth::JwtSign(context.jwt.clone().ok_or_else(|| {
+            missing("JWT signing recipe", "run `qtool context update NAME --jwt-key KEY --jwt-userid ...`")
+        })?),
+        AuthKind::Cert => Auth::Cert { user: context.user.clone() },
+        AuthKind::Cookie => Auth::Cookie(secrets.cookie.clone().ok_or_else(|| {
+            missing("session cookie", "run `qtool context login NAME`")
+        })?),
+        AuthKind::Password => Auth::Password {
+            user: context.user.clone().ok_or_else(|| {
+                missing("user", "run `qtool context update NAME --user 'DOMAIN\\user'`")
+            })?,
+            password: env_password.or(secrets.password.clone()).ok_or_else(|| {
+                missing("password", "run `qtool context update NAME --password-stdin` or set QTOOL_PASSWORD")
+            })?,
+        },
+    };
+
+    let mut headers: BTreeMap<String, String> = secrets.headers.clone();
+    for (k, v) in &global.headers {
+        headers.retain(|existing, _| !existing.eq_ignore_ascii_case(k));
+        headers.insert(k.clone(), v.clone());
+    }
+
+    Ok(Target {
+        context: Some(name),
+        server,
+        server_type: global.server_type.unwrap_or(context.server_type),
+        auth,
+        tls: TlsOptions {
+            insecure: global.insecure || context.insecure,
+            ca_cert: global.ca_cert.clone().or(context.ca_cert.clone()),
+            client_cert: context.client_cert.clone().filter(|_: &ClientCert| context.auth == AuthKind::Cert),
+        },
+        headers: headers.into_iter().collect(),
+        timeout: global.timeout,
+        retries: global.retries,
+    })
+}
+
+/// Parse and check a server URL: https (or http for loopback tests), a host, no query.
+pub fn parse_server_url(text: &str) -> Result<reqwest::Url> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| {
+        Error::usage(format!("`{text}` is not a valid server URL ({e})"))
+            .with_hint("use the full URL, e.g. https://qlik.example.com/jwt")
+    })?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(Error::usage(format!("`{text}` is not an http(s) server URL"))
+            .with_hint("use the full URL, e.g. https://qlik.example.com/jwt"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::usage(format!("server URL `{text}` must not have a query or fragment")));
+    }
+    Ok(url)
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_are_checked() {
+        assert!(parse_server_url("https://192.168.254.243/jwt").is_ok());
+        assert!(parse_server_url("qlik.example.com").is_err());
+        assert!(parse_server_url("ftp://x").is_err());
+        assert!(parse_server_url("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let auth = Auth::Password { user: "D\\u".into(), password: "hunter2".into() };
+        assert!(!format!("{auth:?}").contains("hunter2"));
+        assert!(!format!("{:?}", Auth::Bearer("eyJsecret".into())).contains("eyJsecret"));
+    }
+}

@@ -1,0 +1,326 @@
+//! Shared HTTP transport for the QRS and QEM clients: one reqwest client per run (rustls on
+//! aws-lc-rs), TLS options with readable failure messages, retries with backoff for requests that
+//! are safe to repeat, and request logging with secrets redacted.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+
+use crate::context::model::ClientCert;
+use crate::error::{Error, Result};
+use crate::logging::header_for_log;
+
+/// How to trust the server and who we are at the TLS layer.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    pub insecure: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub client_cert: Option<ClientCert>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub tls: TlsOptions,
+    pub timeout: Duration,
+    /// QEM advertises HTTP/2 that it does not serve: force HTTP/1.1 there.
+    pub http1_only: bool,
+}
+
+static INSECURE_WARNED: AtomicBool = AtomicBool::new(false);
+
+pub fn user_agent() -> String {
+    format!("qtool/{} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS)
+}
+
+/// Build the run's client. Redirects are never followed: a redirect from a Qlik proxy means
+/// "go to the login page", which callers report as an authentication problem.
+pub fn build_client(options: &ClientOptions) -> Result<Client> {
+    let mut builder = Client::builder()
+        .user_agent(user_agent())
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout.min(Duration::from_secs(15)))
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_rustls();
+    if options.http1_only {
+        builder = builder.http1_only();
+    }
+    let tls = &options.tls;
+    if tls.insecure {
+        if !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
+            crate::output::warn("TLS certificate verification is disabled (--insecure)");
+        }
+        builder = builder.tls_danger_accept_invalid_certs(true).tls_danger_accept_invalid_hostnames(true);
+    } else if let Some(ca) = &tls.ca_cert {
+        builder = builder.tls_certs_only(load_ca_bundle(ca)?);
+    }
+    if let Some(cc) = &tls.client_cert {
+        builder = builder.identity(load_identity(cc)?);
+    }
+    builder.build().map_err(|e| Error::tls(format!("cannot set up the HTTPS client: {}", root_cause(&e))))
+}
+
+fn load_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path).map_err(|e| Error::io(format!("reading CA certificate {}", path.display()), e))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+        Error::input(format!("{} is not a PEM certificate", path.display()))
+            .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server")
+    })?;
+    if certs.is_empty() {
+        return Err(Error::input(format!("{} contains no PEM certificate", path.display()))
+            .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server"));
+    }
+    Ok(certs)
+}
+
+fn load_identity(cc: &ClientCert) -> Result<reqwest::Identity> {
+    let mut pem = std::fs::read(&cc.cert)
+        .map_err(|e| Error::io(format!("reading client certificate {}", cc.cert.display()), e))?;
+    let key = std::fs::read(&cc.key).map_err(|e| Error::io(format!("reading client key {}", cc.key.display()), e))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(Error::input(format!("{} is not a PEM certificate", cc.cert.display()))
+            .with_hint("export client.pem from the QMC in PEM format"));
+    }
+    if !String::from_utf8_lossy(&key).contains("PRIVATE KEY-----") {
+        return Err(Error::input(format!("{} is not a PEM private key", cc.key.display()))
+            .with_hint("export client_key.pem from the QMC in PEM format"));
+    }
+    pem.push(b'\n');
+    pem.extend_from_slice(&key);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        Error::input(format!(
+            "cannot use client certificate {} with key {}: {}",
+            cc.cert.display(),
+            cc.key.display(),
+            root_cause(&e)
+        ))
+    })
+}
+
+/// Whether a request may be sent twice without changing the outcome.
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+}
+
+/// Send a request, retrying with exponential backoff when that is safe:
+/// refused connections always (nothing reached the server), 502/503/504 and dropped
+/// connections only for idempotent methods. `make` builds a fresh request for each attempt.
+pub async fn send(
+    method: &Method,
+    url: &reqwest::Url,
+    retries: u32,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response> {
+    let idempotent = is_idempotent(method);
+    let mut attempt = 0u32;
+    loop {
+        let (client, request) = make().build_split();
+        let request = request.map_err(|e| Error::usage(format!("invalid request: {}", root_cause(&e))))?;
+        log_request(&request);
+        let started = Instant::now();
+        let outcome = client.execute(request).await;
+        let retryable = match &outcome {
+            Ok(resp) => {
+                tracing::debug!("<- {} {} ({} ms)", resp.status().as_u16(), url_for_log(url), started.elapsed().as_millis());
+                idempotent
+                    && matches!(
+                        resp.status(),
+                        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                    )
+            }
+            Err(e) => {
+                tracing::debug!("<- error {} ({})", url_for_log(url), root_cause(e));
+                is_refused(e) || (idempotent && (e.is_connect() || e.is_request() || e.is_body()))
+            }
+        };
+        if retryable && attempt < retries {
+            let delay = Duration::from_millis(200 * (1u64 << attempt.min(4)));
+            tracing::info!("retrying {} {} in {} ms (attempt {})", method, url_for_log(url), delay.as_millis(), attempt + 2);
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+            continue;
+        }
+        return outcome.map_err(|e| classify(&e, url));
+    }
+}
+
+fn log_request(request: &reqwest::Request) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    tracing::debug!("-> {} {}", request.method(), url_for_log(request.url()));
+    for (name, value) in request.headers() {
+        let value = value.to_str().unwrap_or("<binary>");
+        tracing::debug!("   {}: {}", name, header_for_log(name.as_str(), value));
+    }
+}
+
+/// URLs carry no credentials in this tool (they are in headers), but strip userinfo anyway.
+pub fn url_for_log(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+fn is_refused(e: &reqwest::Error) -> bool {
+    find_io_kind(e) == Some(std::io::ErrorKind::ConnectionRefused)
+}
+
+fn find_io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        current = err.source();
+    }
+    None
+}
+
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+        {
+            return Some(tls);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// The innermost message of an error chain (reqwest's own Display is often just "error sending request").
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut current: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// Turn a transport failure into one line naming the cause and the fix.
+pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
+    let host = match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => url.to_string(),
+    };
+    if let Some(tls) = find_rustls_error(e) {
+        return describe_tls(tls, &host);
+    }
+    if e.is_timeout() {
+        return Error::network(format!("no answer from {host} in time"))
+            .with_hint("check the server, or raise --timeout");
+    }
+    match find_io_kind(e) {
+        Some(std::io::ErrorKind::ConnectionRefused) => {
+            return Error::network(format!("connection refused by {host}"))
+                .with_hint("is the server running, and are the host and port of --server right?");
+        }
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::UnexpectedEof) => {
+            return Error::network(format!("{host} closed the connection")).with_hint(
+                "retry; if it persists, check that the URL scheme (https) and port are right",
+            );
+        }
+        _ => {}
+    }
+    let cause = root_cause(e);
+    if cause.contains("dns error") || cause.contains("failed to lookup") || cause.contains("Name or service not known") {
+        return Error::network(format!("cannot resolve host of {host}")).with_hint("check the host name in --server");
+    }
+    if e.is_connect() {
+        return Error::network(format!("cannot connect to {host}: {cause}"));
+    }
+    Error::network(format!("request to {host} failed: {cause}"))
+}
+
+fn describe_tls(tls: &rustls::Error, host: &str) -> Error {
+    use rustls::{AlertDescription, CertificateError};
+    match tls {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => Error::tls(format!(
+                "the TLS certificate of {host} is not signed by a trusted authority"
+            ))
+            .with_hint("pass --ca-cert ROOT.pem (the server's root CA), or --insecure for a test server"),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                Error::tls(format!("the TLS certificate of {host} is not valid for that host name"))
+                    .with_hint("connect with a host name listed in the certificate, or --insecure for a test server")
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                Error::tls(format!("the TLS certificate of {host} has expired"))
+                    .with_hint("renew the server certificate, or --insecure for a test server")
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Error::tls(format!("the TLS certificate of {host} is not valid yet"))
+                    .with_hint("check the clocks of this machine and the server")
+            }
+            other => Error::tls(format!("the TLS certificate of {host} was rejected: {other:?}"))
+                .with_hint("pass --ca-cert ROOT.pem, or --insecure for a test server"),
+        },
+        rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::AccessDenied,
+        ) => Error::tls(format!("{host} rejected our client certificate (or requires one)")).with_hint(
+            "use the client.pem/client_key.pem exported from this site's QMC (context --client-cert/--client-key)",
+        ),
+        rustls::Error::InvalidMessage(_) => Error::tls(format!("{host} did not answer with TLS"))
+            .with_hint("check the port, and whether the server expects http:// instead of https://"),
+        other => Error::tls(format!("TLS handshake with {host} failed: {other}")),
+    }
+}
+
+/// Map an HTTP error status to an error class; the caller provides the message.
+pub fn class_for_status(status: StatusCode) -> crate::error::ErrorClass {
+    use crate::error::ErrorClass;
+    match status.as_u16() {
+        401 | 403 => ErrorClass::Auth,
+        404 | 410 => ErrorClass::NotFound,
+        409 | 412 => ErrorClass::Conflict,
+        400 | 405 | 406 | 413 | 415 | 422 => ErrorClass::Usage,
+        _ if status.is_server_error() => ErrorClass::Server,
+        _ => ErrorClass::Server,
+    }
+}
+
+/// A response body excerpt for error messages: first line, at most 200 characters.
+pub fn body_excerpt(body: &str) -> String {
+    let trimmed = body.trim();
+    let first = trimmed.lines().next().unwrap_or("");
+    let mut text: String = first.chars().take(200).collect();
+    if first.chars().count() > 200 || trimmed.lines().count() > 1 {
+        text.push('…');
+    }
+    text
+}
+
+/// True when a response is an HTML page (a login form) rather than API data.
+pub fn is_html(resp: &Response) -> bool {
+    resp.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html"))
+}
+
+/// A fresh 16-character Xrfkey (letters and digits), as QRS requires in both query and header.
+pub fn new_xrfkey() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut bytes = [0u8; 16];
+    // Fall back to a time-derived key only if the system RNG fails (the key is anti-CSRF, not a secret).
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> (i * 5)) as u8;
+        }
+    }
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}

@@ -1,0 +1,3 @@
+//! JWT and key toolkit for QSEoW JWT virtual proxies.
+
+pub mod commands;

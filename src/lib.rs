@@ -1,0 +1,87 @@
+//! qtool: one CLI for Qlik Sense Enterprise on Windows (QRS) and Qlik Enterprise Manager.
+//!
+//! Each domain lives in its own folder with its model, client and commands:
+//! [`context`], [`jwt`], [`qrs`], [`qem`], [`sandbox`]; shared machinery is in [`output`],
+//! [`error`], [`storage`], [`http`] and [`logging`].
+
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod app;
+pub mod cli;
+pub mod completion;
+pub mod context;
+pub mod duration;
+pub mod error;
+pub mod http;
+pub mod jwt;
+pub mod logging;
+pub mod output;
+pub mod qem;
+pub mod qrs;
+pub mod sandbox;
+pub mod secret;
+pub mod storage;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::app::App;
+use crate::cli::{Cli, Command};
+use crate::error::{Error, ErrorClass};
+use crate::output::OutputFormat;
+
+/// The whole program: parse, dispatch, map the outcome to an exit code.
+pub fn main_entry() -> ExitCode {
+    completion::complete_from_env();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { ErrorClass::Usage.exit_code() } else { 0 });
+        }
+    };
+    logging::init(cli.global.verbose);
+    let app = App::new(cli.global.clone());
+    match dispatch(cli.command, &app) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e, app.global.output_format());
+            e.exit_code()
+        }
+    }
+}
+
+/// Run one command; `Ok(n)` is the exit code (0 unless a command reports a state, like `qem apply`).
+pub fn dispatch(command: Command, app: &App) -> Result<u8, Error> {
+    match command {
+        Command::Context(cmd) => context::commands::run(cmd, app),
+        Command::Jwt(cmd) => jwt::commands::run(cmd, app),
+        Command::Qrs(args) => qrs::commands::run(args, app),
+        Command::Qem(cmd) => qem::commands::run(cmd, app),
+        Command::Sandbox(args) => sandbox::run(args, app),
+        Command::Completion(args) => completion::run_completion(args, app),
+        Command::Generate(args) => completion::run_generate(args, &mut Cli::command()),
+    }
+}
+
+/// One line on stderr; with `--json`/`-o json` a JSON object instead, as qlik-cli does.
+fn report(err: &Error, format: OutputFormat) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    if format == OutputFormat::Json {
+        let doc = serde_json::json!({
+            "error": {
+                "class": err.class().name(),
+                "exit_code": err.class().exit_code(),
+                "message": err.message(),
+                "hint": err.hint(),
+            }
+        });
+        let _ = writeln!(stderr, "{doc}");
+    } else {
+        let _ = writeln!(stderr, "error: {}", logging::scrub(&err.to_string()));
+    }
+}

@@ -1,0 +1,183 @@
+//! `-v` logging through `tracing`, on stderr. Only qtool's own events are shown (dependencies stay
+//! at `warn`, so no library dumps headers), and every line passes through [`scrub`], which masks
+//! anything shaped like a credential even if a caller forgot to redact it.
+
+use std::io::{self, Write};
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Install the subscriber. `QTOOL_LOG` (an `EnvFilter` directive) overrides `-v`.
+pub fn init(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,qtool=info",
+        2 => "warn,qtool=debug",
+        _ => "warn,qtool=trace",
+    };
+    let filter = std::env::var("QTOOL_LOG")
+        .ok()
+        .and_then(|d| EnvFilter::try_new(d).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(ScrubbingStderr)
+        .with_target(verbose >= 3)
+        .without_time()
+        .try_init();
+}
+
+/// Header names whose values are never logged.
+pub fn is_secret_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "authorization"
+        || lower == "cookie"
+        || lower == "set-cookie"
+        || lower == "proxy-authorization"
+        || lower.contains("session")
+        || lower.contains("token")
+        || lower.contains("password")
+        || lower.contains("api-key")
+}
+
+/// A header value as it may appear in a log.
+pub fn header_for_log(name: &str, value: &str) -> String {
+    if is_secret_header(name) {
+        let scheme = value.split_once(' ').map(|(s, _)| s).filter(|s| matches!(*s, "Bearer" | "Basic"));
+        match scheme {
+            Some(s) => format!("{s} <redacted>"),
+            None => "<redacted>".to_string(),
+        }
+    } else {
+        value.to_string()
+    }
+}
+
+/// Mask credential-shaped substrings: JWTs (`eyJ…`), `Bearer`/`Basic` values, PEM private keys,
+/// and values following `password`/`session`-like keys.
+pub fn scrub(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(len) = jwt_len(rest) {
+            out.push_str("<redacted-jwt>");
+            rest = &rest[len..];
+            continue;
+        }
+        if let Some(after) = strip_any_prefix(rest, &["Bearer ", "Basic "]) {
+            let prefix_len = rest.len() - after.len();
+            out.push_str(&rest[..prefix_len]);
+            out.push_str("<redacted>");
+            rest = &after[token_len(after)..];
+            continue;
+        }
+        if rest.starts_with("-----BEGIN") && rest.get(..60).unwrap_or(rest).contains("PRIVATE KEY") {
+            out.push_str("<redacted-private-key>");
+            rest = match rest.find("-----END") {
+                Some(end) => {
+                    let after = &rest[end + 8..];
+                    after.find("-----").map_or("", |j| &after[j + 5..])
+                }
+                None => "",
+            };
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+fn strip_any_prefix<'a>(text: &'a str, prefixes: &[&str]) -> Option<&'a str> {
+    prefixes.iter().find_map(|p| text.strip_prefix(p))
+}
+
+fn token_len(text: &str) -> usize {
+    text.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | ')' | '}' | ']'))
+        .unwrap_or(text.len())
+}
+
+/// Length of a JWT (three base64url segments starting with `eyJ`) at the start of `text`.
+fn jwt_len(text: &str) -> Option<usize> {
+    if !text.starts_with("eyJ") {
+        return None;
+    }
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut dots = 0;
+    while i < bytes.len() && (b64(bytes[i]) || bytes[i] == b'.') {
+        if bytes[i] == b'.' {
+            dots += 1;
+        }
+        i += 1;
+    }
+    (dots >= 2 && i > 20).then_some(i)
+}
+
+#[derive(Clone, Copy)]
+struct ScrubbingStderr;
+
+impl<'a> MakeWriter<'a> for ScrubbingStderr {
+    type Writer = ScrubWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubWriter { buf: Vec::new() }
+    }
+}
+
+/// Buffers one event, scrubs it, writes it to stderr in one call.
+struct ScrubWriter {
+    buf: Vec<u8>,
+}
+
+impl Write for ScrubWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScrubWriter {
+    fn drop(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let text = scrub(&String::from_utf8_lossy(&self.buf));
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_masks_jwts_and_schemes() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJ1c2VyaWQiOiJoYXJyeSJ9.c2lnbmF0dXJlLXN0dWZm";
+        let line = format!("GET /x authorization=Bearer {jwt} ok");
+        let s = scrub(&line);
+        assert!(!s.contains("eyJ1c2Vy"), "{s}");
+        assert!(s.contains("Bearer <redacted>"));
+        assert_eq!(scrub("Authorization: Basic QUJDOmRlZg=="), "Authorization: Basic <redacted>");
+        assert_eq!(scrub(&format!("token {jwt}.")), "token <redacted-jwt>.");
+    }
+
+    #[test]
+    fn scrub_masks_private_keys() {
+        let pem = "key: -----BEGIN PRIVATE KEY-----\nMIIabc\n-----END PRIVATE KEY----- tail";
+        let s = scrub(pem);
+        assert!(!s.contains("MIIabc"), "{s}");
+        assert!(s.ends_with(" tail"), "{s}");
+    }
+
+    #[test]
+    fn header_values_are_redacted_by_name() {
+        assert_eq!(header_for_log("Authorization", "Bearer abc"), "Bearer <redacted>");
+        assert_eq!(header_for_log("EnterpriseManager.APISessionID", "xyz"), "<redacted>");
+        assert_eq!(header_for_log("X-Qlik-Xrfkey", "abcdefghijklmnop"), "abcdefghijklmnop");
+    }
+}

@@ -1,0 +1,261 @@
+//! Everything qtool prints to stdout goes through [`Printer`]: tables (aligned, coloured only on a
+//! terminal, `NO_COLOR` honoured), JSON, YAML, or ids only (`-q`). Commands hand it JSON values
+//! plus a column list, so one renderer serves every resource of every product.
+
+mod table;
+
+use std::io::{self, IsTerminal, Read, Write};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+pub use table::render_table;
+
+/// `-o/--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// The JSON document (for scripts; the server's own JSON where there is one).
+    Json,
+    /// The same document as YAML.
+    Yaml,
+}
+
+/// One table column: a header and a dotted path into each JSON item (`stream.name`).
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub header: &'static str,
+    pub path: &'static str,
+}
+
+/// Shorthand for column tables: `col("NAME", "name")`.
+pub const fn col(header: &'static str, path: &'static str) -> Column {
+    Column { header, path }
+}
+
+/// Terminal colours we use; all are dropped when colour is off.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    Bold,
+    Green,
+    Red,
+    Yellow,
+    Dim,
+}
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    format: OutputFormat,
+    quiet: bool,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, quiet: bool) -> Self {
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && io::stdout().is_terminal()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        Printer { format, quiet, color }
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+    pub fn is_structured(&self) -> bool {
+        self.format != OutputFormat::Table
+    }
+
+    pub fn paint(&self, text: &str, paint: Paint) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match paint {
+            Paint::Bold => "1",
+            Paint::Green => "32",
+            Paint::Red => "31",
+            Paint::Yellow => "33",
+            Paint::Dim => "2",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// A list of items: table rows, a JSON/YAML array, or one id per line with `-q`.
+    pub fn list(&self, items: &[Value], columns: &[Column], id_path: &str) -> Result<()> {
+        if self.quiet {
+            let mut text = String::new();
+            for item in items {
+                text.push_str(&cell(item, id_path));
+                text.push('\n');
+            }
+            return self.write_raw(text.as_bytes());
+        }
+        match self.format {
+            OutputFormat::Table => {
+                let rows: Vec<Vec<String>> = items
+                    .iter()
+                    .map(|item| columns.iter().map(|c| cell(item, c.path)).collect())
+                    .collect();
+                let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
+                self.table(&headers, &rows)
+            }
+            _ => self.document(&Value::Array(items.to_vec())),
+        }
+    }
+
+    /// One item: `key  value` lines in table mode (nested values as compact JSON).
+    pub fn object(&self, item: &Value, id_path: &str) -> Result<()> {
+        if self.quiet {
+            return self.line(&cell(item, id_path));
+        }
+        match self.format {
+            OutputFormat::Table => {
+                let rows: Vec<Vec<String>> = match item {
+                    Value::Object(map) => map
+                        .iter()
+                        .map(|(k, v)| vec![self.paint(k, Paint::Bold), scalar_text(v)])
+                        .collect(),
+                    other => vec![vec![scalar_text(other)]],
+                };
+                self.write_raw(render_table(None, &rows).as_bytes())
+            }
+            _ => self.document(item),
+        }
+    }
+
+    /// A table with a header row (header painted bold on a terminal).
+    pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
+        let painted: Vec<String> = headers.iter().map(|h| self.paint(h, Paint::Bold)).collect();
+        let text = render_table(Some(&painted), rows);
+        self.write_raw(text.as_bytes())
+    }
+
+    /// A whole document in the chosen structured format (JSON when the format is `table`).
+    pub fn document(&self, value: &Value) -> Result<()> {
+        let mut text = match self.format {
+            OutputFormat::Yaml => yaml_serde::to_string(value)
+                .map_err(|e| Error::failed(format!("cannot render YAML: {e}")))?,
+            _ => serde_json::to_string_pretty(value)
+                .map_err(|e| Error::failed(format!("cannot render JSON: {e}")))?,
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.write_raw(text.as_bytes())
+    }
+
+    /// Re-indent a JSON document read from `reader` straight to stdout, without building it in
+    /// memory (large QRS lists). Invalid JSON is reported as a server error.
+    pub fn json_stream(&self, reader: impl Read) -> Result<()> {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, reader));
+        let mut ser = serde_json::Serializer::pretty(&mut out);
+        serde_transcode::transcode(&mut de, &mut ser).map_err(|e| {
+            if e.is_io() {
+                let kind = e.io_error_kind().unwrap_or(io::ErrorKind::Other);
+                Error::io("writing to stdout", io::Error::from(kind))
+            } else {
+                Error::server(format!("the server sent invalid JSON: {e}"))
+            }
+        })?;
+        out.write_all(b"\n").map_err(|e| Error::io("writing to stdout", e))?;
+        out.flush().map_err(|e| Error::io("writing to stdout", e))
+    }
+
+    /// One line of plain text to stdout.
+    pub fn line(&self, text: &str) -> Result<()> {
+        let mut s = String::with_capacity(text.len() + 1);
+        s.push_str(text);
+        s.push('\n');
+        self.write_raw(s.as_bytes())
+    }
+
+    pub fn write_raw(&self, bytes: &[u8]) -> Result<()> {
+        let stdout = io::stdout();
+        let mut lock = stdout.lock();
+        lock.write_all(bytes)
+            .and_then(|()| lock.flush())
+            .map_err(|e| Error::io("writing to stdout", e))
+    }
+}
+
+/// A progress/status message for people: stderr, never stdout, so pipes stay clean.
+pub fn status(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// A warning on stderr (`warning: ...`).
+pub fn warn(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "warning: {text}");
+}
+
+/// Follow a dotted path (`stream.name`, `tags`) into a JSON value.
+pub fn lookup<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = item;
+    for part in path.split('.') {
+        current = match current {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// The text shown in a table cell for the value at `path`.
+pub fn cell(item: &Value, path: &str) -> String {
+    lookup(item, path).map(scalar_text).unwrap_or_default()
+}
+
+/// Render any JSON value as a short cell: strings bare, arrays of named things as names.
+pub fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::Object(map) => map
+                    .get("name")
+                    .or_else(|| map.get("id"))
+                    .map(scalar_text)
+                    .unwrap_or_else(|| v.to_string()),
+                other => scalar_text(other),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(map) => match map.get("name") {
+            Some(name) => scalar_text(name),
+            None => value.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lookup_follows_nested_paths() {
+        let v = json!({"stream": {"name": "Sales"}, "tags": [{"name": "a"}, {"name": "b"}]});
+        assert_eq!(cell(&v, "stream.name"), "Sales");
+        assert_eq!(cell(&v, "tags"), "a,b");
+        assert_eq!(cell(&v, "tags.1.name"), "b");
+        assert_eq!(cell(&v, "missing.path"), "");
+    }
+
+    #[test]
+    fn scalar_text_of_null_stream_is_empty() {
+        assert_eq!(scalar_text(&Value::Null), "");
+        assert_eq!(scalar_text(&json!({"id": "x", "name": "S"})), "S");
+    }
+}

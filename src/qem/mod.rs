@@ -1,0 +1,5 @@
+//! Qlik Enterprise Manager: client, models and commands.
+
+pub mod commands;
+pub mod session_cache;
+pub mod wire;

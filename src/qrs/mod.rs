@@ -1,0 +1,4 @@
+//! Qlik Sense Repository Service: client, models and commands.
+
+pub mod commands;
+pub mod wire;

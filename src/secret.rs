@@ -1,0 +1,26 @@
+//! Secrets enter through stdin or the environment, not argv (visible in `ps` and shell history).
+
+use std::io::Read;
+
+use crate::error::{Error, Result};
+
+/// Read one secret from stdin: the whole input with the trailing newline removed.
+pub fn read_stdin(what: &str) -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(format!("reading the {what} from stdin"), e))?;
+    let secret = text.trim_end_matches(['\r', '\n']).to_string();
+    if secret.is_empty() {
+        return Err(Error::usage(format!("no {what} on stdin"))
+            .with_hint(format!("pipe it in, e.g. `printf %s \"$SECRET\" | qtool ... --{}-stdin`", what.replace(' ', "-"))));
+    }
+    Ok(secret)
+}
+
+/// Warn that a secret came from the command line.
+pub fn warn_argv(flag: &str) {
+    crate::output::warn(&format!(
+        "{flag} on the command line is visible to other users and kept in shell history; prefer {flag}-stdin or the environment"
+    ));
+}
