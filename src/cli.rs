@@ -39,7 +39,13 @@ pub struct GlobalArgs {
     pub context: Option<String>,
 
     /// Server URL (with the virtual proxy prefix for QSEoW, e.g. https://host/jwt).
-    #[arg(long, short = 's', global = true, env = "QTOOL_SERVER", value_name = "URL")]
+    #[arg(
+        long,
+        short = 's',
+        global = true,
+        env = "QTOOL_SERVER",
+        value_name = "URL"
+    )]
     pub server: Option<String>,
 
     /// Server type: windows (QSEoW) or qem.
@@ -82,16 +88,28 @@ pub struct GlobalArgs {
     pub timeout: Duration,
 
     /// Retries for idempotent requests on refused connections and 502/503/504.
-    #[arg(long, global = true, env = "QTOOL_RETRIES", default_value_t = 3, value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "QTOOL_RETRIES",
+        default_value_t = 3,
+        value_name = "N"
+    )]
     pub retries: u32,
 }
 
 impl GlobalArgs {
     pub fn output_format(&self) -> OutputFormat {
-        if self.json { OutputFormat::Json } else { self.output }
+        if self.json {
+            OutputFormat::Json
+        } else {
+            self.output
+        }
     }
 }
 
+// Parsed once per run; boxing the larger variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage named QSEoW and QEM endpoints and their credentials.
@@ -127,7 +145,11 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
         .or_else(|| text.split_once(':'))
         .ok_or_else(|| format!("`{text}` is not K=V"))?;
     let k = k.trim();
-    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+    if k.is_empty()
+        || !k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
+    {
         return Err(format!("`{k}` is not a valid header name"));
     }
     Ok((k.to_string(), v.trim().to_string()))
@@ -149,7 +171,10 @@ mod tests {
 
     #[test]
     fn header_flag_parsing() {
-        assert_eq!(parse_header("X-A=b=c").unwrap(), ("X-A".into(), "b=c".into()));
+        assert_eq!(
+            parse_header("X-A=b=c").unwrap(),
+            ("X-A".into(), "b=c".into())
+        );
         assert_eq!(parse_header("X-A: b").unwrap(), ("X-A".into(), "b".into()));
         assert!(parse_header("nope").is_err());
         assert!(parse_header("bad name=1").is_err());

@@ -49,9 +49,11 @@ impl Shell {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Load it at shell start-up, e.g. in ~/.bashrc:  source <(qtool completion bash)\n\
+#[command(
+    after_help = "Load it at shell start-up, e.g. in ~/.bashrc:  source <(qtool completion bash)\n\
                         zsh: source <(qtool completion zsh)   fish: qtool completion fish | source\n\
-                        PowerShell: qtool completion powershell | Out-String | Invoke-Expression")]
+                        PowerShell: qtool completion powershell | Out-String | Invoke-Expression"
+)]
 pub struct CompletionArgs {
     /// Shell to print the completion script for.
     #[arg(value_enum)]
@@ -89,7 +91,10 @@ pub fn run_completion(args: CompletionArgs, app: &App) -> Result<u8> {
 
 pub fn run_generate(args: GenerateArgs, cmd: &mut clap::Command) -> Result<u8> {
     generate_all(&args.out_dir, cmd)?;
-    crate::output::status(&format!("Wrote completions/ and man/ under {}", args.out_dir.display()));
+    crate::output::status(&format!(
+        "Wrote completions/ and man/ under {}",
+        args.out_dir.display()
+    ));
     Ok(0)
 }
 
@@ -99,15 +104,19 @@ pub fn generate_all(out_dir: &Path, cmd: &mut clap::Command) -> Result<()> {
     let man = out_dir.join("man");
     for dir in [&completions, &man] {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     for shell in Shell::value_variants() {
         let path = completions.join(shell.file_name());
-        std::fs::write(&path, registration(*shell)?).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        std::fs::write(&path, registration(*shell)?)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     }
     cmd.build();
-    clap_mangen::generate_to(cmd.clone(), &man).map_err(|e| Error::io(format!("writing man pages to {}", man.display()), e))?;
+    clap_mangen::generate_to(cmd.clone(), &man)
+        .map_err(|e| Error::io(format!("writing man pages to {}", man.display()), e))?;
     Ok(())
 }

@@ -54,9 +54,13 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
             "y" | "year" | "years" => 365 * 86_400_000,
             _ => return Err(bad()),
         };
-        total_ms = total_ms.checked_add(value.checked_mul(per_unit_ms).ok_or_else(bad)?).ok_or_else(bad)?;
+        total_ms = total_ms
+            .checked_add(value.checked_mul(per_unit_ms).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
         if total_ms > u128::from(MAX_SECONDS) * 1000 {
-            return Err(DurationError(format!("duration `{text}` is longer than 100 years")));
+            return Err(DurationError(format!(
+                "duration `{text}` is longer than 100 years"
+            )));
         }
     }
     let total_ms = u64::try_from(total_ms).map_err(|_| bad())?;
@@ -65,7 +69,9 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
 
 fn check(d: Duration, text: &str) -> Result<Duration, DurationError> {
     if d.as_secs() > MAX_SECONDS {
-        return Err(DurationError(format!("duration `{text}` is longer than 100 years")));
+        return Err(DurationError(format!(
+            "duration `{text}` is longer than 100 years"
+        )));
     }
     Ok(d)
 }
@@ -104,7 +110,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_forms() {
-        for bad in ["", "abc", "10x", "m5", "-5s", "1.5h", "5 m", "99999999999999999999999d", "200y"] {
+        for bad in [
+            "",
+            "abc",
+            "10x",
+            "m5",
+            "-5s",
+            "1.5h",
+            "5 m",
+            "99999999999999999999999d",
+            "200y",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
     }

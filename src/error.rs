@@ -102,7 +102,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Error { class, message: message.into(), hint: None, broken_pipe: false }
+        Error {
+            class,
+            message: message.into(),
+            hint: None,
+            broken_pipe: false,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -251,13 +256,19 @@ mod tests {
     fn display_is_one_line_with_hint() {
         let e = Error::config("contexts.toml line 3, column 1: expected `=`")
             .with_hint("fix the file by hand");
-        assert_eq!(e.to_string(), "contexts.toml line 3, column 1: expected `=`; fix the file by hand");
+        assert_eq!(
+            e.to_string(),
+            "contexts.toml line 3, column 1: expected `=`; fix the file by hand"
+        );
         assert!(!e.to_string().contains('\n'));
     }
 
     #[test]
     fn io_not_found_is_not_found_class() {
-        let e = Error::io("reading key.pem", std::io::Error::from(std::io::ErrorKind::NotFound));
+        let e = Error::io(
+            "reading key.pem",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
         assert_eq!(e.class(), ErrorClass::NotFound);
         assert_eq!(e.message(), "reading key.pem: no such file or directory");
     }

@@ -39,7 +39,11 @@ pub fn main_entry() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { ErrorClass::Usage.exit_code() } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                ErrorClass::Usage.exit_code()
+            } else {
+                0
+            });
         }
     };
     logging::init(cli.global.verbose);

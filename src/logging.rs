@@ -43,7 +43,10 @@ pub fn is_secret_header(name: &str) -> bool {
 /// A header value as it may appear in a log.
 pub fn header_for_log(name: &str, value: &str) -> String {
     if is_secret_header(name) {
-        let scheme = value.split_once(' ').map(|(s, _)| s).filter(|s| matches!(*s, "Bearer" | "Basic"));
+        let scheme = value
+            .split_once(' ')
+            .map(|(s, _)| s)
+            .filter(|s| matches!(*s, "Bearer" | "Basic"));
         match scheme {
             Some(s) => format!("{s} <redacted>"),
             None => "<redacted>".to_string(),
@@ -71,7 +74,8 @@ pub fn scrub(line: &str) -> String {
             rest = &after[token_len(after)..];
             continue;
         }
-        if rest.starts_with("-----BEGIN") && rest.get(..60).unwrap_or(rest).contains("PRIVATE KEY") {
+        if rest.starts_with("-----BEGIN") && rest.get(..60).unwrap_or(rest).contains("PRIVATE KEY")
+        {
             out.push_str("<redacted-private-key>");
             rest = match rest.find("-----END") {
                 Some(end) => {
@@ -162,7 +166,10 @@ mod tests {
         let s = scrub(&line);
         assert!(!s.contains("eyJ1c2Vy"), "{s}");
         assert!(s.contains("Bearer <redacted>"));
-        assert_eq!(scrub("Authorization: Basic QUJDOmRlZg=="), "Authorization: Basic <redacted>");
+        assert_eq!(
+            scrub("Authorization: Basic QUJDOmRlZg=="),
+            "Authorization: Basic <redacted>"
+        );
         assert_eq!(scrub(&format!("token {jwt}.")), "token <redacted-jwt>.");
     }
 
@@ -176,8 +183,17 @@ mod tests {
 
     #[test]
     fn header_values_are_redacted_by_name() {
-        assert_eq!(header_for_log("Authorization", "Bearer abc"), "Bearer <redacted>");
-        assert_eq!(header_for_log("EnterpriseManager.APISessionID", "xyz"), "<redacted>");
-        assert_eq!(header_for_log("X-Qlik-Xrfkey", "abcdefghijklmnop"), "abcdefghijklmnop");
+        assert_eq!(
+            header_for_log("Authorization", "Bearer abc"),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            header_for_log("EnterpriseManager.APISessionID", "xyz"),
+            "<redacted>"
+        );
+        assert_eq!(
+            header_for_log("X-Qlik-Xrfkey", "abcdefghijklmnop"),
+            "abcdefghijklmnop"
+        );
     }
 }

@@ -12,8 +12,12 @@ pub fn read_stdin(what: &str) -> Result<String> {
         .map_err(|e| Error::io(format!("reading the {what} from stdin"), e))?;
     let secret = text.trim_end_matches(['\r', '\n']).to_string();
     if secret.is_empty() {
-        return Err(Error::usage(format!("no {what} on stdin"))
-            .with_hint(format!("pipe it in, e.g. `printf %s \"$SECRET\" | qtool ... --{}-stdin`", what.replace(' ', "-"))));
+        return Err(
+            Error::usage(format!("no {what} on stdin")).with_hint(format!(
+                "pipe it in, e.g. `printf %s \"$SECRET\" | qtool ... --{}-stdin`",
+                what.replace(' ', "-")
+            )),
+        );
     }
     Ok(secret)
 }

@@ -32,16 +32,21 @@ pub fn config_dir() -> Result<PathBuf> {
         return Ok(PathBuf::from(dir));
     }
     if cfg!(windows) {
-        return dirs::config_dir()
-            .map(|d| d.join("qtool"))
-            .ok_or_else(|| Error::config("cannot find %APPDATA%").with_hint("set QTOOL_CONFIG_DIR"));
+        return dirs::config_dir().map(|d| d.join("qtool")).ok_or_else(|| {
+            Error::config("cannot find %APPDATA%").with_hint("set QTOOL_CONFIG_DIR")
+        });
     }
-    if let Some(xdg) = non_empty_env("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute()) {
+    if let Some(xdg) = non_empty_env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
         return Ok(xdg.join("qtool"));
     }
     dirs::home_dir()
         .map(|h| h.join(".config").join("qtool"))
-        .ok_or_else(|| Error::config("cannot find the home directory").with_hint("set QTOOL_CONFIG_DIR"))
+        .ok_or_else(|| {
+            Error::config("cannot find the home directory").with_hint("set QTOOL_CONFIG_DIR")
+        })
 }
 
 /// Cache directory (QEM session ids): `$QTOOL_CACHE_DIR`, else `<config dir>/cache` when the
@@ -84,9 +89,15 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// permissions, fsynced, then renamed over the target, then the directory fsynced.
 /// Readers see the old file or the new one, never a mix; a crash leaves at worst a stray temp file.
 pub fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     ensure_private_dir(dir)?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (tmp_path, mut file) = create_temp(dir, &file_name, sensitivity)?;
     let result = (|| -> std::io::Result<()> {
         file.write_all(bytes)?;
@@ -103,7 +114,11 @@ pub fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Resu
 }
 
 /// Open a new, uniquely named temp file next to the target (`.name.tmp-<pid>-<n>`).
-pub fn create_temp(dir: &Path, file_name: &str, sensitivity: Sensitivity) -> Result<(PathBuf, File)> {
+pub fn create_temp(
+    dir: &Path,
+    file_name: &str,
+    sensitivity: Sensitivity,
+) -> Result<(PathBuf, File)> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     loop {
@@ -121,7 +136,12 @@ pub fn create_temp(dir: &Path, file_name: &str, sensitivity: Sensitivity) -> Res
         match options.open(&tmp) {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(format!("creating a file in {}", dir.display()), e)),
+            Err(e) => {
+                return Err(Error::io(
+                    format!("creating a file in {}", dir.display()),
+                    e,
+                ));
+            }
         }
     }
 }
@@ -154,8 +174,11 @@ impl DirLock {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options.open(&path).map_err(|e| Error::io(format!("opening lock {}", path.display()), e))?;
-        file.lock().map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
+        let file = options
+            .open(&path)
+            .map_err(|e| Error::io(format!("opening lock {}", path.display()), e))?;
+        file.lock()
+            .map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
         Ok(DirLock { _file: file })
     }
 }
@@ -204,7 +227,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()

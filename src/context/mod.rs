@@ -12,9 +12,15 @@ use clap_complete::engine::CompletionCandidate;
 /// Dynamic shell completion of context names: reads the local file only, never the network,
 /// and fails silently (it runs on every TAB).
 pub fn complete_context_names(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
-    let Some(prefix) = current.to_str() else { return Vec::new() };
-    let Ok(store) = store::Store::open() else { return Vec::new() };
-    let Ok(file) = store.load_contexts() else { return Vec::new() };
+    let Some(prefix) = current.to_str() else {
+        return Vec::new();
+    };
+    let Ok(store) = store::Store::open() else {
+        return Vec::new();
+    };
+    let Ok(file) = store.load_contexts() else {
+        return Vec::new();
+    };
     file.contexts
         .iter()
         .filter(|(name, _)| name.starts_with(prefix))

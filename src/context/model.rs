@@ -146,9 +146,18 @@ impl Secrets {
 /// Header names whose values are credentials and are masked on display.
 pub fn is_sensitive_header(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["authorization", "cookie", "token", "key", "secret", "password", "session", "apisessionid"]
-        .iter()
-        .any(|s| lower.contains(s))
+    [
+        "authorization",
+        "cookie",
+        "token",
+        "key",
+        "secret",
+        "password",
+        "session",
+        "apisessionid",
+    ]
+    .iter()
+    .any(|s| lower.contains(s))
 }
 
 /// Show the first few characters of a secret and hide the rest: `eyJh…(620 chars)`.
@@ -172,8 +181,14 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name.len() > 128 {
         return Err("a context name is limited to 128 characters".into());
     }
-    if let Some(c) = name.chars().find(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\')) {
-        return Err(format!("context name `{}` contains {c:?}; use letters, digits and -_.@:", name.escape_debug()));
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\'))
+    {
+        return Err(format!(
+            "context name `{}` contains {c:?}; use letters, digits and -_.@:",
+            name.escape_debug()
+        ));
     }
     Ok(())
 }

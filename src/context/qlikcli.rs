@@ -22,10 +22,18 @@ struct QlikCliFile {
 /// One context converted from qlik-cli, or the reason it was skipped.
 #[derive(Debug)]
 pub enum Imported {
-    Context { name: String, context: Box<Context>, secrets: Secrets },
-    Skipped { name: String, reason: String },
+    Context {
+        name: String,
+        context: Box<Context>,
+        secrets: Secrets,
+    },
+    Skipped {
+        name: String,
+        reason: String,
+    },
 }
 
+#[derive(Debug)]
 pub struct ImportedFile {
     pub current: Option<String>,
     pub items: Vec<Imported>,
@@ -38,13 +46,14 @@ pub fn default_path() -> Result<PathBuf> {
     }
     dirs::home_dir()
         .map(|h| h.join(".qlik").join("contexts.yml"))
-        .ok_or_else(|| Error::config("cannot find the home directory").with_hint("pass --file PATH"))
+        .ok_or_else(|| {
+            Error::config("cannot find the home directory").with_hint("pass --file PATH")
+        })
 }
 
 pub fn read(path: &Path) -> Result<ImportedFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::io(format!("reading qlik-cli contexts {}", path.display()), e)
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading qlik-cli contexts {}", path.display()), e))?;
     parse(&text).map_err(|e| e.context(path.display()))
 }
 
@@ -53,25 +62,49 @@ pub fn parse(text: &str) -> Result<ImportedFile> {
         QlikCliFile::default()
     } else {
         yaml_serde::from_str(text).map_err(|e| {
-            let position = e.location().map(|l| format!(" at line {}, column {}", l.line(), l.column())).unwrap_or_default();
+            let position = e
+                .location()
+                .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+                .unwrap_or_default();
             let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
             Error::input(format!("not a qlik-cli contexts file{position}: {message}"))
         })?
     };
-    let items = file.contexts.into_iter().map(|(name, value)| convert(name, &value)).collect();
-    Ok(ImportedFile { current: file.current_context.filter(|c| !c.is_empty()), items })
+    let items = file
+        .contexts
+        .into_iter()
+        .map(|(name, value)| convert(name, &value))
+        .collect();
+    Ok(ImportedFile {
+        current: file.current_context.filter(|c| !c.is_empty()),
+        items,
+    })
 }
 
 fn convert(name: String, value: &Value) -> Imported {
-    let skip = |reason: String| Imported::Skipped { name: name.clone(), reason };
+    let skip = |reason: String| Imported::Skipped {
+        name: name.clone(),
+        reason,
+    };
     let Some(map) = value.as_object() else {
         return skip("not a mapping".into());
     };
-    let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+    let text = |key: &str| {
+        map.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
     let server_type_text = text("server-type").unwrap_or_else(|| "cloud".into());
     if !server_type_text.eq_ignore_ascii_case("windows") {
-        return skip(format!("server type `{server_type_text}` is not supported (qtool handles QSEoW and QEM)"));
+        return skip(format!(
+            "server type `{server_type_text}` is not supported (qtool handles QSEoW and QEM)"
+        ));
     }
     let Some(server) = text("server") else {
         return skip("no server URL".into());
@@ -83,13 +116,21 @@ fn convert(name: String, value: &Value) -> Imported {
         return skip(reason);
     }
 
-    let mut secrets = Secrets { api_key: text("api-key"), ..Secrets::default() };
+    let mut secrets = Secrets {
+        api_key: text("api-key"),
+        ..Secrets::default()
+    };
     if let Some(headers) = map.get("headers").and_then(Value::as_object) {
         for (k, v) in headers {
             let Some(v) = v.as_str() else { continue };
             if k.eq_ignore_ascii_case("authorization") {
-                match v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
-                    Some(token) if secrets.api_key.is_none() => secrets.api_key = Some(token.trim().to_string()),
+                match v
+                    .strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+                {
+                    Some(token) if secrets.api_key.is_none() => {
+                        secrets.api_key = Some(token.trim().to_string())
+                    }
                     Some(_) => {}
                     None => {
                         secrets.headers.insert(k.clone(), v.to_string());
@@ -125,7 +166,11 @@ fn convert(name: String, value: &Value) -> Imported {
         jwt: None,
         client_cert: None,
     };
-    Imported::Context { name, context: Box::new(context), secrets }
+    Imported::Context {
+        name,
+        context: Box::new(context),
+        secrets,
+    }
 }
 
 #[cfg(test)]
@@ -164,20 +209,33 @@ contexts:
         let mut imported = 0;
         for item in &file.items {
             match item {
-                Imported::Context { name, context, secrets } if name == "QSEoW" => {
+                Imported::Context {
+                    name,
+                    context,
+                    secrets,
+                } if name == "QSEoW" => {
                     imported += 1;
                     assert_eq!(context.auth, AuthKind::Bearer);
                     assert!(context.insecure);
                     assert_eq!(secrets.api_key.as_deref(), Some("eyJhbGciOi.payload.sig"));
-                    assert_eq!(secrets.headers.get("X-Extra").map(String::as_str), Some("yes"));
+                    assert_eq!(
+                        secrets.headers.get("X-Extra").map(String::as_str),
+                        Some("yes")
+                    );
                     assert_eq!(context.comment.as_deref(), Some("tutorial"));
                 }
-                Imported::Context { name, context, secrets } if name == "formsy" => {
+                Imported::Context {
+                    name,
+                    context,
+                    secrets,
+                } if name == "formsy" => {
                     imported += 1;
                     assert_eq!(context.auth, AuthKind::Cookie);
                     assert_eq!(secrets.cookie.as_deref(), Some("X-Qlik-Session=0f1e"));
                 }
-                Imported::Skipped { name, .. } => assert!(name == "tenant" || name == "engine-only"),
+                Imported::Skipped { name, .. } => {
+                    assert!(name == "tenant" || name == "engine-only")
+                }
                 other => panic!("unexpected {other:?}"),
             }
         }

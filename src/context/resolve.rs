@@ -18,11 +18,16 @@ pub const ENV_PASSWORD: &str = "QTOOL_PASSWORD";
 pub enum Auth {
     None,
     Bearer(String),
-    JwtSign(JwtRecipe),
+    JwtSign(Box<JwtRecipe>),
     /// Certificate auth: the identity is in [`TlsOptions::client_cert`]; `user` becomes `X-Qlik-User`.
-    Cert { user: Option<String> },
+    Cert {
+        user: Option<String>,
+    },
     Cookie(String),
-    Password { user: String, password: String },
+    Password {
+        user: String,
+        password: String,
+    },
     ApiToken(String),
 }
 
@@ -68,7 +73,10 @@ impl Target {
 
 pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
     let file = store.load_contexts()?;
-    let name = global.context.clone().or_else(|| file.current_context.clone());
+    let name = global
+        .context
+        .clone()
+        .or_else(|| file.current_context.clone());
     let env_api_key = non_empty_env(ENV_API_KEY);
     let env_password = non_empty_env(ENV_PASSWORD);
 
@@ -88,14 +96,22 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
             server: parse_server_url(server)?,
             server_type: global.server_type.unwrap_or(ServerType::Windows),
             auth,
-            tls: TlsOptions { insecure: global.insecure, ca_cert: global.ca_cert.clone(), client_cert: None },
+            tls: TlsOptions {
+                insecure: global.insecure,
+                ca_cert: global.ca_cert.clone(),
+                client_cert: None,
+            },
             headers: global.headers.clone(),
             timeout: global.timeout,
             retries: global.retries,
         });
     };
 
-    let context = file.contexts.get(&name).ok_or_else(|| unknown_context(&name, &file))?.clone();
+    let context = file
+        .contexts
+        .get(&name)
+        .ok_or_else(|| unknown_context(&name, &file))?
+        .clone();
     let secrets = store.load_credentials()?.remove(&name).unwrap_or_default();
     let server = parse_server_url(global.server.as_deref().unwrap_or(&context.server))?;
 
@@ -106,24 +122,44 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
     let auth = match context.auth {
         AuthKind::None => Auth::None,
         AuthKind::Bearer => Auth::Bearer(api_key.ok_or_else(|| {
-            missing("API key", "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY")
+            missing(
+                "API key",
+                "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY",
+            )
         })?),
         AuthKind::ApiToken => Auth::ApiToken(api_key.ok_or_else(|| {
-            missing("API token", "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY")
+            missing(
+                "API token",
+                "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY",
+            )
         })?),
-        AuthKind::JwtSign => Auth::JwtSign(context.jwt.clone().ok_or_else(|| {
-            missing("JWT signing recipe", "run `qtool context update NAME --jwt-key KEY --jwt-userid ...`")
+        AuthKind::JwtSign => Auth::JwtSign(context.jwt.clone().map(Box::new).ok_or_else(|| {
+            missing(
+                "JWT signing recipe",
+                "run `qtool context update NAME --jwt-key KEY --jwt-userid ...`",
+            )
         })?),
-        AuthKind::Cert => Auth::Cert { user: context.user.clone() },
-        AuthKind::Cookie => Auth::Cookie(secrets.cookie.clone().ok_or_else(|| {
-            missing("session cookie", "run `qtool context login NAME`")
-        })?),
+        AuthKind::Cert => Auth::Cert {
+            user: context.user.clone(),
+        },
+        AuthKind::Cookie => Auth::Cookie(
+            secrets
+                .cookie
+                .clone()
+                .ok_or_else(|| missing("session cookie", "run `qtool context login NAME`"))?,
+        ),
         AuthKind::Password => Auth::Password {
             user: context.user.clone().ok_or_else(|| {
-                missing("user", "run `qtool context update NAME --user 'DOMAIN\\user'`")
+                missing(
+                    "user",
+                    "run `qtool context update NAME --user 'DOMAIN\\user'`",
+                )
             })?,
             password: env_password.or(secrets.password.clone()).ok_or_else(|| {
-                missing("password", "run `qtool context update NAME --password-stdin` or set QTOOL_PASSWORD")
+                missing(
+                    "password",
+                    "run `qtool context update NAME --password-stdin` or set QTOOL_PASSWORD",
+                )
             })?,
         },
     };
@@ -142,7 +178,10 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
         tls: TlsOptions {
             insecure: global.insecure || context.insecure,
             ca_cert: global.ca_cert.clone().or(context.ca_cert.clone()),
-            client_cert: context.client_cert.clone().filter(|_: &ClientCert| context.auth == AuthKind::Cert),
+            client_cert: context
+                .client_cert
+                .clone()
+                .filter(|_: &ClientCert| context.auth == AuthKind::Cert),
         },
         headers: headers.into_iter().collect(),
         timeout: global.timeout,
@@ -157,11 +196,15 @@ pub fn parse_server_url(text: &str) -> Result<reqwest::Url> {
             .with_hint("use the full URL, e.g. https://qlik.example.com/jwt")
     })?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(Error::usage(format!("`{text}` is not an http(s) server URL"))
-            .with_hint("use the full URL, e.g. https://qlik.example.com/jwt"));
+        return Err(
+            Error::usage(format!("`{text}` is not an http(s) server URL"))
+                .with_hint("use the full URL, e.g. https://qlik.example.com/jwt"),
+        );
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::usage(format!("server URL `{text}` must not have a query or fragment")));
+        return Err(Error::usage(format!(
+            "server URL `{text}` must not have a query or fragment"
+        )));
     }
     Ok(url)
 }
@@ -184,7 +227,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let auth = Auth::Password { user: "D\\u".into(), password: "hunter2".into() };
+        let auth = Auth::Password {
+            user: "D\\u".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{auth:?}").contains("hunter2"));
         assert!(!format!("{:?}", Auth::Bearer("eyJsecret".into())).contains("eyJsecret"));
     }

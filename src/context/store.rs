@@ -36,7 +36,10 @@ pub struct Contexts {
 
 impl Contexts {
     pub fn get(&self, name: &str) -> Result<&Context> {
-        self.file.contexts.get(name).ok_or_else(|| unknown_context(name, &self.file))
+        self.file
+            .contexts
+            .get(name)
+            .ok_or_else(|| unknown_context(name, &self.file))
     }
 
     pub fn secrets_of(&self, name: &str) -> Secrets {
@@ -56,7 +59,8 @@ impl Contexts {
 pub fn unknown_context(name: &str, file: &ContextsFile) -> Error {
     let known: Vec<&str> = file.contexts.keys().map(String::as_str).collect();
     let hint = if known.is_empty() {
-        "create one with `qtool context create NAME --server URL --server-type windows|qem`".to_string()
+        "create one with `qtool context create NAME --server URL --server-type windows|qem`"
+            .to_string()
     } else {
         format!("known contexts: {}", known.join(", "))
     };
@@ -103,7 +107,10 @@ impl Store {
     }
 
     pub fn load(&self) -> Result<Contexts> {
-        Ok(Contexts { file: self.load_contexts()?, secrets: self.load_credentials()? })
+        Ok(Contexts {
+            file: self.load_contexts()?,
+            secrets: self.load_credentials()?,
+        })
     }
 
     /// Lock, load both files, let `change` edit them, write back what changed, unlock.
@@ -116,7 +123,11 @@ impl Store {
         if contexts.secrets != before.secrets {
             let text = toml::to_string(&contexts.secrets)
                 .map_err(|e| Error::failed(format!("cannot serialise credentials: {e}")))?;
-            storage::atomic_write(&self.credentials_path(), text.as_bytes(), Sensitivity::Secret)?;
+            storage::atomic_write(
+                &self.credentials_path(),
+                text.as_bytes(),
+                Sensitivity::Secret,
+            )?;
         }
         let text = toml::to_string(&contexts.file)
             .map_err(|e| Error::failed(format!("cannot serialise contexts: {e}")))?;
@@ -131,25 +142,38 @@ pub fn load_toml<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            return Err(Error::config(format!("{} is not UTF-8 text", path.display()))
-                .with_hint("fix or remove the file; qtool will not overwrite it"));
+            return Err(
+                Error::config(format!("{} is not UTF-8 text", path.display()))
+                    .with_hint("fix or remove the file; qtool will not overwrite it"),
+            );
         }
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
     parse_toml(&text).map_err(|(line, column, message)| {
-        Error::config(format!("{} is malformed at line {line}, column {column}: {message}", path.display()))
-            .with_hint("fix or remove the file; qtool will not overwrite it")
+        Error::config(format!(
+            "{} is malformed at line {line}, column {column}: {message}",
+            path.display()
+        ))
+        .with_hint("fix or remove the file; qtool will not overwrite it")
     })
 }
 
 /// Parse TOML text, returning (line, column, one-line message) on error.
-pub fn parse_toml<T: for<'de> Deserialize<'de>>(text: &str) -> std::result::Result<T, (usize, usize, String)> {
+pub fn parse_toml<T: for<'de> Deserialize<'de>>(
+    text: &str,
+) -> std::result::Result<T, (usize, usize, String)> {
     toml::from_str(text).map_err(|e: toml::de::Error| {
         let (line, column) = match e.span() {
             Some(span) => line_column(text, span.start),
             None => (1, 1),
         };
-        let message = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
+        let message = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .trim()
+            .to_string();
         (line, column, message)
     })
 }
@@ -178,7 +202,8 @@ mod tests {
 
     #[test]
     fn malformed_toml_reports_position() {
-        let err = parse_toml::<ContextsFile>("current-context = \"a\"\n[contexts.a]\nserver = \n").unwrap_err();
+        let err = parse_toml::<ContextsFile>("current-context = \"a\"\n[contexts.a]\nserver = \n")
+            .unwrap_err();
         assert_eq!(err.0, 3);
     }
 

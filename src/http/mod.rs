@@ -31,7 +31,11 @@ pub struct ClientOptions {
 static INSECURE_WARNED: AtomicBool = AtomicBool::new(false);
 
 pub fn user_agent() -> String {
-    format!("qtool/{} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS)
+    format!(
+        "qtool/{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS
+    )
 }
 
 /// Build the run's client. Redirects are never followed: a redirect from a Qlik proxy means
@@ -51,40 +55,59 @@ pub fn build_client(options: &ClientOptions) -> Result<Client> {
         if !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
             crate::output::warn("TLS certificate verification is disabled (--insecure)");
         }
-        builder = builder.tls_danger_accept_invalid_certs(true).tls_danger_accept_invalid_hostnames(true);
+        builder = builder
+            .tls_danger_accept_invalid_certs(true)
+            .tls_danger_accept_invalid_hostnames(true);
     } else if let Some(ca) = &tls.ca_cert {
         builder = builder.tls_certs_only(load_ca_bundle(ca)?);
     }
     if let Some(cc) = &tls.client_cert {
         builder = builder.identity(load_identity(cc)?);
     }
-    builder.build().map_err(|e| Error::tls(format!("cannot set up the HTTPS client: {}", root_cause(&e))))
+    builder.build().map_err(|e| {
+        Error::tls(format!(
+            "cannot set up the HTTPS client: {}",
+            root_cause(&e)
+        ))
+    })
 }
 
 fn load_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).map_err(|e| Error::io(format!("reading CA certificate {}", path.display()), e))?;
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::io(format!("reading CA certificate {}", path.display()), e))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
         Error::input(format!("{} is not a PEM certificate", path.display()))
             .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server")
     })?;
     if certs.is_empty() {
-        return Err(Error::input(format!("{} contains no PEM certificate", path.display()))
-            .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server"));
+        return Err(
+            Error::input(format!("{} contains no PEM certificate", path.display()))
+                .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server"),
+        );
     }
     Ok(certs)
 }
 
 fn load_identity(cc: &ClientCert) -> Result<reqwest::Identity> {
-    let mut pem = std::fs::read(&cc.cert)
-        .map_err(|e| Error::io(format!("reading client certificate {}", cc.cert.display()), e))?;
-    let key = std::fs::read(&cc.key).map_err(|e| Error::io(format!("reading client key {}", cc.key.display()), e))?;
+    let mut pem = std::fs::read(&cc.cert).map_err(|e| {
+        Error::io(
+            format!("reading client certificate {}", cc.cert.display()),
+            e,
+        )
+    })?;
+    let key = std::fs::read(&cc.key)
+        .map_err(|e| Error::io(format!("reading client key {}", cc.key.display()), e))?;
     if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-        return Err(Error::input(format!("{} is not a PEM certificate", cc.cert.display()))
-            .with_hint("export client.pem from the QMC in PEM format"));
+        return Err(
+            Error::input(format!("{} is not a PEM certificate", cc.cert.display()))
+                .with_hint("export client.pem from the QMC in PEM format"),
+        );
     }
     if !String::from_utf8_lossy(&key).contains("PRIVATE KEY-----") {
-        return Err(Error::input(format!("{} is not a PEM private key", cc.key.display()))
-            .with_hint("export client_key.pem from the QMC in PEM format"));
+        return Err(
+            Error::input(format!("{} is not a PEM private key", cc.key.display()))
+                .with_hint("export client_key.pem from the QMC in PEM format"),
+        );
     }
     pem.push(b'\n');
     pem.extend_from_slice(&key);
@@ -100,7 +123,10 @@ fn load_identity(cc: &ClientCert) -> Result<reqwest::Identity> {
 
 /// Whether a request may be sent twice without changing the outcome.
 pub fn is_idempotent(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    )
 }
 
 /// Send a request, retrying with exponential backoff when that is safe:
@@ -116,17 +142,25 @@ pub async fn send(
     let mut attempt = 0u32;
     loop {
         let (client, request) = make().build_split();
-        let request = request.map_err(|e| Error::usage(format!("invalid request: {}", root_cause(&e))))?;
+        let request =
+            request.map_err(|e| Error::usage(format!("invalid request: {}", root_cause(&e))))?;
         log_request(&request);
         let started = Instant::now();
         let outcome = client.execute(request).await;
         let retryable = match &outcome {
             Ok(resp) => {
-                tracing::debug!("<- {} {} ({} ms)", resp.status().as_u16(), url_for_log(url), started.elapsed().as_millis());
+                tracing::debug!(
+                    "<- {} {} ({} ms)",
+                    resp.status().as_u16(),
+                    url_for_log(url),
+                    started.elapsed().as_millis()
+                );
                 idempotent
                     && matches!(
                         resp.status(),
-                        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                        StatusCode::BAD_GATEWAY
+                            | StatusCode::SERVICE_UNAVAILABLE
+                            | StatusCode::GATEWAY_TIMEOUT
                     )
             }
             Err(e) => {
@@ -136,7 +170,13 @@ pub async fn send(
         };
         if retryable && attempt < retries {
             let delay = Duration::from_millis(200 * (1u64 << attempt.min(4)));
-            tracing::info!("retrying {} {} in {} ms (attempt {})", method, url_for_log(url), delay.as_millis(), attempt + 2);
+            tracing::info!(
+                "retrying {} {} in {} ms (attempt {})",
+                method,
+                url_for_log(url),
+                delay.as_millis(),
+                attempt + 2
+            );
             tokio::time::sleep(delay).await;
             attempt += 1;
             continue;
@@ -224,7 +264,11 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
             return Error::network(format!("connection refused by {host}"))
                 .with_hint("is the server running, and are the host and port of --server right?");
         }
-        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::UnexpectedEof) => {
+        Some(
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::UnexpectedEof,
+        ) => {
             return Error::network(format!("{host} closed the connection")).with_hint(
                 "retry; if it persists, check that the URL scheme (https) and port are right",
             );
@@ -232,8 +276,12 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         _ => {}
     }
     let cause = root_cause(e);
-    if cause.contains("dns error") || cause.contains("failed to lookup") || cause.contains("Name or service not known") {
-        return Error::network(format!("cannot resolve host of {host}")).with_hint("check the host name in --server");
+    if cause.contains("dns error")
+        || cause.contains("failed to lookup")
+        || cause.contains("Name or service not known")
+    {
+        return Error::network(format!("cannot resolve host of {host}"))
+            .with_hint("check the host name in --server");
     }
     if e.is_connect() {
         return Error::network(format!("cannot connect to {host}: {cause}"));
@@ -317,10 +365,15 @@ pub fn new_xrfkey() -> String {
     let mut bytes = [0u8; 16];
     // Fall back to a time-derived key only if the system RNG fails (the key is anti-CSRF, not a secret).
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (seed >> (i * 5)) as u8;
         }
     }
-    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }

@@ -12,5 +12,7 @@ pub enum JwtCommand {
 }
 
 pub fn run(_cmd: JwtCommand, _app: &App) -> Result<u8> {
-    Err(Error::failed("jwt commands are not available in this build yet"))
+    Err(Error::failed(
+        "jwt commands are not available in this build yet",
+    ))
 }

@@ -58,7 +58,11 @@ impl Printer {
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && io::stdout().is_terminal()
             && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        Printer { format, quiet, color }
+        Printer {
+            format,
+            quiet,
+            color,
+        }
     }
 
     pub fn format(&self) -> OutputFormat {
@@ -154,7 +158,8 @@ impl Printer {
     pub fn json_stream(&self, reader: impl Read) -> Result<()> {
         let stdout = io::stdout();
         let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-        let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, reader));
+        let mut de =
+            serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, reader));
         let mut ser = serde_json::Serializer::pretty(&mut out);
         serde_transcode::transcode(&mut de, &mut ser).map_err(|e| {
             if e.is_io() {
@@ -164,7 +169,8 @@ impl Printer {
                 Error::server(format!("the server sent invalid JSON: {e}"))
             }
         })?;
-        out.write_all(b"\n").map_err(|e| Error::io("writing to stdout", e))?;
+        out.write_all(b"\n")
+            .map_err(|e| Error::io("writing to stdout", e))?;
         out.flush().map_err(|e| Error::io("writing to stdout", e))
     }
 

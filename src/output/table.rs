@@ -17,7 +17,11 @@ pub fn render_table(header: Option<&[String]>, rows: &[Vec<String>]) -> String {
         .max()
         .unwrap_or(0);
     let mut widths = vec![0usize; columns];
-    for row in header.into_iter().map(|h| h.to_vec()).chain(clean_rows.iter().cloned()) {
+    for row in header
+        .into_iter()
+        .map(|h| h.to_vec())
+        .chain(clean_rows.iter().cloned())
+    {
         for (i, c) in row.iter().enumerate() {
             widths[i] = widths[i].max(display_width(c));
         }

@@ -12,5 +12,7 @@ pub enum QemCommand {
 }
 
 pub fn run(_cmd: QemCommand, _app: &App) -> Result<u8> {
-    Err(Error::failed("qem commands are not available in this build yet"))
+    Err(Error::failed(
+        "qem commands are not available in this build yet",
+    ))
 }

@@ -20,7 +20,9 @@ pub struct CachedSession {
 fn path_for(context: &str) -> Option<PathBuf> {
     // Hex-encode the name: context names may contain characters that are not file-name safe.
     let hex: String = context.bytes().map(|b| format!("{b:02x}")).collect();
-    storage::cache_dir().ok().map(|d| d.join("qem-sessions").join(format!("{hex}.json")))
+    storage::cache_dir()
+        .ok()
+        .map(|d| d.join("qem-sessions").join(format!("{hex}.json")))
 }
 
 pub fn load(context: &str, server: &str) -> Option<CachedSession> {
@@ -31,7 +33,9 @@ pub fn load(context: &str, server: &str) -> Option<CachedSession> {
 }
 
 pub fn save(context: &str, session: &CachedSession) {
-    let Some(path) = path_for(context) else { return };
+    let Some(path) = path_for(context) else {
+        return;
+    };
     if let Ok(text) = serde_json::to_vec(session) {
         // A cache: failing to write it only costs a login next time.
         if let Err(e) = storage::atomic_write(&path, &text, Sensitivity::Secret) {

@@ -36,15 +36,22 @@ pub const RUN_OPTIONS: &[&str] = &[
 pub fn run_option_needs_position(option: &str) -> bool {
     matches!(
         option,
-        "RESUME_PROCESSING_FROM_TIMESTAMP" | "RESUME_PROCESSING_FROM_POSITION" | "RECOVER_USING_CHECKPOINT_STORED_ON_TARGET"
+        "RESUME_PROCESSING_FROM_TIMESTAMP"
+            | "RESUME_PROCESSING_FROM_POSITION"
+            | "RECOVER_USING_CHECKPOINT_STORED_ON_TARGET"
     )
 }
 
 /// Server states (§6).
 pub const SERVER_STATES: &[&str] = &["NOT_MONITORED", "MONITORED", "ERROR"];
 /// Table states (§5.8).
-pub const TABLE_STATES: &[&str] =
-    &["TABLE_QUEUED", "TABLE_LOADING", "TABLE_COMPLETED", "TABLE_CHANGE_PROCESSING", "TABLE_ERROR"];
+pub const TABLE_STATES: &[&str] = &[
+    "TABLE_QUEUED",
+    "TABLE_LOADING",
+    "TABLE_COMPLETED",
+    "TABLE_CHANGE_PROCESSING",
+    "TABLE_ERROR",
+];
 
 /// Error codes (§3, §5). The body is `{"error_code": CODE, "error_message": TEXT}`.
 pub mod code {

@@ -12,5 +12,7 @@ pub struct QrsArgs {
 }
 
 pub fn run(_args: QrsArgs, _app: &App) -> Result<u8> {
-    Err(Error::failed("qrs commands are not available in this build yet"))
+    Err(Error::failed(
+        "qrs commands are not available in this build yet",
+    ))
 }

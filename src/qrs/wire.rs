@@ -52,8 +52,14 @@ pub mod task_status {
 }
 
 /// `AppAvailabilityStatus`.
-pub const APP_AVAILABILITY_STATUS: &[&str] =
-    &["NotApplicable", "Available", "NoActiveRoute", "NoConfiguredRoute", "NotSynced", "NotMigrated"];
+pub const APP_AVAILABILITY_STATUS: &[&str] = &[
+    "NotApplicable",
+    "Available",
+    "NoActiveRoute",
+    "NoConfiguredRoute",
+    "NotSynced",
+    "NotMigrated",
+];
 
 /// `TaskType` of ReloadTask/Task.
 pub const TASK_TYPE: &[&str] = &["Reload", "ExternalProgram", "UserSync", "Distribute"];
@@ -65,18 +71,37 @@ pub const DETAILS_TYPE: &[&str] = &["Error", "Warning", "Information"];
 pub const INCREMENT_OPTION: &[&str] = &["once", "hourly", "daily", "weekly", "monthly", "custom"];
 
 /// ServiceStatus `serviceType` and `serviceState`.
-pub const SERVICE_TYPE: &[&str] = &["Repository", "Proxy", "Scheduler", "Engine", "AppMigration", "Printing"];
-pub const SERVICE_STATE: &[&str] =
-    &["Initializing", "CertificatesNotInstalled", "Running", "NoCommunication", "Disabled", "Unknown"];
+pub const SERVICE_TYPE: &[&str] = &[
+    "Repository",
+    "Proxy",
+    "Scheduler",
+    "Engine",
+    "AppMigration",
+    "Printing",
+];
+pub const SERVICE_STATE: &[&str] = &[
+    "Initializing",
+    "CertificatesNotInstalled",
+    "Running",
+    "NoCommunication",
+    "Disabled",
+    "Unknown",
+];
 
 /// Name of an enum value, or the number itself when it is out of range.
 pub fn enum_name(names: &[&str], value: i64) -> String {
-    usize::try_from(value).ok().and_then(|i| names.get(i)).map_or_else(|| value.to_string(), |s| (*s).to_string())
+    usize::try_from(value)
+        .ok()
+        .and_then(|i| names.get(i))
+        .map_or_else(|| value.to_string(), |s| (*s).to_string())
 }
 
 /// Value of an enum name (case-insensitive), for filters like `status eq FinishedFail`.
 pub fn enum_value(names: &[&str], name: &str) -> Option<i64> {
-    names.iter().position(|n| n.eq_ignore_ascii_case(name)).and_then(|i| i64::try_from(i).ok())
+    names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name))
+        .and_then(|i| i64::try_from(i).ok())
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(user_directory: impl Into<String>, user_id: impl Into<String>) -> Identity {
-        Identity { user_directory: user_directory.into(), user_id: user_id.into() }
+        Identity {
+            user_directory: user_directory.into(),
+            user_id: user_id.into(),
+        }
     }
 
     /// `DIR\id`, as QRS shows `modifiedByUserName`.
@@ -25,14 +28,20 @@ impl Identity {
         let mut id = None;
         for part in value.split(';') {
             let (k, v) = part.split_once('=')?;
-            let v = percent_encoding::percent_decode_str(v.trim()).decode_utf8().ok()?.into_owned();
+            let v = percent_encoding::percent_decode_str(v.trim())
+                .decode_utf8()
+                .ok()?
+                .into_owned();
             match k.trim().to_ascii_lowercase().as_str() {
                 "userdirectory" => dir = Some(v),
                 "userid" => id = Some(v),
                 _ => {}
             }
         }
-        Some(Identity::new(dir.filter(|d| !d.is_empty())?, id.filter(|i| !i.is_empty())?))
+        Some(Identity::new(
+            dir.filter(|d| !d.is_empty())?,
+            id.filter(|i| !i.is_empty())?,
+        ))
     }
 }
 

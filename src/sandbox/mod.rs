@@ -15,5 +15,7 @@ pub struct SandboxArgs {
 }
 
 pub fn run(_args: SandboxArgs, _app: &App) -> Result<u8> {
-    Err(Error::failed("the sandbox is not available in this build yet"))
+    Err(Error::failed(
+        "the sandbox is not available in this build yet",
+    ))
 }

@@ -12,27 +12,46 @@ const SEED_JWT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyaWQiOiJoYXJ
 fn seed_tutorial_commands_work_verbatim() {
     let env = TestEnv::new();
     env.ok(&[
-        "context", "create", "QSEoW", "--server", "https://192.168.254.243/jwt", "--server-type", "windows",
-        "--api-key", SEED_JWT,
+        "context",
+        "create",
+        "QSEoW",
+        "--server",
+        "https://192.168.254.243/jwt",
+        "--server-type",
+        "windows",
+        "--api-key",
+        SEED_JWT,
     ]);
     env.ok(&["context", "use", "QSEoW"]);
     let ls = env.ok(&["context", "ls"]);
     let line = ls.lines().find(|l| l.contains("QSEoW")).expect("listed");
     assert!(line.starts_with('*'), "current context marked: {ls}");
-    assert!(line.contains("https://192.168.254.243/jwt") && line.contains("bearer"), "{ls}");
+    assert!(
+        line.contains("https://192.168.254.243/jwt") && line.contains("bearer"),
+        "{ls}"
+    );
 
     // `get` masks the token; the token only lives in the 0600 credentials file.
     let get = env.ok(&["context", "get"]);
-    assert!(!get.contains(SEED_JWT) && !get.contains(&SEED_JWT[40..80]), "{get}");
+    assert!(
+        !get.contains(SEED_JWT) && !get.contains(&SEED_JWT[40..80]),
+        "{get}"
+    );
     assert!(get.contains("eyJh****"), "{get}");
     let contexts = std::fs::read_to_string(env.config_dir().join("contexts.toml")).unwrap();
-    assert!(!contexts.contains(&SEED_JWT[40..80]), "no secret in contexts.toml");
+    assert!(
+        !contexts.contains(&SEED_JWT[40..80]),
+        "no secret in contexts.toml"
+    );
     let creds = std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap();
     assert!(creds.contains(SEED_JWT));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(env.config_dir().join("credentials.toml")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(env.config_dir().join("credentials.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
@@ -41,8 +60,18 @@ fn seed_tutorial_commands_work_verbatim() {
 fn qem_context_reads_password_from_stdin() {
     let env = TestEnv::new();
     env.ok_stdin(
-        &["context", "create", "prod-qem", "--server", "https://qem.example.com", "--server-type", "qem",
-          "--user", "CONTOSO\\john", "--password-stdin"],
+        &[
+            "context",
+            "create",
+            "prod-qem",
+            "--server",
+            "https://qem.example.com",
+            "--server-type",
+            "qem",
+            "--user",
+            "CONTOSO\\john",
+            "--password-stdin",
+        ],
         "s3cret-pass\n",
     );
     let get = json(&env.ok(&["context", "get", "prod-qem", "--json"]));
@@ -50,22 +79,65 @@ fn qem_context_reads_password_from_stdin() {
     assert_eq!(get["user"], "CONTOSO\\john");
     assert_eq!(get["password"], "****");
     let creds = std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap();
-    assert!(creds.contains("password = \"s3cret-pass\""), "newline stripped: {creds}");
+    assert!(
+        creds.contains("password = \"s3cret-pass\""),
+        "newline stripped: {creds}"
+    );
 
     // Personal access token and JWT variants.
-    env.ok_stdin(&["context", "create", "pat", "--server", "https://qem.example.com", "--server-type", "qem",
-                   "--api-key-stdin"], "pat-token-123456\n");
-    assert_eq!(json(&env.ok(&["context", "get", "pat", "--json"]))["auth"], "api-token");
-    env.ok_stdin(&["context", "create", "qjwt", "--server", "https://qem.example.com", "--server-type", "qem",
-                   "--auth", "bearer", "--api-key-stdin"], "eyJ.a.b\n");
-    assert_eq!(json(&env.ok(&["context", "get", "qjwt", "--json"]))["auth"], "bearer");
+    env.ok_stdin(
+        &[
+            "context",
+            "create",
+            "pat",
+            "--server",
+            "https://qem.example.com",
+            "--server-type",
+            "qem",
+            "--api-key-stdin",
+        ],
+        "pat-token-123456\n",
+    );
+    assert_eq!(
+        json(&env.ok(&["context", "get", "pat", "--json"]))["auth"],
+        "api-token"
+    );
+    env.ok_stdin(
+        &[
+            "context",
+            "create",
+            "qjwt",
+            "--server",
+            "https://qem.example.com",
+            "--server-type",
+            "qem",
+            "--auth",
+            "bearer",
+            "--api-key-stdin",
+        ],
+        "eyJ.a.b\n",
+    );
+    assert_eq!(
+        json(&env.ok(&["context", "get", "qjwt", "--json"]))["auth"],
+        "bearer"
+    );
 }
 
 #[test]
 fn password_from_environment() {
     let env = TestEnv::new();
     env.cmd()
-        .args(["context", "create", "q", "--server", "https://qem", "--server-type", "qem", "--user", "D\\u"])
+        .args([
+            "context",
+            "create",
+            "q",
+            "--server",
+            "https://qem",
+            "--server-type",
+            "qem",
+            "--user",
+            "D\\u",
+        ])
         .env("QTOOL_PASSWORD", "from-env")
         .assert()
         .success();
@@ -76,10 +148,29 @@ fn password_from_environment() {
 #[test]
 fn lifecycle_update_rename_rm_clear() {
     let env = TestEnv::new();
-    env.ok(&["context", "create", "a", "--server", "https://a.example.com/jwt", "--comment", "first", "--insecure",
-             "--header", "X-Team=bi"]);
+    env.ok(&[
+        "context",
+        "create",
+        "a",
+        "--server",
+        "https://a.example.com/jwt",
+        "--comment",
+        "first",
+        "--insecure",
+        "--header",
+        "X-Team=bi",
+    ]);
     env.ok(&["context", "use", "a"]);
-    env.ok(&["context", "update", "a", "--comment", "changed", "--secure", "--server", "https://b.example.com/jwt"]);
+    env.ok(&[
+        "context",
+        "update",
+        "a",
+        "--comment",
+        "changed",
+        "--secure",
+        "--server",
+        "https://b.example.com/jwt",
+    ]);
     let get = json(&env.ok(&["context", "get", "a", "-o", "json"]));
     assert_eq!(get["comment"], "changed");
     assert_eq!(get["server"], "https://b.example.com/jwt");
@@ -93,12 +184,19 @@ fn lifecycle_update_rename_rm_clear() {
     assert_eq!(env.ok(&["context", "ls", "-q"]), "b\n");
 
     env.ok(&["context", "clear"]);
-    assert_eq!(json(&env.ok(&["context", "ls", "--json"]))[0]["current"], false);
+    assert_eq!(
+        json(&env.ok(&["context", "ls", "--json"]))[0]["current"],
+        false
+    );
     env.ok(&["context", "use", "b"]);
     let out = env.cmd().args(["context", "rm", "b"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("Context: <NONE>"));
     assert_eq!(env.ok(&["context", "ls", "-q"]), "");
-    assert!(!std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap_or_default().contains("[b]"));
+    assert!(
+        !std::fs::read_to_string(env.config_dir().join("credentials.toml"))
+            .unwrap_or_default()
+            .contains("[b]")
+    );
 }
 
 #[test]
@@ -108,15 +206,62 @@ fn errors_have_classes_and_one_line() {
     let dup = env.fails(&["context", "create", "x", "--server", "https://x/jwt"], 7);
     assert!(dup.contains("already exists"), "{dup}");
     let missing = env.fails(&["context", "use", "nope"], 6);
-    assert!(missing.contains("no context named `nope`") && missing.contains("known contexts: x"), "{missing}");
-    env.fails(&["context", "create", "bad name", "--server", "https://x"], 2);
+    assert!(
+        missing.contains("no context named `nope`") && missing.contains("known contexts: x"),
+        "{missing}"
+    );
+    env.fails(
+        &["context", "create", "bad name", "--server", "https://x"],
+        2,
+    );
     env.fails(&["context", "create", "y", "--server", "not a url"], 2);
     env.fails(&["context", "create", "y"], 2);
-    env.fails(&["context", "create", "y", "--server", "https://q", "--server-type", "qem", "--client-cert", "c.pem",
-                "--client-key", "k.pem"], 2);
-    env.fails(&["context", "create", "y", "--server", "https://q", "--jwt-key", "missing.pem", "--jwt-userid", "u",
-                "--jwt-userdirectory", "d"], 6);
-    env.fails(&["context", "create", "y", "--server", "https://q", "--jwt-key", "k.pem", "--jwt-expires-in", "soon"], 2);
+    env.fails(
+        &[
+            "context",
+            "create",
+            "y",
+            "--server",
+            "https://q",
+            "--server-type",
+            "qem",
+            "--client-cert",
+            "c.pem",
+            "--client-key",
+            "k.pem",
+        ],
+        2,
+    );
+    env.fails(
+        &[
+            "context",
+            "create",
+            "y",
+            "--server",
+            "https://q",
+            "--jwt-key",
+            "missing.pem",
+            "--jwt-userid",
+            "u",
+            "--jwt-userdirectory",
+            "d",
+        ],
+        6,
+    );
+    env.fails(
+        &[
+            "context",
+            "create",
+            "y",
+            "--server",
+            "https://q",
+            "--jwt-key",
+            "k.pem",
+            "--jwt-expires-in",
+            "soon",
+        ],
+        2,
+    );
     // clap's own usage errors keep exit code 2.
     let out = env.run(&["context", "frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
@@ -126,14 +271,37 @@ fn errors_have_classes_and_one_line() {
 fn jwt_recipe_is_stored_with_absolute_key_path() {
     let env = TestEnv::new();
     std::fs::write(env.path().join("key.pem"), "placeholder").unwrap();
-    env.ok(&["context", "create", "minted", "--server", "https://h/jwt", "--jwt-key", "key.pem",
-             "--jwt-userid", "harry", "--jwt-userdirectory", "qsefw", "--jwt-audience", "112adams",
-             "--jwt-group", "Sales", "--jwt-group", "Marketing", "--jwt-expires-in", "5m", "--jwt-claim", "level=3"]);
+    env.ok(&[
+        "context",
+        "create",
+        "minted",
+        "--server",
+        "https://h/jwt",
+        "--jwt-key",
+        "key.pem",
+        "--jwt-userid",
+        "harry",
+        "--jwt-userdirectory",
+        "qsefw",
+        "--jwt-audience",
+        "112adams",
+        "--jwt-group",
+        "Sales",
+        "--jwt-group",
+        "Marketing",
+        "--jwt-expires-in",
+        "5m",
+        "--jwt-claim",
+        "level=3",
+    ]);
     let get = json(&env.ok(&["context", "get", "minted", "--json"]));
     assert_eq!(get["auth"], "jwt-sign");
     let key = get["jwt"]["key"].as_str().unwrap();
     assert!(std::path::Path::new(key).is_absolute(), "{key}");
-    assert_eq!(get["jwt"]["groups"], serde_json::json!(["Sales", "Marketing"]));
+    assert_eq!(
+        get["jwt"]["groups"],
+        serde_json::json!(["Sales", "Marketing"])
+    );
     assert_eq!(get["jwt"]["claims"]["level"], "3");
 }
 
@@ -145,14 +313,28 @@ fn malformed_file_is_reported_with_position_and_never_overwritten() {
     let path = env.config_dir().join("contexts.toml");
     std::fs::write(&path, broken).unwrap();
     let err = env.fails(&["context", "ls"], 4);
-    assert!(err.contains("contexts.toml") && err.contains("line 3, column"), "{err}");
+    assert!(
+        err.contains("contexts.toml") && err.contains("line 3, column"),
+        "{err}"
+    );
     env.fails(&["context", "create", "b", "--server", "https://b"], 4);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "the broken file is left alone");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        broken,
+        "the broken file is left alone"
+    );
 
     std::fs::write(&path, "").unwrap();
-    std::fs::write(env.config_dir().join("credentials.toml"), "[a]\napi-key = 5\n").unwrap();
+    std::fs::write(
+        env.config_dir().join("credentials.toml"),
+        "[a]\napi-key = 5\n",
+    )
+    .unwrap();
     let err = env.fails(&["context", "create", "b", "--server", "https://b"], 4);
-    assert!(err.contains("credentials.toml") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("credentials.toml") && err.contains("line 2"),
+        "{err}"
+    );
 }
 
 #[cfg(unix)]
@@ -160,12 +342,25 @@ fn malformed_file_is_reported_with_position_and_never_overwritten() {
 fn loose_credentials_permissions_are_warned() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::new();
-    env.ok_stdin(&["context", "create", "a", "--server", "https://a/jwt", "--api-key-stdin"], "tok-123456789");
+    env.ok_stdin(
+        &[
+            "context",
+            "create",
+            "a",
+            "--server",
+            "https://a/jwt",
+            "--api-key-stdin",
+        ],
+        "tok-123456789",
+    );
     let creds = env.config_dir().join("credentials.toml");
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = env.run(&["context", "get", "a"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning:") && stderr.contains("chmod 600"), "{stderr}");
+    assert!(
+        stderr.contains("warning:") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -174,24 +369,42 @@ fn fifty_concurrent_creates_leave_fifty_contexts() {
     let children: Vec<_> = (0..50)
         .map(|i| {
             let mut cmd = env.std_cmd();
-            cmd.args(["context", "create", &format!("ctx-{i:02}"), "--server", &format!("https://h{i}/jwt"),
-                      "--api-key-stdin"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
+            cmd.args([
+                "context",
+                "create",
+                &format!("ctx-{i:02}"),
+                "--server",
+                &format!("https://h{i}/jwt"),
+                "--api-key-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
             let mut child = cmd.spawn().unwrap();
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("token-{i}-abcdefgh").as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("token-{i}-abcdefgh").as_bytes())
+                .unwrap();
             child
         })
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let ls = json(&env.ok(&["context", "ls", "--json"]));
     assert_eq!(ls.as_array().unwrap().len(), 50);
-    let creds: toml::Table = toml::from_str(&std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap()).unwrap();
+    let creds: toml::Table = toml::from_str(
+        &std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(creds.len(), 50);
 }
 
@@ -200,13 +413,29 @@ fn killed_writers_never_leave_a_corrupt_file() {
     let env = TestEnv::new();
     // A realistic store first, so each write is a full rewrite of a non-trivial file.
     for i in 0..30 {
-        env.ok(&["context", "create", &format!("base-{i}"), "--server", "https://base/jwt", "--comment", &"x".repeat(200)]);
+        env.ok(&[
+            "context",
+            "create",
+            &format!("base-{i}"),
+            "--server",
+            "https://base/jwt",
+            "--comment",
+            &"x".repeat(200),
+        ]);
     }
     let mut killed = 0;
     for round in 0..40u64 {
         let mut child = env
             .std_cmd()
-            .args(["context", "create", &format!("k-{round}"), "--server", "https://k/jwt", "--api-key", "tok-abcdefghijk"])
+            .args([
+                "context",
+                "create",
+                &format!("k-{round}"),
+                "--server",
+                "https://k/jwt",
+                "--api-key",
+                "tok-abcdefghijk",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -219,11 +448,15 @@ fn killed_writers_never_leave_a_corrupt_file() {
         // Whatever happened, both files parse and the base contexts are intact.
         let ls = json(&env.ok(&["context", "ls", "--json"]));
         assert!(ls.as_array().unwrap().len() >= 30);
-        let creds = std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap_or_default();
+        let creds =
+            std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap_or_default();
         toml::from_str::<toml::Table>(&creds).expect("credentials.toml parses");
     }
     assert!(killed > 0);
-    let names: Vec<String> = std::fs::read_dir(env.config_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(env.config_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(names.contains(&"contexts.toml".to_string()), "{names:?}");
 }
 
@@ -239,7 +472,12 @@ fn imports_qlik_cli_contexts() {
         ),
     )
     .unwrap();
-    let out = env.cmd().args(["context", "import"]).env("QLIK_CLI_USER_HOME_DIR", &qlik_home).output().unwrap();
+    let out = env
+        .cmd()
+        .args(["context", "import"])
+        .env("QLIK_CLI_USER_HOME_DIR", &qlik_home)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("skipped `cloud`"), "{stderr}");
@@ -249,11 +487,24 @@ fn imports_qlik_cli_contexts() {
     assert_eq!(ls[0]["current"], true);
     assert_eq!(ls[0]["auth"], "bearer");
     // A second import does not clobber without --overwrite.
-    let out = env.cmd().args(["context", "import", "--file"]).arg(qlik_home.join("contexts.yml")).output().unwrap();
+    let out = env
+        .cmd()
+        .args(["context", "import", "--file"])
+        .arg(qlik_home.join("contexts.yml"))
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("use --overwrite"));
     // A broken file is an input error naming the position.
     std::fs::write(qlik_home.join("contexts.yml"), "contexts: [oops").unwrap();
-    let err = env.fails(&["context", "import", "--file", qlik_home.join("contexts.yml").to_str().unwrap()], 3);
+    let err = env.fails(
+        &[
+            "context",
+            "import",
+            "--file",
+            qlik_home.join("contexts.yml").to_str().unwrap(),
+        ],
+        3,
+    );
     assert!(err.contains("line"), "{err}");
 }
 
@@ -264,23 +515,60 @@ fn context_flag_and_env_select_the_context() {
     env.ok(&["context", "create", "two", "--server", "https://two/jwt"]);
     env.ok(&["context", "use", "one"]);
     assert_eq!(json(&env.ok(&["context", "get", "--json"]))["name"], "one");
-    let via_env = env.cmd().args(["context", "get", "--json"]).env("QTOOL_CONTEXT", "two").output().unwrap();
-    assert_eq!(json(&String::from_utf8_lossy(&via_env.stdout))["name"], "two");
-    let flag_wins = env.cmd().args(["context", "get", "--json", "--context", "one"]).env("QTOOL_CONTEXT", "two").output().unwrap();
-    assert_eq!(json(&String::from_utf8_lossy(&flag_wins.stdout))["name"], "one");
+    let via_env = env
+        .cmd()
+        .args(["context", "get", "--json"])
+        .env("QTOOL_CONTEXT", "two")
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&String::from_utf8_lossy(&via_env.stdout))["name"],
+        "two"
+    );
+    let flag_wins = env
+        .cmd()
+        .args(["context", "get", "--json", "--context", "one"])
+        .env("QTOOL_CONTEXT", "two")
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&String::from_utf8_lossy(&flag_wins.stdout))["name"],
+        "one"
+    );
 }
 
 #[test]
 fn broken_pipe_exits_quietly() {
     let env = TestEnv::new();
     for i in 0..300 {
-        env.ok(&["context", "create", &format!("c{i:03}"), "--server", "https://h/jwt", "--comment", &"long ".repeat(30)]);
-        if i > 5 { break; }
+        env.ok(&[
+            "context",
+            "create",
+            &format!("c{i:03}"),
+            "--server",
+            "https://h/jwt",
+            "--comment",
+            &"long ".repeat(30),
+        ]);
+        if i > 5 {
+            break;
+        }
     }
     // Close stdout's reader immediately: no panic, exit 0.
-    let mut child = env.std_cmd().args(["context", "ls"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = env
+        .std_cmd()
+        .args(["context", "ls"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    assert!(out.status.success(), "{:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -8,10 +8,15 @@ use crate::support::TestEnv;
 fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for sub in ["completions", "man"] {
-        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
         for entry in entries {
             let entry = entry.unwrap();
-            out.push((format!("{sub}/{}", entry.file_name().to_string_lossy()), std::fs::read(entry.path()).unwrap()));
+            out.push((
+                format!("{sub}/{}", entry.file_name().to_string_lossy()),
+                std::fs::read(entry.path()).unwrap(),
+            ));
         }
     }
     out.sort();
@@ -24,12 +29,23 @@ fn committed_completions_and_man_pages_are_current() {
     env.ok(&["__generate", "--out-dir", env.path().to_str().unwrap()]);
     let fresh = files_under(env.path());
     let committed = files_under(Path::new(env!("CARGO_MANIFEST_DIR")));
-    assert!(fresh.iter().any(|(n, _)| n.starts_with("man/qtool-context-create")), "man pages per subcommand");
+    assert!(
+        fresh
+            .iter()
+            .any(|(n, _)| n.starts_with("man/qtool-context-create")),
+        "man pages per subcommand"
+    );
     let fresh_names: Vec<&String> = fresh.iter().map(|(n, _)| n).collect();
     let committed_names: Vec<&String> = committed.iter().map(|(n, _)| n).collect();
-    assert_eq!(fresh_names, committed_names, "run `cargo run -- __generate --out-dir .` and commit");
+    assert_eq!(
+        fresh_names, committed_names,
+        "run `cargo run -- __generate --out-dir .` and commit"
+    );
     for ((name, a), (_, b)) in fresh.iter().zip(committed.iter()) {
-        assert!(a == b, "{name} is stale: run `cargo run -- __generate --out-dir .` and commit");
+        assert!(
+            a == b,
+            "{name} is stale: run `cargo run -- __generate --out-dir .` and commit"
+        );
     }
 }
 
@@ -45,9 +61,28 @@ fn completion_scripts_print_for_every_shell() {
 #[test]
 fn context_names_complete_dynamically() {
     let env = TestEnv::new();
-    env.ok(&["context", "create", "prod-qseow", "--server", "https://p/jwt"]);
-    env.ok(&["context", "create", "prod-qem", "--server", "https://q", "--server-type", "qem", "--user", "D\\u",
-             "--auth", "password", "--password", "pw"]);
+    env.ok(&[
+        "context",
+        "create",
+        "prod-qseow",
+        "--server",
+        "https://p/jwt",
+    ]);
+    env.ok(&[
+        "context",
+        "create",
+        "prod-qem",
+        "--server",
+        "https://q",
+        "--server-type",
+        "qem",
+        "--user",
+        "D\\u",
+        "--auth",
+        "password",
+        "--password",
+        "pw",
+    ]);
     env.ok(&["context", "create", "test", "--server", "https://t/jwt"]);
     let out = env
         .cmd()
@@ -56,8 +91,16 @@ fn context_names_complete_dynamically() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("prod-qseow") && text.contains("prod-qem"), "{text}");
+    assert!(
+        text.contains("prod-qseow") && text.contains("prod-qem"),
+        "{text}"
+    );
     assert!(!text.contains("test"), "{text}");
-    let out = env.cmd().env("QTOOL_COMPLETE", "fish").args(["--", "qtool", "--context", "t"]).output().unwrap();
+    let out = env
+        .cmd()
+        .env("QTOOL_COMPLETE", "fish")
+        .args(["--", "qtool", "--context", "t"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("test"));
 }

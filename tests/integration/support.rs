@@ -20,7 +20,9 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        TestEnv { dir: tempfile::tempdir().expect("temp dir") }
+        TestEnv {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -48,7 +50,10 @@ impl TestEnv {
     fn apply(&self, cmd: &mut StdCommand) {
         for (key, _) in std::env::vars_os() {
             let key_text = key.to_string_lossy();
-            if key_text.starts_with("QTOOL_") || key_text.starts_with("QLIK_") || key_text == "RUST_LOG" {
+            if key_text.starts_with("QTOOL_")
+                || key_text.starts_with("QLIK_")
+                || key_text == "RUST_LOG"
+            {
                 cmd.env_remove(&key);
             }
         }
@@ -80,7 +85,12 @@ impl TestEnv {
 
     /// Run with stdin, assert success, return stdout.
     pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.cmd().args(args).write_stdin(stdin).output().expect("run qtool");
+        let out = self
+            .cmd()
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .expect("run qtool");
         assert!(
             out.status.success(),
             "qtool {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
@@ -152,10 +162,16 @@ impl Sandbox {
             if let Ok(text) = std::fs::read_to_string(&discovery)
                 && let Ok(doc) = serde_json::from_str::<Value>(&text)
             {
-                return Sandbox { child: Some(child), state_dir: state_dir.to_path_buf(), doc, _dir: None };
+                return Sandbox {
+                    child: Some(child),
+                    state_dir: state_dir.to_path_buf(),
+                    doc,
+                    _dir: None,
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(state_dir.with_extension("log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(state_dir.with_extension("log")).unwrap_or_default();
                 panic!("sandbox exited early ({status}): {log}");
             }
             if started.elapsed() > Duration::from_secs(60) {
@@ -178,7 +194,9 @@ impl Sandbox {
     /// Stop with Ctrl-C (SIGINT) and wait, as a user would.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        let _ = StdCommand::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let _ = StdCommand::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {

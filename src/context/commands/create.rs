@@ -76,10 +76,20 @@ pub struct ContextFields {
     pub jwt_claim: Vec<String>,
 
     /// Client certificate (PEM) for certificate authentication (QRS on port 4242).
-    #[arg(long, value_name = "FILE", help_heading = "Certificate authentication", requires = "client_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Certificate authentication",
+        requires = "client_key"
+    )]
     pub client_cert: Option<PathBuf>,
     /// Private key (PEM) of the client certificate.
-    #[arg(long, value_name = "FILE", help_heading = "Certificate authentication", requires = "client_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Certificate authentication",
+        requires = "client_cert"
+    )]
     pub client_key: Option<PathBuf>,
 }
 
@@ -113,8 +123,11 @@ pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
     let name = args.name.clone();
     app.store()?.update(move |all| {
         if all.file.contexts.contains_key(&name) {
-            return Err(Error::conflict(format!("context `{name}` already exists"))
-                .with_hint(format!("change it with `qtool context update {name} ...` or pick another name")));
+            return Err(
+                Error::conflict(format!("context `{name}` already exists")).with_hint(format!(
+                    "change it with `qtool context update {name} ...` or pick another name"
+                )),
+            );
         }
         all.file.contexts.insert(name.clone(), context);
         all.set_secrets(&name, secrets);
@@ -148,7 +161,9 @@ pub fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
             context.ca_cert = Some(absolute(ca)?);
         }
         for (k, v) in &g.headers {
-            secrets.headers.retain(|existing, _| !existing.eq_ignore_ascii_case(k));
+            secrets
+                .headers
+                .retain(|existing, _| !existing.eq_ignore_ascii_case(k));
             if !v.is_empty() {
                 secrets.headers.insert(k.clone(), v.clone());
             }
@@ -171,8 +186,10 @@ struct SecretInputs {
 
 fn read_secret_inputs(f: &ContextFields) -> Result<SecretInputs> {
     if f.api_key_stdin && f.password_stdin {
-        return Err(Error::usage("only one of --api-key-stdin and --password-stdin can read stdin")
-            .with_hint("give the password in QTOOL_PASSWORD instead"));
+        return Err(Error::usage(
+            "only one of --api-key-stdin and --password-stdin can read stdin",
+        )
+        .with_hint("give the password in QTOOL_PASSWORD instead"));
     }
     let api_key = if f.api_key_stdin {
         Some(secret::read_stdin("api key")?)
@@ -216,7 +233,10 @@ fn apply_fields(
         secrets.password = Some(password);
     }
     if let (Some(cert), Some(key)) = (&f.client_cert, &f.client_key) {
-        context.client_cert = Some(ClientCert { cert: absolute(cert)?, key: absolute(key)? });
+        context.client_cert = Some(ClientCert {
+            cert: absolute(cert)?,
+            key: absolute(key)?,
+        });
     }
     update_jwt_recipe(context, f)?;
 
@@ -229,7 +249,10 @@ fn apply_fields(
             ServerType::Windows => AuthKind::Bearer,
             ServerType::Qem => AuthKind::ApiToken,
         })
-    } else if context.server_type == ServerType::Qem && (f.password_stdin || f.password.is_some() || secrets.password.is_some()) && context.user.is_some() {
+    } else if context.server_type == ServerType::Qem
+        && (f.password_stdin || f.password.is_some() || secrets.password.is_some())
+        && context.user.is_some()
+    {
         Some(AuthKind::Password)
     } else {
         None
@@ -283,7 +306,9 @@ fn update_jwt_recipe(context: &mut Context, f: &ContextFields) -> Result<()> {
     if let Some(alg) = &f.jwt_alg {
         let upper = alg.to_ascii_uppercase();
         if !matches!(upper.as_str(), "RS256" | "RS384" | "RS512") {
-            return Err(Error::usage(format!("unsupported JWT algorithm `{alg}`; use RS256, RS384 or RS512")));
+            return Err(Error::usage(format!(
+                "unsupported JWT algorithm `{alg}`; use RS256, RS384 or RS512"
+            )));
         }
         recipe.alg = Some(upper);
     }
@@ -310,14 +335,25 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
     let allowed = match context.server_type {
         ServerType::Windows => matches!(
             kind,
-            AuthKind::None | AuthKind::Bearer | AuthKind::JwtSign | AuthKind::Cert | AuthKind::Cookie
+            AuthKind::None
+                | AuthKind::Bearer
+                | AuthKind::JwtSign
+                | AuthKind::Cert
+                | AuthKind::Cookie
         ),
-        ServerType::Qem => matches!(kind, AuthKind::Password | AuthKind::ApiToken | AuthKind::Bearer | AuthKind::JwtSign),
+        ServerType::Qem => matches!(
+            kind,
+            AuthKind::Password | AuthKind::ApiToken | AuthKind::Bearer | AuthKind::JwtSign
+        ),
     };
     if !allowed {
         let hint = match context.server_type {
-            ServerType::Windows => "QSEoW contexts use --api-key, --jwt-key ..., --client-cert/--client-key, or `context login`",
-            ServerType::Qem => "QEM contexts use --user 'DOMAIN\\user' with --password-stdin, --api-key (personal access token), or a JWT (--auth bearer --api-key, or --jwt-key ...)",
+            ServerType::Windows => {
+                "QSEoW contexts use --api-key, --jwt-key ..., --client-cert/--client-key, or `context login`"
+            }
+            ServerType::Qem => {
+                "QEM contexts use --user 'DOMAIN\\user' with --password-stdin, --api-key (personal access token), or a JWT (--auth bearer --api-key, or --jwt-key ...)"
+            }
         };
         return Err(Error::usage(format!(
             "authentication `{}` does not apply to a {} server",
@@ -328,43 +364,57 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
     }
     match kind {
         AuthKind::Bearer | AuthKind::ApiToken if secrets.api_key.is_none() => {
-            Err(Error::usage("this authentication needs a token").with_hint("give --api-key-stdin (or --api-key)"))
+            Err(Error::usage("this authentication needs a token")
+                .with_hint("give --api-key-stdin (or --api-key)"))
         }
-        AuthKind::Password if context.user.is_none() => {
-            Err(Error::usage("password authentication needs --user 'DOMAIN\\user'"))
+        AuthKind::Password if context.user.is_none() => Err(Error::usage(
+            "password authentication needs --user 'DOMAIN\\user'",
+        )),
+        AuthKind::Password if secrets.password.is_none() => {
+            Err(Error::usage("password authentication needs a password")
+                .with_hint("give --password-stdin or set QTOOL_PASSWORD"))
         }
-        AuthKind::Password if secrets.password.is_none() => Err(Error::usage("password authentication needs a password")
-            .with_hint("give --password-stdin or set QTOOL_PASSWORD")),
         AuthKind::JwtSign => check_recipe(context.jwt.as_ref()),
-        AuthKind::Cert if context.client_cert.is_none() => {
-            Err(Error::usage("certificate authentication needs --client-cert and --client-key"))
+        AuthKind::Cert if context.client_cert.is_none() => Err(Error::usage(
+            "certificate authentication needs --client-cert and --client-key",
+        )),
+        AuthKind::Cookie if secrets.cookie.is_none() => {
+            Err(Error::usage("no session cookie stored")
+                .with_hint("run `qtool context login NAME` to get one"))
         }
-        AuthKind::Cookie if secrets.cookie.is_none() => Err(Error::usage("no session cookie stored")
-            .with_hint("run `qtool context login NAME` to get one")),
         _ => Ok(()),
     }
 }
 
 fn check_recipe(recipe: Option<&JwtRecipe>) -> Result<()> {
     let Some(r) = recipe else {
-        return Err(Error::usage("JWT signing needs --jwt-key, --jwt-userid and --jwt-userdirectory"));
+        return Err(Error::usage(
+            "JWT signing needs --jwt-key, --jwt-userid and --jwt-userdirectory",
+        ));
     };
     if r.key.as_os_str().is_empty() {
         return Err(Error::usage("JWT signing needs --jwt-key FILE"));
     }
     if r.userid.is_empty() || r.userdirectory.is_empty() {
-        return Err(Error::usage("JWT signing needs --jwt-userid and --jwt-userdirectory"));
+        return Err(Error::usage(
+            "JWT signing needs --jwt-userid and --jwt-userdirectory",
+        ));
     }
     if !r.key.is_file() {
-        return Err(Error::not_found(format!("JWT key {} does not exist", r.key.display()))
-            .with_hint("create one with `qtool jwt keygen --out KEY.pem`"));
+        return Err(
+            Error::not_found(format!("JWT key {} does not exist", r.key.display()))
+                .with_hint("create one with `qtool jwt keygen --out KEY.pem`"),
+        );
     }
     Ok(())
 }
 
 /// QEM's REST API lives under /attunityenterprisemanager; anything else is taken as QSEoW.
 fn guess_server_type(server: &str) -> ServerType {
-    if server.to_ascii_lowercase().contains("attunityenterprisemanager") {
+    if server
+        .to_ascii_lowercase()
+        .contains("attunityenterprisemanager")
+    {
         ServerType::Qem
     } else {
         ServerType::Windows

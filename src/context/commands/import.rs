@@ -18,9 +18,16 @@ pub fn run(args: ImportArgs, app: &App) -> Result<()> {
         let mut skipped = Vec::new();
         for item in imported.items {
             match item {
-                Imported::Context { name, context, secrets } => {
+                Imported::Context {
+                    name,
+                    context,
+                    secrets,
+                } => {
                     if all.file.contexts.contains_key(&name) && !overwrite {
-                        skipped.push((name, "a qtool context has this name (use --overwrite)".to_string()));
+                        skipped.push((
+                            name,
+                            "a qtool context has this name (use --overwrite)".to_string(),
+                        ));
                         continue;
                     }
                     all.file.contexts.insert(name.clone(), *context);
@@ -43,6 +50,11 @@ pub fn run(args: ImportArgs, app: &App) -> Result<()> {
     for name in &added {
         status(&format!("Context `{name}` imported"));
     }
-    status(&format!("Imported {} context(s) from {}, skipped {}", added.len(), path.display(), skipped.len()));
+    status(&format!(
+        "Imported {} context(s) from {}, skipped {}",
+        added.len(),
+        path.display(),
+        skipped.len()
+    ));
     Ok(())
 }

@@ -46,8 +46,16 @@ pub fn run_ls(app: &App) -> Result<()> {
         .map(|(name, c)| {
             let is_current = Some(name.as_str()) == current;
             vec![
-                if is_current { p.paint("*", Paint::Green) } else { String::new() },
-                if is_current { p.paint(name, Paint::Bold) } else { name.clone() },
+                if is_current {
+                    p.paint("*", Paint::Green)
+                } else {
+                    String::new()
+                },
+                if is_current {
+                    p.paint(name, Paint::Bold)
+                } else {
+                    name.clone()
+                },
                 c.server_type.as_str().to_string(),
                 c.server.clone(),
                 c.auth.as_str().to_string(),
@@ -61,17 +69,26 @@ pub fn run_ls(app: &App) -> Result<()> {
 pub fn run_get(name: Option<String>, app: &App) -> Result<()> {
     let store = app.store()?;
     let all = store.load()?;
-    let name = match name.or_else(|| app.global.context.clone()).or(all.file.current_context.clone()) {
+    let name = match name
+        .or_else(|| app.global.context.clone())
+        .or(all.file.current_context.clone())
+    {
         Some(n) => n,
         None => {
-            return Err(Error::config("no context selected")
-                .with_hint("name one: `qtool context get NAME`, or select one with `qtool context use NAME`"));
+            return Err(Error::config("no context selected").with_hint(
+                "name one: `qtool context get NAME`, or select one with `qtool context use NAME`",
+            ));
         }
     };
-    let context = all.file.contexts.get(&name).ok_or_else(|| unknown_context(&name, &all.file))?;
+    let context = all
+        .file
+        .contexts
+        .get(&name)
+        .ok_or_else(|| unknown_context(&name, &all.file))?;
     let secrets = all.secrets_of(&name);
     let current = all.file.current_context.as_deref() == Some(name.as_str());
-    app.printer.object(&masked_view(&name, context, &secrets, current), "name")
+    app.printer
+        .object(&masked_view(&name, context, &secrets, current), "name")
 }
 
 /// The context as shown to people: every secret masked.
@@ -96,7 +113,16 @@ fn masked_view(name: &str, context: &Context, secrets: &Secrets, current: bool) 
         let headers: Map<String, Value> = secrets
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), json!(if is_sensitive_header(k) { mask(v) } else { v.clone() })))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    json!(if is_sensitive_header(k) {
+                        mask(v)
+                    } else {
+                        v.clone()
+                    }),
+                )
+            })
             .collect();
         map.insert("headers".into(), Value::Object(headers));
     }

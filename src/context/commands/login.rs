@@ -21,15 +21,20 @@ pub fn run(args: LoginArgs, app: &App) -> Result<()> {
         .clone()
         .or_else(|| app.global.context.clone())
         .or(file.current_context.clone())
-        .ok_or_else(|| Error::config("no context selected").with_hint("name one: `qtool context login NAME`"))?;
+        .ok_or_else(|| {
+            Error::config("no context selected").with_hint("name one: `qtool context login NAME`")
+        })?;
     let context = file
         .contexts
         .get(&name)
         .cloned()
         .ok_or_else(|| crate::context::store::unknown_context(&name, &file))?;
     if context.server_type != ServerType::Windows {
-        return Err(Error::usage(format!("context `{name}` is a {} context", context.server_type.as_str()))
-            .with_hint("forms login applies to QSEoW; QEM logs in with `qtool qem login`"));
+        return Err(Error::usage(format!(
+            "context `{name}` is a {} context",
+            context.server_type.as_str()
+        ))
+        .with_hint("forms login applies to QSEoW; QEM logs in with `qtool qem login`"));
     }
     let user = args.user.clone().or(context.user.clone()).ok_or_else(|| {
         Error::usage("no user for the login").with_hint("pass --user 'DOMAIN\\user'")
@@ -43,9 +48,13 @@ pub fn run(args: LoginArgs, app: &App) -> Result<()> {
         secret::warn_argv("--password");
         p.clone()
     } else {
-        std::env::var(ENV_PASSWORD).ok().filter(|p| !p.is_empty()).ok_or_else(|| {
-            Error::usage("no password given").with_hint("pipe it with --password-stdin or set QTOOL_PASSWORD")
-        })?
+        std::env::var(ENV_PASSWORD)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                Error::usage("no password given")
+                    .with_hint("pipe it with --password-stdin or set QTOOL_PASSWORD")
+            })?
     };
     let server = crate::context::resolve::parse_server_url(&context.server)?;
     if server.scheme() != "https" {
@@ -61,7 +70,13 @@ pub fn run(args: LoginArgs, app: &App) -> Result<()> {
         http1_only: false,
     };
     let retries = app.global.retries;
-    let cookie = app.block_on(forms_login(options, server, user.clone(), password, retries))?;
+    let cookie = app.block_on(forms_login(
+        options,
+        server,
+        user.clone(),
+        password,
+        retries,
+    ))?;
 
     store.update(|all| {
         let mut ctx = all.get(&name)?.clone();
@@ -73,11 +88,19 @@ pub fn run(args: LoginArgs, app: &App) -> Result<()> {
         all.set_secrets(&name, secrets);
         Ok(())
     })?;
-    status(&format!("Logged in as {user}; session cookie stored in context `{name}`"));
+    status(&format!(
+        "Logged in as {user}; session cookie stored in context `{name}`"
+    ));
     Ok(())
 }
 
-async fn forms_login(options: ClientOptions, server: Url, user: String, password: String, retries: u32) -> Result<String> {
+async fn forms_login(
+    options: ClientOptions,
+    server: Url,
+    user: String,
+    password: String,
+    retries: u32,
+) -> Result<String> {
     let client = http::build_client(&options)?;
     // 1. Follow redirects (same origin only) to the login form.
     let mut url = server.clone();
@@ -90,15 +113,22 @@ async fn forms_login(options: ClientOptions, server: Url, user: String, password
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| Error::server("the proxy redirected without a Location"))?;
-            let next = url.join(location).map_err(|_| Error::server(format!("bad redirect `{location}`")))?;
+            let next = url
+                .join(location)
+                .map_err(|_| Error::server(format!("bad redirect `{location}`")))?;
             if next.origin() != server.origin() {
-                return Err(Error::auth(format!("the proxy redirected to another site ({})", next.origin().ascii_serialization()))
-                    .with_hint("forms login works with the QSEoW proxy's own login page only"));
+                return Err(Error::auth(format!(
+                    "the proxy redirected to another site ({})",
+                    next.origin().ascii_serialization()
+                ))
+                .with_hint("forms login works with the QSEoW proxy's own login page only"));
             }
             url = next;
             hops += 1;
             if hops > 5 {
-                return Err(Error::server("too many redirects on the way to the login page"));
+                return Err(Error::server(
+                    "too many redirects on the way to the login page",
+                ));
             }
             continue;
         }
@@ -126,7 +156,10 @@ async fn forms_login(options: ClientOptions, server: Url, user: String, password
         client
             .post(post_url.clone())
             .header("X-Qlik-Xrfkey", &xrf)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .body(body.clone())
     })
     .await?;
@@ -142,7 +175,10 @@ async fn forms_login(options: ClientOptions, server: Url, user: String, password
         .find(|c| c.to_ascii_lowercase().starts_with("x-qlik-session"));
     match cookie {
         Some(c) => Ok(c.to_string()),
-        None => Err(Error::auth(format!("login as {user} was refused: no X-Qlik-Session cookie (HTTP {})", resp.status().as_u16()))
-            .with_hint("check the user name and password")),
+        None => Err(Error::auth(format!(
+            "login as {user} was refused: no X-Qlik-Session cookie (HTTP {})",
+            resp.status().as_u16()
+        ))
+        .with_hint("check the user name and password")),
     }
 }
