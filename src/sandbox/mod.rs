@@ -1,6 +1,8 @@
 //! Embedded QSEoW + QEM emulator on loopback (being built: see issue 4).
 
 pub mod identity;
+pub mod qem;
+pub mod qrs;
 
 use clap::Args;
 
