@@ -2,7 +2,7 @@
 //!
 //! Interface contract (used by `sandbox/server.rs`):
 //! - `QemState::new(config)` seeds a fresh QEM; `QemState::restore(config, snapshot)` reloads
-//!   one; `state.snapshot()` returns the persistent state (sessions are not persisted).
+//!   one; `state.generation()` counts changes; `state.snapshot()` returns the persistent state (sessions are not persisted).
 //! - `router(state)` serves `/attunityenterprisemanager/api/v1/...` (full path).
 
 use std::sync::Arc;
@@ -44,6 +44,11 @@ impl QemState {
 
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::Value::Null
+    }
+
+    /// Incremented on every change, so the front door snapshots only when something changed.
+    pub fn generation(&self) -> u64 {
+        0
     }
 }
 

