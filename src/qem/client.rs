@@ -206,13 +206,8 @@ pub fn login_credentials(auth: &Auth) -> Result<(String, String)> {
     Ok((format!("Basic {encoded}"), who))
 }
 
-fn mint_jwt(_recipe: &crate::context::model::JwtRecipe) -> Result<String> {
-    // Wired to `crate::jwt::mint_from_recipe` once the JWT toolkit lands.
-    Err(
-        Error::config("this build cannot mint JWTs for jwt-sign contexts yet").with_hint(
-            "store a ready JWT instead: `qtool context update NAME --auth bearer --api-key-stdin`",
-        ),
-    )
+fn mint_jwt(recipe: &crate::context::model::JwtRecipe) -> Result<String> {
+    crate::jwt::mint_from_recipe(recipe)
 }
 
 fn now_secs() -> u64 {
@@ -449,9 +444,11 @@ impl QemClient {
     ) -> QemResult<Response> {
         let url = api_url(&self.base, segments, query);
         let mut relogins = 0;
+        let mut repeats = 0u32;
+        let repeat = repeatable(&method, query);
         loop {
             let (session, generation) = self.current_session().await?;
-            let resp = http::send(&method, &url, self.target.retries, || {
+            let sent = http::send(&method, &url, self.target.retries, || {
                 let mut b = self
                     .http
                     .request(method.clone(), url.clone())
@@ -472,7 +469,35 @@ impl QemClient {
                     None => b,
                 }
             })
-            .await?;
+            .await;
+            // http::send repeats only what HTTP calls idempotent; QEM actions such as import,
+            // delete and stop are idempotent in effect, so repeat them too (a 503 was not
+            // processed; a dropped connection may have been, which repeating tolerates).
+            let may_repeat = repeats < self.target.retries;
+            let resp = match sent {
+                Ok(resp)
+                    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+                        && repeat != Repeat::No
+                        && !http::is_idempotent(&method)
+                        && may_repeat =>
+                {
+                    repeats += 1;
+                    backoff(repeats).await;
+                    continue;
+                }
+                Err(e)
+                    if e.class() == ErrorClass::Network
+                        && repeat == Repeat::Always
+                        && !http::is_idempotent(&method)
+                        && may_repeat =>
+                {
+                    repeats += 1;
+                    tracing::info!("repeating {method} {} after: {e}", http::url_for_log(&url));
+                    backoff(repeats).await;
+                    continue;
+                }
+                other => other?,
+            };
             let status = resp.status();
             if status.is_success() {
                 return Ok(resp);
@@ -547,6 +572,35 @@ impl QemClient {
         let resp = self.send(method, segments, query, body).await?;
         read_json(resp).await
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    No,
+    /// Only when the server said it did not process the request (503).
+    Unprocessed,
+    /// Also after a dropped connection.
+    Always,
+}
+
+/// Which non-idempotent QEM calls can be sent again.
+fn repeatable(method: &Method, query: &[(&str, String)]) -> Repeat {
+    if http::is_idempotent(method) {
+        return Repeat::Always;
+    }
+    let action = query
+        .iter()
+        .find(|(k, _)| *k == "action")
+        .map(|(_, v)| v.as_str());
+    match action {
+        Some("import" | "delete" | "stop") => Repeat::Always,
+        Some(_) => Repeat::Unprocessed,
+        None => Repeat::No,
+    }
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(200 * (1u64 << attempt.min(4)))).await;
 }
 
 /// A request body.
