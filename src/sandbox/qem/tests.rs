@@ -957,3 +957,138 @@ async fn export_all_and_import_all() {
         "mail.local"
     );
 }
+
+#[tokio::test]
+async fn jwt_login() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["qem-jwt".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let mut cfg = config();
+    cfg.jwt_certificate = Some(cert.pem());
+    let app = router(QemState::new(cfg).unwrap());
+    let signer = EncodingKey::from_rsa_pem(key.serialize_pem().as_bytes()).unwrap();
+    let now = jsonwebtoken::get_current_timestamp();
+    let token = |alg: Algorithm, claims: Value| {
+        jsonwebtoken::encode(&Header::new(alg), &claims, &signer).unwrap()
+    };
+    let try_login = |jwt: String| {
+        let app = app.clone();
+        async move {
+            call(
+                &app,
+                Method::POST,
+                &format!("{BASE}/login"),
+                &[("Authorization", &basic(&format!("jwt:{jwt}")))],
+                "",
+            )
+            .await
+        }
+    };
+    let ok = try_login(token(
+        Algorithm::RS256,
+        json!({"userid": "alice", "userdirectory": "SANDBOX", "exp": now + 300}),
+    ))
+    .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    for alg in [Algorithm::RS384, Algorithm::RS512] {
+        let r = try_login(token(alg, json!({"sub": "bob", "exp": now + 300}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{alg:?}");
+    }
+    // Expired, no exp, no user, tampered.
+    let expired = try_login(token(
+        Algorithm::RS256,
+        json!({"sub": "bob", "exp": now - 10}),
+    ))
+    .await;
+    assert_eq!(expired.code(), "UNAUTHORIZED_REQUEST");
+    let no_exp = try_login(token(Algorithm::RS256, json!({"sub": "bob"}))).await;
+    assert_eq!(no_exp.status, StatusCode::UNAUTHORIZED);
+    let nobody = try_login(token(Algorithm::RS256, json!({"exp": now + 300}))).await;
+    assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+    let mut t = token(Algorithm::RS256, json!({"sub": "bob", "exp": now + 300}));
+    t.push('x');
+    assert_eq!(try_login(t).await.status, StatusCode::UNAUTHORIZED);
+
+    // The audit trail names the JWT user.
+    let sid = ok.headers["EnterpriseManager.APISessionID"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let c = Client {
+        app: app.clone(),
+        sid,
+    };
+    c.put(&format!("/servers/{SERVER}?action=acl"), "{}").await;
+    let r = c
+        .get("/security/audit_trail?start_timestamp=2000-01-01T00:00:00")
+        .await
+        .json();
+    assert_eq!(r["audit_trail"][0]["user"], "SANDBOX\\alice");
+}
+
+/// Serve `app` over loopback TLS (HTTP/1.1 only, like QEM behind HTTP.sys); the port.
+async fn serve_tls(app: Router) -> u16 {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+/// QEM's own Python client (`aem_client.py`, shipped with QEM under `<install>/clients/python`)
+/// against the router over TLS. The client is not redistributable, so this runs only when
+/// `QEM_PYTHON_CLIENT_DIR` names the folder holding it (and `python3` is on PATH).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_aem_client_smoke() {
+    let Ok(dir) = std::env::var("QEM_PYTHON_CLIENT_DIR") else {
+        return;
+    };
+    let port = serve_tls(router(QemState::new(config()).unwrap())).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("aem_client_smoke.py");
+    std::fs::write(&script, include_str!("testdata/aem_client_smoke.py")).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&dir)
+            .arg(port.to_string())
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
