@@ -109,6 +109,16 @@ pub fn list(ctx: &Ctx) -> ApiResult<Response> {
     Ok(json_ok(&json!({ "serverList": items })))
 }
 
+/// Whether the registered license's `expiration_date` is in the past.
+pub fn license_expired(server: &Server) -> bool {
+    server
+        .license
+        .as_ref()
+        .and_then(|l| l.fields.get("expiration_date"))
+        .and_then(|d| time::Date::parse(d.trim(), util::DATE).ok())
+        .is_some_and(|d| d < util::now().date())
+}
+
 fn license_json(license: Option<&License>) -> Value {
     let Some(lic) = license else {
         return json!({"issue_date": "", "state": "NO_LICENSE", "expiration": "", "days_to_expiration": 0});

@@ -15,6 +15,9 @@
 //! - GAP: the `cdcposition` of RESUME_PROCESSING_FROM_TIMESTAMP must be a timestamp
 //!   (`AEM_INVALID_TIMESTAMP_FORMAT` otherwise); positions/checkpoints are opaque non-empty
 //!   strings.
+//! - GAP: RunTask on a server whose registered license has expired is
+//!   `AEM_SERVER_LICENSE_EXPIRED` (a server without a registered license may run tasks: its
+//!   Replicate license is not managed through QEM).
 //! - Counters are derived from the definition (tables, options) and the time spent RUNNING:
 //!   full load completes table by table (one second each), CDC counters grow at a per-task
 //!   rate while RUNNING with apply changes enabled.
@@ -436,6 +439,12 @@ pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let started = ctx.state.mutate(|inner| {
         let epoch = inner.next_epoch;
         let s = servers::connected_mut(&mut inner.store, server)?;
+        if servers::license_expired(s) {
+            return Err(ApiError::aem(
+                code::SERVER_LICENSE_EXPIRED,
+                format!("The license of server '{server}' has expired"),
+            ));
+        }
         let t = s
             .task_mut(task)
             .ok_or_else(|| ApiError::task_not_found(server, task))?;

@@ -1092,3 +1092,63 @@ async fn python_aem_client_smoke() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn unmonitored_unreachable_and_expired_servers() {
+    let (_, c) = fresh().await;
+    let put = |name: &'static str, host: &'static str, monitored: bool| {
+        let body = json!({"$type": "AemReplicateServer", "host": host, "monitored": monitored,
+            "username": "u", "password": "p"});
+        let c = &c;
+        async move {
+            c.put(&format!("/servers/{name}/def"), &body.to_string())
+                .await
+        }
+    };
+    assert_eq!(
+        put("Quiet", "quiet.example.com", false).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        put("Gone", "gone.invalid", true).await.status,
+        StatusCode::OK
+    );
+    let list = c.get("/servers").await.json();
+    let state = |n: &str| {
+        list["serverList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state("Quiet"), "NOT_MONITORED");
+    assert_eq!(state("Gone"), "ERROR");
+    assert_eq!(
+        c.get("/servers/Quiet/tasks").await.code(),
+        "AEM_SERVER_NOT_MONITORED"
+    );
+    assert_eq!(
+        c.get("/servers/Gone/endpoints").await.code(),
+        "AEM_SERVER_NOT_CONNECTED"
+    );
+    let d = c.get("/servers/Gone").await.json();
+    assert_eq!(d["server_details"]["state"], "ERROR");
+    assert_eq!(d["server_details"]["license"]["state"], "NO_LICENSE");
+    // An expired license blocks RunTask.
+    c.put(
+        &format!("/servers/{SERVER}/license/def"),
+        "license_type=Term\nexpiration_date=2020-01-01\n",
+    )
+    .await;
+    let d = c.get(&format!("/servers/{SERVER}")).await.json();
+    assert_eq!(d["server_details"]["license"]["state"], "EXPIRED_LICENSE");
+    let r = c
+        .post(
+            &format!("/servers/{SERVER}/tasks/orders_archive?action=run&option=RESUME_PROCESSING"),
+            "",
+        )
+        .await;
+    assert_eq!(r.code(), "AEM_SERVER_LICENSE_EXPIRED");
+}
