@@ -70,18 +70,18 @@ stop_sandbox() {
 timed() { # prints seconds
   local t0 t1
   t0=$(date +%s.%N)
-  "$@" >/dev/null
+  "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; tail -5 "$work/err" >&2; exit 1; }
   t1=$(date +%s.%N)
   python3 -c "print(f'{$t1 - $t0:.3f}')"
 }
 
 start_sandbox parallel
-t_par=$(timed "$bin" qem apply -f "$work/qem.toml")
+t_par=$(timed "$bin" qem apply -f "$work/qem.toml") || exit 1
 stop_sandbox
 
 start_sandbox sequential
-t_seq=$(timed "$bin" qem apply -f "$work/qem.toml" --concurrency 1)
-t_noop=$(timed "$bin" qem apply -f "$work/qem.toml")
+t_seq=$(timed "$bin" qem apply -f "$work/qem.toml" --concurrency 1) || exit 1
+t_noop=$(timed "$bin" qem apply -f "$work/qem.toml") || exit 1
 check=$("$bin" qem apply -f "$work/qem.toml" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["changed"])')
 stop_sandbox
 

@@ -230,6 +230,19 @@ pub struct QemClient {
     principal: String,
     session: tokio::sync::Mutex<Session>,
     logins: std::sync::atomic::AtomicU32,
+    /// A request succeeded with the session: the server's sliding expiry moved.
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for QemClient {
+    /// Record when the session was last used, so the next run reuses it while it is alive.
+    fn drop(&mut self) {
+        if self.used.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(id) = self.session.get_mut().id.clone()
+        {
+            self.store_session(&id);
+        }
+    }
 }
 
 impl QemClient {
@@ -263,6 +276,7 @@ impl QemClient {
                 generation: 0,
             }),
             logins: std::sync::atomic::AtomicU32::new(0),
+            used: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -413,8 +427,9 @@ impl QemClient {
     /// End the session on the server and forget it locally.
     pub async fn logout(&self) -> Result<bool> {
         let cached = {
-            let guard = self.session.lock().await;
-            guard.id.clone()
+            let mut guard = self.session.lock().await;
+            self.used.store(false, std::sync::atomic::Ordering::Relaxed);
+            guard.id.take()
         }
         .or_else(|| {
             session_cache::load(&self.cache_key, &self.cache_server()).map(|c| c.session_id)
@@ -500,6 +515,7 @@ impl QemClient {
             };
             let status = resp.status();
             if status.is_success() {
+                self.used.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Ok(resp);
             }
             let text = resp.text().await.unwrap_or_default();

@@ -502,6 +502,43 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     );
     assert_eq!(apply(&env, &m, &[])["changed"], false);
 
+    // A removed table cannot be merged away by ImportTask: the plan replaces the task.
+    let mut fewer = changed.clone();
+    fewer["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"] =
+        json!([{"owner": "SALES", "name": "ITEMS", "validation_sampling_percentage": 0}]);
+    write(
+        dir,
+        "orders.json",
+        &serde_json::to_string_pretty(&fewer).unwrap(),
+    );
+    let out = env.ok(&["qem", "apply", "-f", m.to_str().unwrap(), "--plan"]);
+    assert!(
+        out.contains("explicit_included_tables[SALES.ORDERS]"),
+        "{out}"
+    );
+    assert!(out.contains("stop → delete → import → start"), "{out}");
+    apply(&env, &m, &[]);
+    let exported = json(&env.ok(&["qem", "task", "export", "--server", server, "orders qa"]));
+    let tables = &exported["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"];
+    assert_eq!(tables.as_array().map(Vec::len), Some(1), "{tables}");
+    assert_eq!(tables[0]["name"], "ITEMS");
+    assert_eq!(state_of(&env, server, "orders qa").as_str(), "RUNNING");
+    assert_eq!(apply(&env, &m, &[])["changed"], false);
+
+    // The ACL was set; a changed ACL is replaced, an unchanged one left alone.
+    let acl = json(&env.ok(&["qem", "server", "acl", "get", server, "--json"]));
+    assert_eq!(acl["admin_role"]["users"][0]["name"], "D\\alice");
+    let text = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace("users = ['D\\alice']", "users = ['D\\bob']");
+    std::fs::write(&m, text).unwrap();
+    let out = env.ok(&["qem", "apply", "-f", m.to_str().unwrap()]);
+    assert!(
+        out.contains("- admin user `D\\alice`") && out.contains("+ admin user `D\\bob`"),
+        "{out}"
+    );
+    assert_eq!(apply(&env, &m, &[])["changed"], false);
+
     // Promotion: the same manifest with --var env=prod targets other names.
     let s = apply(&env, &m, &["--var", "env=prod", "--plan"]);
     assert!(s["planned"].as_u64().unwrap_or(0) > 0);

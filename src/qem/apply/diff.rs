@@ -98,6 +98,35 @@ fn walk(live: &Value, desired: &Value, path: &mut String, out: &mut Vec<Change>)
     }
     match (live, desired) {
         (Value::Object(a), Value::Object(b)) => walk_objects(a, b, path, out),
+        (Value::Array(a), Value::Array(b)) if keyed(a) && keyed(b) => {
+            // Named items (tables, endpoints) match by name, whatever their order: that is how
+            // QEM merges them on import.
+            let len = path.len();
+            for y in b {
+                let id = identity(y);
+                path.push_str(&format!("[{}]", label(id)));
+                match a.iter().find(|x| identity(x) == id) {
+                    Some(x) => walk(x, y, path, out),
+                    None => out.push(Change::Added {
+                        path: display(path),
+                        new: y.clone(),
+                    }),
+                }
+                path.truncate(len);
+            }
+            for x in a {
+                let id = identity(x);
+                if b.iter().any(|y| identity(y) == id) {
+                    continue;
+                }
+                path.push_str(&format!("[{}]", label(id)));
+                out.push(Change::Removed {
+                    path: display(path),
+                    old: x.clone(),
+                });
+                path.truncate(len);
+            }
+        }
         (Value::Array(a), Value::Array(b)) => {
             let len = path.len();
             for i in 0..a.len().max(b.len()) {
@@ -166,6 +195,32 @@ fn walk_objects(
         });
         path.truncate(len);
     }
+}
+
+/// `(owner, name)` of a named item.
+fn identity(v: &Value) -> Option<(Option<&str>, &str)> {
+    let m = v.as_object()?;
+    Some((
+        m.get("owner").and_then(Value::as_str),
+        m.get("name").and_then(Value::as_str)?,
+    ))
+}
+
+fn label(id: Option<(Option<&str>, &str)>) -> String {
+    match id {
+        Some((Some(owner), name)) => format!("{owner}.{name}"),
+        Some((None, name)) => name.to_string(),
+        None => "?".into(),
+    }
+}
+
+/// Every item is named, and no name repeats.
+fn keyed(items: &[Value]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|v| identity(v).is_some_and(|id| seen.insert(id)))
 }
 
 /// `1` and `1.0` are the same setting.
@@ -256,6 +311,24 @@ mod tests {
         assert!(!changes.iter().any(Change::is_removal));
         let removed = diff(&desired, &live);
         assert!(removed.iter().any(Change::is_removal));
+    }
+
+    #[test]
+    fn named_items_match_by_name_in_any_order() {
+        let live = json!({"t": [{"owner": "S", "name": "A", "x": 1}, {"owner": "S", "name": "B"}]});
+        let same = json!({"t": [{"owner": "S", "name": "B"}, {"owner": "S", "name": "A", "x": 1}]});
+        assert!(diff(&live, &same).is_empty());
+        let changed =
+            json!({"t": [{"owner": "S", "name": "A", "x": 2}, {"owner": "S", "name": "C"}]});
+        let lines: Vec<String> = diff(&live, &changed).iter().map(Change::render).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "~ t[S.A].x: 1 → 2".to_string(),
+                "+ t[S.C]: {\"owner\":\"S\",\"name\":\"C\"}".to_string(),
+                "- t[S.B]: {\"owner\":\"S\",\"name\":\"B\"}".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn run(args: &ApplyArgs, app: &App, client: QemClient) -> Result<u8> {
                 !items.is_empty() && !args.plan,
                 args.plan,
                 started,
+                client.login_count(),
             ))?;
         }
         app.block_on(async {
@@ -111,8 +112,14 @@ pub fn run(args: &ApplyArgs, app: &App, client: QemClient) -> Result<u8> {
     let skipped = outcomes.iter().filter(|o| **o == Outcome::Skipped).count();
     if structured {
         let wrapped: Vec<Option<&Outcome>> = outcomes.iter().map(Some).collect();
-        app.printer
-            .document(&summary(&items, &wrapped, applied > 0, false, started))?;
+        app.printer.document(&summary(
+            &items,
+            &wrapped,
+            applied > 0,
+            false,
+            started,
+            client.login_count(),
+        ))?;
     } else {
         status(&format!(
             "applied {applied} of {} change(s) in {:.1} s{}",
@@ -127,6 +134,13 @@ pub fn run(args: &ApplyArgs, app: &App, client: QemClient) -> Result<u8> {
                 String::new()
             }
         ));
+    }
+    if !structured && !failed.is_empty() {
+        for (item, outcome) in items.iter().zip(&outcomes) {
+            if *outcome == Outcome::Skipped {
+                status(&format!("not attempted: {}", item.label()));
+            }
+        }
     }
     if let Some((item, first)) = failed.first() {
         let not_done = if skipped > 0 {
@@ -197,6 +211,7 @@ fn summary(
     changed: bool,
     planned: bool,
     started: Instant,
+    logins: u32,
 ) -> Value {
     let list: Vec<Value> = items
         .iter()
@@ -228,6 +243,7 @@ fn summary(
         "failed": count("failed"),
         "skipped": count("skipped"),
         "duration_ms": started.elapsed().as_millis() as u64,
+        "logins": logins,
         "items": list,
     })
 }
