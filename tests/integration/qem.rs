@@ -563,9 +563,18 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
         "state = \"absent\"\nforce_stop = true",
         1,
     );
+    // Its source endpoint goes too (after the task that uses it).
+    let text = format!(
+        "{text}\n[[endpoints]]\nserver = \"{server}\"\nname = \"src orders qa\"\nstate = \"absent\"\n"
+    );
     std::fs::write(&m2, text).unwrap();
     let s = apply(&env, &m2, &[]);
     assert_eq!(s["changed"], true, "{s}");
+    let eps = env.ok(&["qem", "endpoint", "ls", "--server", server]);
+    assert!(
+        !eps.contains("src orders qa") && eps.contains("tgt orders qa"),
+        "{eps}"
+    );
     assert!(
         !task_names(&env, server)
             .iter()
