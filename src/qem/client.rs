@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Method, Response, StatusCode, Url};
 use serde_json::Value;
 
@@ -416,14 +416,6 @@ impl QemClient {
         );
     }
 
-    /// Mark the session as used now (the server's TTL slides), so the next run can reuse it.
-    pub async fn touch_cache(&self) {
-        let guard = self.session.lock().await;
-        if let Some(id) = &guard.id {
-            self.store_session(id);
-        }
-    }
-
     /// End the session on the server and forget it locally.
     pub async fn logout(&self) -> Result<bool> {
         let cached = {
@@ -683,12 +675,6 @@ fn login_refused(who: &str, label: &str) -> Error {
     Error::auth(format!("QEM refused the login of {who} ({label})")).with_hint(
         "check the user (DOMAIN\\user) and password, token or JWT: `qtool context update NAME ...`",
     )
-}
-
-/// Header name check at compile time would be nicer; this keeps `SESSION_HEADER` honest.
-#[allow(dead_code)]
-fn session_header_name() -> Option<HeaderName> {
-    HeaderName::from_bytes(wire::SESSION_HEADER.as_bytes()).ok()
 }
 
 /// Poll interval for waits.

@@ -64,10 +64,6 @@ pub fn run(args: &ApplyArgs, app: &App, client: QemClient) -> Result<u8> {
                 client.login_count(),
             ))?;
         }
-        app.block_on(async {
-            client.touch_cache().await;
-            Ok(())
-        })?;
         let code = if args.detailed_exitcode && !items.is_empty() {
             EXIT_CHANGED
         } else {
@@ -95,11 +91,8 @@ pub fn run(args: &ApplyArgs, app: &App, client: QemClient) -> Result<u8> {
             Outcome::Skipped => {}
         }
     };
-    let outcomes = app.block_on(async {
-        let outcomes = execute::run(&client, &items, concurrency, &on_done).await;
-        client.touch_cache().await;
-        Ok(outcomes)
-    })?;
+    let outcomes =
+        app.block_on(async { Ok(execute::run(&client, &items, concurrency, &on_done).await) })?;
     let applied = outcomes.iter().filter(|o| **o == Outcome::Applied).count();
     let failed: Vec<(&Item, &str)> = items
         .iter()
