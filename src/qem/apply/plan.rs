@@ -756,3 +756,54 @@ fn push_acl(items: &mut Vec<Item>, s: &ServerSpec, acl: &AclSpec, current: Optio
         },
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(text: &str) -> ServerSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn server_drift_compares_only_what_the_manifest_sets() {
+        let cur = json!({"$type": "AemReplicateServer", "name": "s", "host": "a", "port": "3552",
+                         "username": "D\\u", "password": "guid-placeholder", "monitored": true});
+        let (changes, _) = server_drift(&spec("name = \"s\"\nhost = \"a\"\nport = 3552"), &cur);
+        assert!(changes.is_empty(), "{changes:?}");
+        let (changes, def) =
+            server_drift(&spec("name = \"s\"\nhost = \"b\"\nmonitored = false"), &cur);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(def["host"], "b");
+        assert_eq!(def["port"], "3552");
+        // No password in the manifest: the session's placeholder goes back.
+        assert_eq!(def["password"], "guid-placeholder");
+        assert_eq!(def["$type"], "AemReplicateServer");
+    }
+
+    #[test]
+    fn acl_plans() {
+        let s = spec("name = \"s\"\n[acl.admin]\nusers = ['D\\alice']");
+        let acl = s.acl.clone().unwrap();
+        let same = json!({"admin_role": {"users": [{"name": "d\\ALICE"}], "groups": []}, "disable_inheritance": false});
+        let mut items = Vec::new();
+        push_acl(&mut items, &s, &acl, Some(Some(&same)));
+        assert!(items.is_empty(), "names compare case-insensitively");
+        push_acl(&mut items, &s, &acl, Some(None));
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].action, '+');
+        let empty = AclSpec::default();
+        let mut items = Vec::new();
+        push_acl(&mut items, &s, &empty, Some(Some(&same)));
+        assert!(matches!(items[0].op, Op::DeleteAcl));
+    }
+
+    #[test]
+    fn active_states_need_a_stop() {
+        assert!(is_active("RUNNING"));
+        assert!(is_active("STARTING"));
+        assert!(!is_active("STOPPED"));
+        assert!(!is_active("ERROR"));
+    }
+}
