@@ -86,7 +86,7 @@ pub fn class_for_code(code: &str, status: u16) -> ErrorClass {
         | code::STOP_TASK_TIMEOUT => ErrorClass::Conflict,
         c if c.ends_with("_NOT_FOUND") || c == code::SERVER_HAS_NO_ACL => ErrorClass::NotFound,
         c if c.contains("NO_PERMISSION") => ErrorClass::Auth,
-        c if c.starts_with("AEM_INVALID_") => ErrorClass::Input,
+        c if c.starts_with("AEM_INVALID_") || c.contains("INVALID_FORMAT") => ErrorClass::Input,
         c if c.contains("ALREADY_EXISTS") || c.contains("IN_USE") => ErrorClass::Conflict,
         _ => match status {
             401 | 403 => ErrorClass::Auth,
@@ -117,6 +117,11 @@ fn hint_for_code(code: &str) -> Option<&'static str> {
         code::SERVER_HAS_NO_ACL => "set one with `qtool qem server acl set`",
         code::DESERIALIZE_TO_TYPE => "check the JSON you sent against an export of the same kind",
         code::INVALID_TIMESTAMP_FORMAT => "use UTC like 2024-03-14T10:06:10",
+        "AEM_SRV_LIC_INVALID_FORMAT" => "use the license file as issued (key=value lines)",
+        "AEM_SERVER_NOT_MONITORED" => "turn monitoring on for the server in QEM",
+        "AEM_SERVER_NOT_CONNECTED" => {
+            "check that the Replicate/Compose server is up and reachable from QEM"
+        }
         _ => return None,
     })
 }

@@ -240,6 +240,35 @@ fn server_commands_with_names_with_spaces() {
     assert!(!rows.contains("alice"), "{rows}");
     env.ok(&["qem", "server", "acl", "rm", name]);
 
+    // License: key=value lines as issued; the state shows in the details.
+    let license = write(
+        env.path(),
+        "license.txt",
+        "license_type=Evaluation\nlicensed_to=Test\nserial_no=123\nexpiration_date=2099-12-31\nissue_date=2026-01-01\n",
+    );
+    env.ok(&[
+        "qem",
+        "server",
+        "license",
+        name,
+        "--file",
+        license.to_str().unwrap(),
+    ]);
+    let details = json(&env.ok(&["qem", "server", "get", name, "--json"]));
+    assert_eq!(details["license"]["state"], "VALID_LICENSE", "{details}");
+    let bad = write(env.path(), "bad.txt", "nonsense\n");
+    env.fails(
+        &[
+            "qem",
+            "server",
+            "license",
+            name,
+            "--file",
+            bad.to_str().unwrap(),
+        ],
+        3,
+    );
+
     // Export/import of the whole repository.
     let out = env.path().join("all.json");
     env.ok(&[
@@ -348,7 +377,29 @@ fn task_commands() {
         "stopped",
     ]);
     env.ok(&["qem", "task", "stop", "--server", &server, "copy of task"]);
-    env.ok(&["qem", "task", "start", "--server", &server, "copy of task"]);
+    env.ok(&[
+        "qem",
+        "task",
+        "start",
+        "--server",
+        &server,
+        "copy of task",
+        "--from-timestamp",
+        "2026-01-01T00:00:00",
+    ]);
+    env.fails(
+        &[
+            "qem",
+            "task",
+            "start",
+            "--server",
+            &server,
+            "copy of task",
+            "--option",
+            "bogus",
+        ],
+        2,
+    );
     env.ok(&[
         "qem",
         "task",
@@ -384,6 +435,23 @@ fn task_commands() {
     env.ok(&[
         "qem", "task", "tables", "status", "--server", &server, &task,
     ]);
+    let tables = json(&env.ok(&[
+        "qem", "task", "tables", "ls", "--server", &server, &task, "--json",
+    ]));
+    if let Some(t) = tables.as_array().and_then(|a| a.first()) {
+        let (schema, table) = (
+            t["schema"].as_str().unwrap_or(""),
+            t["table"].as_str().unwrap_or(""),
+        );
+        let out = env.run(&[
+            "qem", "task", "tables", "reload", "--server", &server, &task, "--schema", schema,
+            "--table", table,
+        ]);
+        // Reload needs full load enabled on the task: either it works or QEM says why, in one line.
+        if !out.status.success() {
+            crate::support::assert_one_error_line(&String::from_utf8_lossy(&out.stderr));
+        }
+    }
     let eps = json(&env.ok(&["qem", "endpoint", "ls", "--server", &server, "--json"]));
     assert!(!eps.as_array().expect("array").is_empty());
     env.ok(&["qem", "audit-trail", "export", "--since", "1h"]);
