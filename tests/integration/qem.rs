@@ -681,17 +681,16 @@ fn apply_refuses_to_delete_a_running_task_without_force_stop() {
 
 #[test]
 fn apply_survives_session_expiry_and_faults() {
-    let sb = Sandbox::start(&["--session-ttl", "1s", "--fault-rate", "0.1"]);
+    // 5% of requests fail at the front door (503 or dropped connection) and 5% of session checks
+    // expire the session: 40 tasks make ~90 requests, so re-logins happen mid-run.
+    let sb = Sandbox::start(&["--session-ttl", "1s", "--fault-rate", "0.05"]);
     let env = qem_env(&sb);
     let dir = env.path();
     let mut tasks = Vec::new();
-    for i in 0..12 {
+    for i in 0..40 {
         let name = format!("task {i}");
-        write(
-            dir,
-            &format!("t{i}.json"),
-            &definition(&name, &format!("src{i}"), &format!("tgt{i}"), "dbo").to_string(),
-        );
+        let def = definition(&name, &format!("src{i}"), &format!("tgt{i}"), "dbo");
+        write(dir, &format!("t{i}.json"), &def.to_string());
         tasks.push((name, format!("t{i}.json")));
     }
     let refs: Vec<(&str, &str)> = tasks
@@ -699,12 +698,30 @@ fn apply_survives_session_expiry_and_faults() {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
     let m = manifest(dir, "Faulty", &refs, "");
-    let s = apply(&env, &m, &["--concurrency", "4"]);
+    let s = apply(&env, &m, &["--concurrency", "4", "--retries", "5"]);
     assert_eq!(s["failed"], 0, "{s}");
-    // Let the cached session expire, then run again: a fresh login happens transparently.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let s = apply(&env, &m, &[]);
+    assert_eq!(s["applied"], 42, "{s}");
+    assert!(
+        s["logins"].as_u64().unwrap_or(0) >= 2,
+        "no re-login happened: {s}"
+    );
+    let s = apply(&env, &m, &["--retries", "5"]);
     assert_eq!(s["changed"], false, "{s}");
+}
+
+#[test]
+fn an_expired_cached_session_is_replaced_transparently() {
+    let sb = Sandbox::start(&["--session-ttl", "1s"]);
+    let env = qem_env(&sb);
+    env.ok(&["qem", "server", "ls"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = env.run(&["qem", "server", "ls", "-v"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the QEM session expired; logging in again"),
+        "{stderr}"
+    );
 }
 
 #[test]
