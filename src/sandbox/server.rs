@@ -169,10 +169,13 @@ async fn connection(
             return;
         }
     };
+    // Set by a request that must drop the connection: the whole connection is closed, as when a
+    // load balancer or the network drops it (with HTTP/2 a failed service alone would only
+    // reset one stream).
+    let kill = Arc::new(tokio::sync::Notify::new());
+    let kill_switch = kill.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let app = app.clone();
-        let faults = faults.clone();
-        handle(app, faults, req)
+        handle(app.clone(), faults.clone(), kill_switch.clone(), req)
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -197,6 +200,10 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        () = kill.notified() => {
+            tracing::debug!("{name}: dropping the connection from {peer} (fault injection)");
+            return;
+        }
     };
     if let Err(e) = result {
         tracing::debug!("{name}: connection from {peer} ended: {e}");
@@ -208,6 +215,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 async fn handle(
     app: Router,
     faults: Arc<Faults>,
+    kill: Arc<tokio::sync::Notify>,
     req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, BoxError> {
     match faults.before_request().await {
@@ -218,7 +226,10 @@ async fn handle(
                 "Service Unavailable (injected fault)\n",
             ));
         }
-        Verdict::Drop => return Err(BoxError::from(DroppedByFaultInjection)),
+        Verdict::Drop => {
+            kill.notify_one();
+            return Err(BoxError::from(DroppedByFaultInjection));
+        }
     }
     let response = app.oneshot(req.map(Body::new)).await;
     Ok(match response {
