@@ -158,7 +158,12 @@ async fn connection(
     faults: Arc<Faults>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+    let handshake = tokio::select! {
+        h = handshake => h,
+        stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); return }
+    };
+    let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!("{name}: TLS handshake with {peer} failed: {e}");

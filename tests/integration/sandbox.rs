@@ -413,7 +413,7 @@ fn fault_rate_one_fails_every_request_and_counts_them() {
     let sb = Sandbox::start_in(&state, &["--fault-rate", "1.0"]);
     let http = Http::new(&sb, false);
     let url = format!("{}/qrs/about", sb.get("/qseow/jwt_url"));
-    let (mut unavailable, mut dropped) = (0, 0);
+    let (mut unavailable, mut dropped) = (0u64, 0u64);
     for _ in 0..20 {
         match http.send(reqwest::Method::GET, &url, &[], None) {
             Ok(r) => {
@@ -427,13 +427,18 @@ fn fault_rate_one_fails_every_request_and_counts_them() {
         unavailable > 0 && dropped > 0,
         "{unavailable} 503s, {dropped} drops"
     );
+    // A client whose runtime is not driven cannot answer HTTP/2's shutdown ping: close it first.
+    drop(http);
     let status = sb.stop();
     assert!(status.success(), "{status}");
     let stats: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state.join("stats.json")).expect("stats"))
             .expect("json");
+    // Every 503 and at least one drop was counted (a request sent on a connection the server
+    // had just dropped fails in the client without reaching the server, so drops may count
+    // fewer than failed requests).
     assert!(
-        stats["faults_injected"].as_u64().expect("count") >= 20,
+        stats["faults_injected"].as_u64().expect("count") > unavailable,
         "{stats}"
     );
     let log = std::fs::read_to_string(state.with_extension("log")).expect("log");
@@ -478,6 +483,7 @@ fn restart_reuses_pki_credentials_and_state_and_ctrl_c_exits_zero() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(7));
+    drop(http);
     assert!(second.stop().success());
 }
 
