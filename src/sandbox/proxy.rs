@@ -191,7 +191,9 @@ impl Proxy {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid request path\n"),
         }
+        // The proxy decided who this is; a client-sent X-Qlik-User must not override it.
         req.headers_mut().remove(header::AUTHORIZATION);
+        req.headers_mut().remove("x-qlik-user");
         req.extensions_mut().insert(identity);
         match self.qrs_router.clone().oneshot(req).await {
             Ok(resp) => resp,

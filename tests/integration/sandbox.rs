@@ -452,6 +452,12 @@ fn restart_reuses_pki_credentials_and_state_and_ctrl_c_exits_zero() {
     let first = Sandbox::start_in(&state, &[]);
     let ca = std::fs::read_to_string(state.join("ca.pem")).expect("ca");
     let password = std::fs::read_to_string(first.get("/qem/password_file")).expect("pw");
+    // Snapshots are written while running, not only on exit.
+    let started = Instant::now();
+    while !(state.join("qrs.json").exists() && state.join("qem.json").exists()) {
+        assert!(started.elapsed() < Duration::from_secs(10), "no snapshot");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let status = first.stop();
     assert!(status.success(), "Ctrl-C exit: {status}");
     assert!(state.join("qrs.json").exists() && state.join("qem.json").exists());
@@ -492,4 +498,35 @@ fn refuses_non_loopback_addresses_without_allow_remote() {
     let env = TestEnv::new();
     let err = env.fails(&["sandbox", "--listen", "0.0.0.0:0"], 2);
     assert!(err.contains("--allow-remote"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_cleanly_with_a_final_snapshot() {
+    let dir = tempfile::tempdir().expect("temp");
+    let state = dir.path().join("state");
+    let child = std::process::Command::new(crate::support::BIN)
+        .args(["sandbox", "--state-dir"])
+        .arg(&state)
+        .env("QTOOL_CONFIG_DIR", dir.path().join("config"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while !state.join("sandbox.json").exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "not started");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{:?}", out.status);
+    // stdout is the discovery document, nothing else.
+    let doc = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(doc["version"], 1);
+    assert!(state.join("qrs.json").exists() && state.join("qem.json").exists());
 }
