@@ -187,7 +187,7 @@ async fn connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES.max(8192))
+        .max_buf_size(MAX_HEADER_BYTES)
         .max_headers(MAX_HEADERS);
     builder
         .http2()
