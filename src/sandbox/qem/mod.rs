@@ -102,6 +102,12 @@ impl QemState {
         let now = util::unix_now();
         for task in store.servers.iter_mut().flat_map(|s| s.tasks.iter_mut()) {
             settle(task);
+            if task.is_running() && !task.apply_changes_enabled() {
+                // A full-load-only task finishes by itself; its timer did not survive.
+                task.state = task_state::STOPPED.to_string();
+                task.stop_reason = "FULL_LOAD_ONLY_FINISHED".to_string();
+                task.stats.started_at = None;
+            }
             if task.is_running() && task.stats.started_at.is_none() {
                 task.stats.started_at = Some(now);
             }

@@ -1152,3 +1152,101 @@ async fn unmonitored_unreachable_and_expired_servers() {
         .await;
     assert_eq!(r.code(), "AEM_SERVER_LICENSE_EXPIRED");
 }
+
+/// An export of `orders_archive` turned into a new task `name` with one table, after `edit`.
+async fn derived_task(c: &Client, name: &str, edit: impl FnOnce(&mut Value)) {
+    let mut doc = c
+        .get(&format!(
+            "/servers/{SERVER}/tasks/orders_archive?action=export&withendpoints=true"
+        ))
+        .await
+        .json();
+    doc["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"] =
+        json!([{"owner": "SALES", "name": "ORDERS"}]);
+    edit(&mut doc);
+    let r = c
+        .post(
+            &format!(
+                "/servers/{SERVER}/tasks/{}?action=import",
+                name.replace(' ', "%20")
+            ),
+            &doc.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_fails_the_start() {
+    let (_, c) = fresh().await;
+    derived_task(&c, "Broken", |doc| {
+        let rd = &mut doc["cmd.replication_definition"];
+        rd["databases"][0]["name"] = json!("Oracle Broken");
+        rd["databases"][0]["db_settings"]["server"] = json!("//ora.invalid:1521/X");
+        rd["tasks"][0]["task"]["source_name"] = json!("Oracle Broken");
+    })
+    .await;
+    let t = format!("/servers/{SERVER}/tasks/Broken");
+    let r = c
+        .post(
+            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=5"),
+            "",
+        )
+        .await;
+    let body = r.json();
+    assert_eq!(body["state"], "ERROR");
+    assert!(
+        body["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("ora.invalid")
+    );
+    let list = c.get(&format!("/servers/{SERVER}/tasks")).await.json();
+    let task = list["taskList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Broken")
+        .unwrap()
+        .clone();
+    assert_eq!(task["stop_reason"], "FATAL_ERROR");
+    let r = c
+        .get(&format!(
+            "/servers/{SERVER}/endpoints/Oracle%20Broken?action=test"
+        ))
+        .await;
+    assert_eq!(r.json()["status"], "ERROR");
+    let r = c.post(&format!("{t}?action=stop"), "").await;
+    assert_eq!(r.code(), "AEM_TASK_ALREADY_STOPPED");
+    // A task in ERROR can be deleted.
+    assert_eq!(
+        c.post(&format!("{t}?action=delete"), "").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn full_load_only_task_finishes_by_itself() {
+    let (_, c) = fresh().await;
+    derived_task(&c, "FL only", |doc| {
+        doc["cmd.replication_definition"]["tasks"][0]["task_settings"]["common_settings"]["apply_changes_enabled"] =
+            json!(false);
+    })
+    .await;
+    let t = format!("/servers/{SERVER}/tasks/FL%20only");
+    let r = c
+        .post(
+            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=5"),
+            "",
+        )
+        .await;
+    assert_eq!(r.json()["state"], "RUNNING");
+    let d = c.get(&t).await.json();
+    assert_eq!(d["options"]["apply_changes_enabled"], false);
+    assert_eq!(d["full_load_counters"]["tables_loading_count"], 1);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let d = c.get(&t).await.json();
+    assert_eq!(d["state"], "STOPPED");
+    assert_eq!(d["task_stop_reason"], "FULL_LOAD_ONLY_FINISHED");
+    assert_eq!(d["full_load_counters"]["tables_completed_count"], 1);
+}
