@@ -344,7 +344,7 @@ pub enum Step {
 }
 
 impl Step {
-    fn from_state(self) -> &'static str {
+    fn expected_state(self) -> &'static str {
         match self {
             Step::Started => task_state::STARTING,
             Step::Stopped => task_state::STOPPING,
@@ -372,7 +372,7 @@ pub fn schedule(
             };
             let failure = unreachable_endpoint(s, &task);
             match s.task_mut(&task) {
-                Some(t) if t.epoch == epoch && t.state == step.from_state() => {
+                Some(t) if t.epoch == epoch && t.state == step.expected_state() => {
                     let follow_up = advance(t, step, util::unix_now(), failure);
                     (true, follow_up)
                 }
