@@ -43,6 +43,8 @@ use crate::qem::wire::{self, code, task_state};
 
 /// Transition time bounds (STARTING → RUNNING, STOPPING → STOPPED).
 const TRANSITION_MS: (u64, u64) = (500, 1000);
+/// Longest wait a RunTask/StopTask `timeout` can ask for (one day).
+const MAX_WAIT_SECS: u64 = 86_400;
 /// How often a waiting RunTask/StopTask looks at the state.
 const POLL: Duration = Duration::from_millis(25);
 
@@ -184,9 +186,10 @@ pub fn details_json(s: &Server, t: &Task, now: i64) -> Value {
         (true, Some(start)) if t.apply_changes_enabled() => (now - start).max(0) as u64,
         _ => 0,
     };
-    let inserts = t.stats.applied_inserts + secs * rate;
-    let updates = t.stats.applied_updates + secs * rate / 2;
-    let deletes = t.stats.applied_deletes + secs * rate / 5;
+    let grown = |base: u64, per_sec: u64| base.saturating_add(secs.saturating_mul(per_sec));
+    let inserts = grown(t.stats.applied_inserts, rate);
+    let updates = grown(t.stats.applied_updates, rate / 2);
+    let deletes = grown(t.stats.applied_deletes, rate / 5);
     let ddls = t.stats.applied_ddls;
     let current = if running { rate } else { 0 };
     let latency = if running {
@@ -196,7 +199,7 @@ pub fn details_json(s: &Server, t: &Task, now: i64) -> Value {
     };
     let source = t.source_name();
     let target = t.target_names().into_iter().next().unwrap_or_default();
-    let committed = inserts + updates + deletes;
+    let committed = inserts.saturating_add(updates).saturating_add(deletes);
     json!({
         "type": "AemTaskInfoDetailed",
         "name": t.name,
@@ -441,9 +444,12 @@ fn stop_now(t: &mut Task, now: i64, reason: &str) {
     {
         let secs = (now - start).max(0) as u64;
         let rate = cdc_rate(&t.name);
-        t.stats.applied_inserts += secs * rate;
-        t.stats.applied_updates += secs * rate / 2;
-        t.stats.applied_deletes += secs * rate / 5;
+        let grow = |base: &mut u64, per_sec: u64| {
+            *base = base.saturating_add(secs.saturating_mul(per_sec));
+        };
+        grow(&mut t.stats.applied_inserts, rate);
+        grow(&mut t.stats.applied_updates, rate / 2);
+        grow(&mut t.stats.applied_deletes, rate / 5);
     }
     t.stats.started_at = None;
     t.state = task_state::STOPPED.to_string();
@@ -478,7 +484,11 @@ async fn wait_while(
 
 pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let option = run_option(ctx)?;
-    let timeout = Duration::from_secs(ctx.params.uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?);
+    let timeout = Duration::from_secs(
+        ctx.params
+            .uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?
+            .min(MAX_WAIT_SECS),
+    );
     let position = cdc_position(ctx)?;
     if wire::run_option_needs_position(&option) {
         let Some(pos) = &position else {
@@ -561,7 +571,10 @@ pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
 }
 
 pub async fn stop(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
-    let timeout_secs = ctx.params.uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?;
+    let timeout_secs = ctx
+        .params
+        .uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?
+        .min(MAX_WAIT_SECS);
     let stopping = ctx.state.mutate(|inner| {
         let epoch = inner.next_epoch;
         let s = servers::connected_mut(&mut inner.store, server)?;

@@ -179,6 +179,28 @@ async fn login_variants() {
     }
     let r = call(&app, Method::GET, &url, &[], "").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // `Basic: <b64>` (the Go exporter's spelling).
+    let odd = basic("SANDBOX\\admin:Passw0rd!").replacen("Basic", "Basic:", 1);
+    let r = call(&app, Method::GET, &url, &[("Authorization", &odd)], "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &app,
+        Method::GET,
+        &url,
+        &[("Authorization", "Bearer x")],
+        "",
+    )
+    .await;
+    assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
+    let r = call(
+        &app,
+        Method::GET,
+        &url,
+        &[("Authorization", "Basic !!!")],
+        "",
+    )
+    .await;
+    assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
 }
 
 /// What the 2021 Python client does: POST login with a form content type, then echo every
@@ -606,6 +628,15 @@ async fn run_stop_state_machine() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert_eq!(r.json(), json!({"state": "RUNNING", "error_message": ""}));
     assert!(state.generation() > g0);
+    // A huge timeout does not overflow; a bad one is a 400.
+    let r = c
+        .post(&format!("{t}?action=run&timeout=18446744073709551615"), "")
+        .await;
+    assert_eq!(r.json()["state"], "RUNNING");
+    let r = c.post(&format!("{t}?action=run&timeout=-1"), "").await;
+    assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
+    let r = c.post(&format!("{t}?action=run"), "{bad").await;
+    assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
     // Running again changes nothing.
     let r = c
         .post(
