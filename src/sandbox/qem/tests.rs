@@ -56,8 +56,14 @@ async fn call(
     body: &str,
 ) -> Resp {
     let mut req = Request::builder().method(method).uri(uri);
+    let mut has_length = false;
     for (k, v) in headers {
+        has_length |= k.eq_ignore_ascii_case("content-length");
         req = req.header(*k, *v);
+    }
+    if !has_length {
+        // What an HTTP client sends (QEM needs it even for empty POSTs).
+        req = req.header("Content-Length", body.len().to_string());
     }
     let resp = app
         .clone()
@@ -314,6 +320,32 @@ async fn fault_injection_expires_sessions() {
 #[tokio::test]
 async fn errors_and_routing() {
     let (_, c) = fresh().await;
+    // No Content-Length on a body-less POST: HTTP.sys answers 411 before anything else.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
+        ))
+        .header("EnterpriseManager.APISessionID", &c.sid)
+        .body(Body::empty())
+        .unwrap();
+    let resp = c.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::LENGTH_REQUIRED);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/html; charset=us-ascii"
+    );
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
+        ))
+        .header("EnterpriseManager.APISessionID", &c.sid)
+        .header("Transfer-Encoding", "chunked")
+        .body(Body::empty())
+        .unwrap();
+    let resp = c.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(c.get("/nothing").await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         c.get(&format!("/servers/{SERVER}/tasks?action=bogus"))
@@ -1280,4 +1312,47 @@ async fn full_load_only_task_finishes_by_itself() {
     assert_eq!(d["state"], "STOPPED");
     assert_eq!(d["task_stop_reason"], "FULL_LOAD_ONLY_FINISHED");
     assert_eq!(d["full_load_counters"]["tables_completed_count"], 1);
+}
+
+/// reqwest (hyper) sends no `Content-Length` for an empty POST body; QEM (HTTP.sys) then answers
+/// 411, so clients must set `Content-Length: 0` themselves — as the QEM docs say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reqwest_empty_post_needs_explicit_content_length() {
+    let port = serve_tls(router(QemState::new(config()).unwrap())).await;
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .http1_only()
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}{BASE}");
+    let login = http
+        .post(format!("{base}/login"))
+        .header("Authorization", basic("SANDBOX\\admin:Passw0rd!"))
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let sid = login.headers()["enterprisemanager.apisessionid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let stop = format!("{base}/servers/{SERVER}/tasks/Sales%20to%20Kafka?action=stop&timeout=5");
+    let r = http
+        .post(&stop)
+        .header("EnterpriseManager.APISessionID", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 411);
+    let r = http
+        .post(&stop)
+        .header("EnterpriseManager.APISessionID", &sid)
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["state"], "STOPPED");
 }
