@@ -392,7 +392,7 @@ pub fn schedule(
 }
 
 /// The message of a task start failing on an unreachable (`.invalid`) endpoint.
-fn unreachable_endpoint(server: &Server, task: &str) -> Option<String> {
+pub fn unreachable_endpoint(server: &Server, task: &str) -> Option<String> {
     let t = server.task(task)?;
     t.endpoint_names().into_iter().find_map(|name| {
         let host = server.endpoint(&name)?.host();
