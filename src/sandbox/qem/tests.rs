@@ -945,8 +945,22 @@ async fn snapshot_restore_round_trip() {
         "",
     )
     .await;
+    c.put(
+        &format!("/servers/{SERVER}?action=acl"),
+        r#"{"viewer_role":{"groups":[{"name":"DOM\\ops"}]}}"#,
+    )
+    .await;
+    let g = state.generation();
     let snap = state.snapshot();
+    assert_eq!(state.generation(), g, "a snapshot is not a change");
     assert!(snap.get("sessions").is_none());
+    assert_eq!(snap["servers"][0]["tasks"].as_array().unwrap().len(), 4);
+    assert_eq!(snap["servers"][0]["endpoints"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        snap["servers"][0]["acl"]["viewer_role"]["groups"][0],
+        "DOM\\ops"
+    );
+    assert_eq!(snap["audit"].as_array().unwrap().len(), 2);
     let restored = QemState::restore(config(), snap.clone()).unwrap();
     assert_eq!(restored.generation(), 0);
     let c2 = Client::new(Arc::clone(&restored)).await;
@@ -958,6 +972,11 @@ async fn snapshot_restore_round_trip() {
         .map(|t| t["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["RUNNING", "STOPPED", "RUNNING", "STOPPED"]);
+    let acl = c2
+        .get(&format!("/servers/{SERVER}?action=acl"))
+        .await
+        .json();
+    assert_eq!(acl["viewer_role"]["groups"][0]["name"], "DOM\\ops");
     // Old sessions are gone after a restore.
     let r = call(
         &c2.app,
