@@ -8,7 +8,8 @@
 //! Modules: `session` (login, JWT, sessions), `model` (persistent state), `seed` (fresh state),
 //! `routes` (path/action dispatch), `servers`, `tasks` (+ run state machine), `tables`,
 //! `endpoints`, `transfer` (export/import), `audit`, `secrets` (`{Z…}` export secrets).
-//! Wire decisions that the reference leaves open are marked `GAP` in the module docs.
+//! Wire decisions that the reference leaves open are marked `GAP` in the module docs and
+//! collected in `docs/sandbox-qem.md`.
 
 mod api;
 mod audit;
