@@ -87,7 +87,22 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
 /// Load an RSA private key from a file.
 pub fn load_private_key(path: &Path) -> Result<PrivateKey> {
     let bytes = read_file(path, "private key")?;
-    parse_private_key(&bytes).map_err(|e| e.context(path.display()))
+    parse_private_key(&bytes).map_err(|e| about_file(e, path))
+}
+
+/// `<file> <message>`: the parse errors read "is a certificate; ...", so prefixing the file
+/// name makes one sentence naming the file.
+pub fn about_file(e: Error, path: &Path) -> Error {
+    about(e, &path.display().to_string())
+}
+
+/// `<what> <message>` keeping class and hint.
+pub fn about(e: Error, what: &str) -> Error {
+    let err = Error::new(e.class(), format!("{what} {}", e.message()));
+    match e.hint() {
+        Some(hint) => err.with_hint(hint),
+        None => err,
+    }
 }
 
 /// Parse an RSA private key from PEM (or DER) bytes. Errors say what the bytes are instead.
@@ -106,7 +121,7 @@ pub fn parse_private_key(bytes: &[u8]) -> Result<PrivateKey> {
 }
 
 fn pem_error_for_key(e: PemError) -> Error {
-    Error::input(format!("not a private key: {e}"))
+    Error::input(format!("is not a private key: {e}"))
         .with_hint("give the PEM private key file (PEM `BEGIN PRIVATE KEY`)")
 }
 
@@ -220,12 +235,12 @@ pub struct PublicKey {
 /// Load the public key from a certificate, a public key, or a private key file.
 pub fn load_public_key(path: &Path) -> Result<PublicKey> {
     let bytes = read_file(path, "certificate")?;
-    parse_public_key(&bytes).map_err(|e| e.context(path.display()))
+    parse_public_key(&bytes).map_err(|e| about_file(e, path))
 }
 
 pub fn parse_public_key(bytes: &[u8]) -> Result<PublicKey> {
     let contents = pem::parse(bytes).map_err(|e| {
-        Error::input(format!("not a certificate or public key: {e}"))
+        Error::input(format!("is not a certificate or public key: {e}"))
             .with_hint("give the PEM certificate (PEM `BEGIN CERTIFICATE`) or public key")
     })?;
     match contents {
