@@ -4,6 +4,7 @@
 
 pub mod cert;
 pub mod commands;
+pub mod encrypted;
 pub mod keys;
 pub mod pem;
 pub mod token;

@@ -511,7 +511,7 @@ fn bad_key_files_exit_3_with_one_line_naming_the_file() {
         (&ec, "EC private key"),
         (&ec_sec1, "EC private key"),
         (&encrypted, "encrypted private key"),
-        (&legacy, "encrypted private key"),
+        (&legacy, "legacy OpenSSL format"),
         (&public, "public key"),
         (&cert, "is a certificate"),
         (&truncated, "truncated"),
@@ -984,4 +984,168 @@ fn interop_with_node_token_js() {
         let claims = json(&node("verify.js", &[&token, &cert, "112adams"]));
         assert_eq!(claims["name"], "Hardcore Harry");
     }
+}
+
+#[test]
+fn encrypted_keys_with_a_passphrase() {
+    let env = TestEnv::new();
+    // OpenSSL 3's default: PBES2, PBKDF2 with HMAC-SHA256, AES-256-CBC.
+    let key = p(&env, "enc.pem");
+    openssl(&[
+        "genrsa",
+        "-aes256",
+        "-passout",
+        "pass:s3cret pass",
+        "-out",
+        &key,
+        "2048",
+    ]);
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY")
+    );
+    let signed = |token: &str, cert: &str| {
+        env.ok(&["jwt", "verify", token.trim(), "--cert", cert]);
+    };
+    let cert = p(&env, "enc.cer");
+    env.ok_stdin(
+        &[
+            "jwt",
+            "cert",
+            "--key",
+            &key,
+            "--out",
+            &cert,
+            "--passphrase-stdin",
+        ],
+        "s3cret pass\n",
+    );
+    let token = env.ok_stdin(
+        &[
+            "jwt",
+            "sign",
+            "--key",
+            &key,
+            "--userid",
+            "u",
+            "--userdirectory",
+            "d",
+            "--passphrase-stdin",
+        ],
+        "s3cret pass\n",
+    );
+    signed(&token, &cert);
+    let out = env
+        .cmd()
+        .args([
+            "jwt",
+            "sign",
+            "--key",
+            &key,
+            "--userid",
+            "u",
+            "--userdirectory",
+            "d",
+        ])
+        .env("QTOOL_KEY_PASSPHRASE", "s3cret pass")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    signed(&String::from_utf8_lossy(&out.stdout), &cert);
+    // AES-128 with HMAC-SHA1 (older OpenSSL defaults) also decrypts.
+    let plain = p(&env, "plain.pem");
+    openssl(&["genrsa", "-out", &plain, "2048"]);
+    let aes128 = p(&env, "aes128.pem");
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &plain,
+        "-v2",
+        "aes-128-cbc",
+        "-v2prf",
+        "hmacWithSHA1",
+        "-passout",
+        "pass:pw",
+        "-out",
+        &aes128,
+    ]);
+    env.ok_stdin(
+        &[
+            "jwt",
+            "sign",
+            "--key",
+            &aes128,
+            "--userid",
+            "u",
+            "--userdirectory",
+            "d",
+            "--passphrase-stdin",
+        ],
+        "pw",
+    );
+
+    // Without a passphrase, with a wrong one, and with an unsupported scheme: exit 3.
+    let sign_args = [
+        "jwt",
+        "sign",
+        "--key",
+        key.as_str(),
+        "--userid",
+        "u",
+        "--userdirectory",
+        "d",
+    ];
+    let err = env.fails(&sign_args, 3);
+    assert!(
+        err.contains("no passphrase") && err.contains("--passphrase-stdin"),
+        "{err}"
+    );
+    let out = env
+        .cmd()
+        .args(sign_args)
+        .env("QTOOL_KEY_PASSPHRASE", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot be decrypted with this passphrase"),
+        "{err}"
+    );
+    let des = p(&env, "des.pem");
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &plain,
+        "-v1",
+        "PBE-SHA1-3DES",
+        "-passout",
+        "pass:pw",
+        "-out",
+        &des,
+    ]);
+    let out = env
+        .cmd()
+        .args([
+            "jwt",
+            "sign",
+            "--key",
+            &des,
+            "--userid",
+            "u",
+            "--userdirectory",
+            "d",
+        ])
+        .env("QTOOL_KEY_PASSPHRASE", "pw")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not support"));
 }
