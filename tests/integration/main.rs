@@ -5,4 +5,5 @@ mod support;
 
 mod context;
 mod generated;
+mod jwt;
 mod sandbox;
