@@ -5,6 +5,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::routes::{Ctx, json_response};
+use super::types::{self, TypeDef};
 use crate::qrs::wire;
 
 /// Version of the QRS API the emulator follows (QSEoW November 2022 Patch 2, the captured spec).
@@ -43,4 +44,9 @@ pub fn enums() -> Response {
         );
     }
     json_response(StatusCode::OK, &Value::Object(out))
+}
+
+/// The defaults of a new `td` entity (empty GUID id, "never" dates), as a create template.
+pub fn default_entity(td: &TypeDef) -> Response {
+    json_response(StatusCode::OK, &Value::Object(types::defaults(td.name)))
 }

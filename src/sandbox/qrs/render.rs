@@ -44,7 +44,7 @@ impl<'a> Renderer<'a> {
             } else {
                 types::full_fields(td)
             };
-            e = project(&e, &fields);
+            e = project(&e, fields);
         }
         if td.has_privileges {
             e.insert(
@@ -126,7 +126,7 @@ impl<'a> Renderer<'a> {
         } else {
             self.expand(td, stored, Some(td), depth)
         };
-        let mut c = project(&e, &types::condensed_fields(td));
+        let mut c = project(&e, types::condensed_fields(td));
         if td.has_privileges {
             c.insert("privileges".into(), Value::Null);
         }

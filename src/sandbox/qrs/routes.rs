@@ -35,6 +35,8 @@ pub enum Op {
     Delete,
     About,
     Enums,
+    /// `GET /qrs/about/api/default/{type}`: a new entity's defaults (a create template).
+    Default,
     AppUpload,
     AppUploadReplace,
     AppExport,
@@ -103,6 +105,14 @@ pub fn route_table() -> Vec<Route> {
         }
         if c.delete {
             add(Method::DELETE, format!("{base}/{{id}}"), t, Op::Delete);
+        }
+        if td.view_of.is_none() {
+            add(
+                Method::GET,
+                format!("/qrs/about/api/default/{}", td.name),
+                t,
+                Op::Default,
+            );
         }
     }
     let fixed: &[(Method, &str, Op)] = &[
@@ -364,6 +374,7 @@ async fn dispatch(st: Arc<QrsState>, ty: Option<&'static str>, op: Op, req: Requ
         (Op::Delete, Some(td)) => delete(ctx, td).await,
         (Op::About, _) => about::about(&ctx),
         (Op::Enums, _) => about::enums(),
+        (Op::Default, Some(td)) => about::default_entity(td),
         (Op::AppUpload, _) => apps::upload(ctx).await,
         (Op::AppUploadReplace, _) => apps::upload_replace(ctx).await,
         (Op::AppExport, _) => apps::export(ctx).await,
@@ -426,7 +437,7 @@ fn list_query(ctx: &Ctx, td: &TypeDef) -> Result<ListQuery, Response> {
         None => None,
         Some(f) => {
             let e = filter::parse(f).map_err(|d| parse_error(&d))?;
-            filter::check_properties(&e, &fields).map_err(|d| parse_error(&d))?;
+            filter::check_properties(&e, fields).map_err(|d| parse_error(&d))?;
             Some(e)
         }
     };

@@ -274,7 +274,7 @@ pub fn seed(st: &QrsState) -> Result<()> {
                     s.get("reloadtask", &task),
                     type_def("executionresult"),
                 ) {
-                    let mut c = super::render::project(&r, &super::types::condensed_fields(rtd));
+                    let mut c = super::render::project(&r, super::types::condensed_fields(rtd));
                     c.insert("privileges".into(), Value::Null);
                     if let Some(Value::Object(op)) = t.get_mut("operational") {
                         op.insert("lastExecutionResult".into(), Value::Object(c));

@@ -267,37 +267,37 @@ pub fn start_task(st: &Arc<QrsState>, task_id: &str, by: &str) -> Result<Option<
         return Ok(Some(run.session_id.clone()));
     }
     let session_id = store::new_id();
-    let result_id = store::new_id();
     let app_id = store::ref_ids(&task, "app").into_iter().next();
-    let node = st.node_id().to_string();
-    st.mutate(|s| {
+    let max_retries = task
+        .get("maxRetries")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(10);
+    let job = Job {
+        st: st.clone(),
+        task_id: task_id.clone(),
+        session_id: session_id.clone(),
+        app_id,
+        by: by.to_string(),
+        fail,
+        max_retries,
+    };
+    let result_id = st.mutate(|s| {
         let now = s.now();
-        let mut result = types::defaults("executionresult");
-        let fields = json!({
-            "id": result_id, "createdDate": now, "modifiedDate": now, "modifiedByUserName": by,
-            "taskID": task_id, "executionID": session_id,
-            "appID": app_id.clone().unwrap_or_else(|| wire::EMPTY_GUID.into()),
-            "executingNodeID": node, "executingNodeName": super::seed::NODE_NAME,
-            "status": task_status::TRIGGERED, "startTime": now,
-            "details": [detail(2, "Changing task state from NeverStarted to Triggered", &now)],
-        });
-        if let Value::Object(f) = fields {
-            result.extend(f);
-        }
-        s.put("executionresult", &result);
+        let result_id = job.new_result(s, &now);
         let mut session = types::defaults("executionsession");
         let fields = json!({
-            "id": session_id, "createdDate": now, "modifiedDate": now, "modifiedByUserName": by,
-            "executingNode": {"id": node, "privileges": null},
+            "id": job.session_id, "createdDate": now, "modifiedDate": now,
+            "modifiedByUserName": by, "executingNode": {"id": st.node_id(), "privileges": null},
             "executionResult": {"id": result_id},
-            "app": app_id.as_ref().map(|a| json!({"id": a})),
-            "user": by, "reloadTask": {"id": task_id},
+            "app": job.app_id.as_ref().map(|a| json!({"id": a})),
+            "user": by, "reloadTask": {"id": job.task_id},
         });
         if let Value::Object(f) = fields {
             session.extend(f);
         }
         s.put("executionsession", &session);
-        set_last_result(s, &task_id, &result);
+        result_id
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     runs.insert(
@@ -308,23 +308,7 @@ pub fn start_task(st: &Arc<QrsState>, task_id: &str, by: &str) -> Result<Option<
         },
     );
     drop(runs);
-    let (min, max) = st.run_ms();
-    let span = max.saturating_sub(min);
-    let jitter = if span == 0 {
-        0
-    } else {
-        (uuid::Uuid::new_v4().as_u128() as u64) % (span + 1)
-    };
-    let total = min + jitter;
-    tokio::spawn(run(
-        st.clone(),
-        task_id,
-        session_id.clone(),
-        result_id,
-        fail,
-        total,
-        stop_rx,
-    ));
+    tokio::spawn(job.run(result_id, stop_rx));
     Ok(Some(session_id))
 }
 
@@ -374,7 +358,7 @@ fn set_last_result(s: &mut Store, task_id: &str, result: &Map<String, Value>) {
         return;
     };
     let fields = types::condensed_fields(td("executionresult"));
-    let mut c = project(result, &fields);
+    let mut c = project(result, fields);
     c.insert("privileges".into(), Value::Null);
     let mut op = match task.get("operational") {
         Some(Value::Object(o)) => o.clone(),
@@ -388,110 +372,164 @@ fn set_last_result(s: &mut Store, task_id: &str, result: &Map<String, Value>) {
     s.put("reloadtask", &task);
 }
 
-fn update_result(
-    st: &QrsState,
-    task_id: &str,
-    result_id: &str,
-    f: impl FnOnce(&mut Map<String, Value>, &str),
-) {
-    st.mutate(|s| {
-        let Some(mut r) = s.get("executionresult", result_id) else {
-            return;
-        };
-        let now = s.now();
-        f(&mut r, &now);
-        r.insert("modifiedDate".into(), json!(now));
-        s.put("executionresult", &r);
-        set_last_result(s, task_id, &r);
-    });
-}
-
 fn push_detail(r: &mut Map<String, Value>, kind: i64, msg: &str, at: &str) {
     if let Some(Value::Array(d)) = r.get_mut("details") {
         d.push(detail(kind, msg, at));
     }
 }
 
-async fn run(
+/// One execution of a task (with its retries).
+struct Job {
     st: Arc<QrsState>,
     task_id: String,
     session_id: String,
-    result_id: String,
+    app_id: Option<String>,
+    by: String,
     fail: Option<String>,
-    total_ms: u64,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    let started_after = (total_ms / 5).min(200);
-    let stopped = tokio::select! {
-        _ = tokio::time::sleep(Duration::from_millis(started_after)) => false,
-        _ = &mut stop => true,
-    };
-    if !stopped {
-        update_result(&st, &task_id, &result_id, |r, now| {
-            r.insert("status".into(), json!(task_status::STARTED));
-            push_detail(r, 2, "Changing task state from Triggered to Started", now);
+    max_retries: u64,
+}
+
+impl Job {
+    /// A new execution result (status Triggered) for this execution; returns its id.
+    fn new_result(&self, s: &mut Store, now: &str) -> String {
+        let result_id = store::new_id();
+        let mut result = types::defaults("executionresult");
+        let fields = json!({
+            "id": result_id, "createdDate": now, "modifiedDate": now,
+            "modifiedByUserName": self.by, "taskID": self.task_id, "executionID": self.session_id,
+            "appID": self.app_id.clone().unwrap_or_else(|| wire::EMPTY_GUID.into()),
+            "executingNodeID": self.st.node_id(), "executingNodeName": super::seed::NODE_NAME,
+            "status": task_status::TRIGGERED, "startTime": now,
+            "details": [detail(2, "Changing task state from NeverStarted to Triggered", now)],
+        });
+        if let Value::Object(f) = fields {
+            result.extend(f);
+        }
+        s.put("executionresult", &result);
+        set_last_result(s, &self.task_id, &result);
+        result_id
+    }
+
+    fn update_result(&self, result_id: &str, f: impl FnOnce(&mut Map<String, Value>, &str)) {
+        self.st.mutate(|s| {
+            let Some(mut r) = s.get("executionresult", result_id) else {
+                return;
+            };
+            let now = s.now();
+            f(&mut r, &now);
+            r.insert("modifiedDate".into(), json!(now));
+            s.put("executionresult", &r);
+            set_last_result(s, &self.task_id, &r);
         });
     }
-    let stopped = stopped
-        || tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(total_ms - started_after)) => false,
-            _ = &mut stop => true,
-        };
-    let (status, msg) = match (&fail, stopped) {
-        (_, true) => (
-            task_status::ABORTED,
-            "Task was aborted by a user".to_string(),
-        ),
-        (Some(reason), false) => (
-            task_status::FINISHED_FAIL,
-            format!("Task finished with error: {reason}"),
-        ),
-        (None, false) => (
-            task_status::FINISHED_SUCCESS,
-            "Changing task state from Started to FinishedSuccess".to_string(),
-        ),
-    };
-    let mut app_id = None;
-    update_result(&st, &task_id, &result_id, |r, now| {
-        let start = r
-            .get("startTime")
-            .and_then(Value::as_str)
-            .and_then(parse_date_ms)
-            .unwrap_or_else(now_ms);
-        let stop_ms = parse_date_ms(now).unwrap_or_else(now_ms);
-        r.insert("status".into(), json!(status));
-        r.insert("stopTime".into(), json!(now));
-        r.insert("duration".into(), json!((stop_ms - start).max(0) as i64));
-        r.insert(
-            "scriptLogAvailable".into(),
-            json!(status != task_status::ABORTED),
-        );
-        push_detail(
-            r,
-            if status == task_status::FINISHED_SUCCESS {
+
+    /// End a result with `status`.
+    fn finish_result(&self, result_id: &str, status: i64, msg: &str) {
+        self.update_result(result_id, |r, now| {
+            let start = r
+                .get("startTime")
+                .and_then(Value::as_str)
+                .and_then(parse_date_ms)
+                .unwrap_or_else(now_ms);
+            let stop_ms = parse_date_ms(now).unwrap_or_else(now_ms);
+            r.insert("status".into(), json!(status));
+            r.insert("stopTime".into(), json!(now));
+            r.insert("duration".into(), json!((stop_ms - start).max(0) as i64));
+            r.insert(
+                "scriptLogAvailable".into(),
+                json!(status != task_status::ABORTED),
+            );
+            let kind = if status == task_status::FINISHED_SUCCESS {
                 2
             } else {
                 0
-            },
-            &msg,
-            now,
-        );
-        app_id = r.get("appID").and_then(Value::as_str).map(str::to_string);
-    });
-    st.mutate(|s| {
-        s.remove("executionsession", &session_id);
-        if status == task_status::FINISHED_SUCCESS
-            && let Some(app_id) = &app_id
-            && let Some(mut app) = s.get("app", app_id)
-        {
-            let now = s.now();
-            app.insert("lastReloadTime".into(), json!(now));
-            s.put("app", &app);
+            };
+            push_detail(r, kind, msg, now);
+        });
+    }
+
+    /// Length of one attempt in milliseconds.
+    fn attempt_ms(&self) -> u64 {
+        let (min, max) = self.st.run_ms();
+        let span = max.saturating_sub(min);
+        let jitter = if span == 0 {
+            0
+        } else {
+            (uuid::Uuid::new_v4().as_u128() as u64) % (span + 1)
+        };
+        min + jitter
+    }
+
+    async fn run(self, first_result: String, mut stop: tokio::sync::oneshot::Receiver<()>) {
+        let mut result_id = first_result;
+        let mut attempt = 0u64;
+        let status = loop {
+            let total_ms = self.attempt_ms();
+            let started_after = (total_ms / 5).min(200);
+            let mut stopped = tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(started_after)) => false,
+                _ = &mut stop => true,
+            };
+            if !stopped {
+                self.update_result(&result_id, |r, now| {
+                    r.insert("status".into(), json!(task_status::STARTED));
+                    push_detail(r, 2, "Changing task state from Triggered to Started", now);
+                });
+                stopped = tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(total_ms - started_after)) => false,
+                    _ = &mut stop => true,
+                };
+            }
+            if stopped {
+                self.finish_result(
+                    &result_id,
+                    task_status::ABORTED,
+                    "Task was aborted by a user",
+                );
+                break task_status::ABORTED;
+            }
+            let Some(reason) = &self.fail else {
+                self.finish_result(
+                    &result_id,
+                    task_status::FINISHED_SUCCESS,
+                    "Changing task state from Started to FinishedSuccess",
+                );
+                break task_status::FINISHED_SUCCESS;
+            };
+            let msg = format!("Task finished with error: {reason}");
+            self.finish_result(&result_id, task_status::FINISHED_FAIL, &msg);
+            if attempt >= self.max_retries {
+                break task_status::FINISHED_FAIL;
+            }
+            // Retry: a new result for the same execution, the session points at it.
+            attempt += 1;
+            result_id = self.st.mutate(|s| {
+                let now = s.now();
+                let rid = self.new_result(s, &now);
+                if let Some(mut sess) = s.get("executionsession", &self.session_id) {
+                    sess.insert("executionResult".into(), json!({ "id": rid }));
+                    sess.insert("retries".into(), json!(attempt));
+                    sess.insert("modifiedDate".into(), json!(now));
+                    s.put("executionsession", &sess);
+                }
+                rid
+            });
+        };
+        self.st.mutate(|s| {
+            s.remove("executionsession", &self.session_id);
+            if status == task_status::FINISHED_SUCCESS
+                && let Some(app_id) = &self.app_id
+                && let Some(mut app) = s.get("app", app_id)
+            {
+                let now = s.now();
+                app.insert("lastReloadTime".into(), json!(now));
+                s.put("app", &app);
+            }
+        });
+        self.st.runs().remove(&self.task_id);
+        if status == task_status::FINISHED_SUCCESS || status == task_status::FINISHED_FAIL {
+            fire_composite_events(&self.st, &self.task_id);
         }
-    });
-    st.runs().remove(&task_id);
-    if status == task_status::FINISHED_SUCCESS || status == task_status::FINISHED_FAIL {
-        fire_composite_events(&st, &task_id);
     }
 }
 

@@ -2,6 +2,9 @@
 //! names and order as the QRS spec's `definitions`), condensed field list, references to other
 //! entities and which generic endpoints the spec has for them.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value, json};
 
 use crate::qrs::wire;
@@ -468,8 +471,7 @@ fn with(mut base: Map<String, Value>, rest: Value) -> Map<String, Value> {
     base
 }
 
-/// The full shape of a new entity of `ty` with every spec field at its default.
-pub fn defaults(ty: &str) -> Map<String, Value> {
+fn build_defaults(ty: &str) -> Map<String, Value> {
     let never = wire::NEVER_DATE;
     match ty {
         "app" => with(
@@ -644,30 +646,68 @@ pub fn defaults(ty: &str) -> Map<String, Value> {
     }
 }
 
+/// Field lists per type, computed once.
+struct Fields {
+    full: Vec<String>,
+    condensed: Vec<String>,
+}
+
+fn fields_of(td: &TypeDef) -> &'static Fields {
+    static CACHE: OnceLock<HashMap<&'static str, Fields>> = OnceLock::new();
+    static EMPTY: Fields = Fields {
+        full: Vec::new(),
+        condensed: Vec::new(),
+    };
+    let cache = CACHE.get_or_init(|| {
+        TYPES
+            .iter()
+            .map(|t| {
+                let full: Vec<String> = match t.view_fields {
+                    Some(f) => f.iter().map(|s| (*s).to_string()).collect(),
+                    None => build_defaults(t.name).keys().cloned().collect(),
+                };
+                let condensed = match t.condensed {
+                    Some(f) => f.iter().map(|s| (*s).to_string()).collect(),
+                    None => full
+                        .iter()
+                        .filter(|f| {
+                            !matches!(
+                                f.as_str(),
+                                "createdDate"
+                                    | "modifiedDate"
+                                    | "modifiedByUserName"
+                                    | "schemaPath"
+                                    | "customProperties"
+                            )
+                        })
+                        .cloned()
+                        .collect(),
+                };
+                (t.name, Fields { full, condensed })
+            })
+            .collect()
+    });
+    cache.get(td.name).unwrap_or(&EMPTY)
+}
+
 /// Full field names of `td` (a view projects its source's full shape).
-pub fn full_fields(td: &TypeDef) -> Vec<String> {
-    match td.view_fields {
-        Some(f) => f.iter().map(|s| (*s).to_string()).collect(),
-        None => defaults(td.name).keys().cloned().collect(),
-    }
+pub fn full_fields(td: &TypeDef) -> &'static [String] {
+    &fields_of(td).full
 }
 
 /// Condensed field names of `td`.
-pub fn condensed_fields(td: &TypeDef) -> Vec<String> {
-    match td.condensed {
-        Some(f) => f.iter().map(|s| (*s).to_string()).collect(),
-        None => full_fields(td)
-            .into_iter()
-            .filter(|f| {
-                !matches!(
-                    f.as_str(),
-                    "createdDate"
-                        | "modifiedDate"
-                        | "modifiedByUserName"
-                        | "schemaPath"
-                        | "customProperties"
-                )
-            })
-            .collect(),
-    }
+pub fn condensed_fields(td: &TypeDef) -> &'static [String] {
+    &fields_of(td).condensed
+}
+
+/// The full shape of a new entity of `ty` with every spec field at its default.
+pub fn defaults(ty: &str) -> Map<String, Value> {
+    static CACHE: OnceLock<HashMap<&'static str, Map<String, Value>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        TYPES
+            .iter()
+            .map(|t| (t.name, build_defaults(t.name)))
+            .collect()
+    });
+    cache.get(ty).cloned().unwrap_or_default()
 }
