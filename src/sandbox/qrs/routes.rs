@@ -629,6 +629,36 @@ pub fn prepare(
             }
         }
     }
+    if td.name == "virtualproxyconfig" {
+        let prefix = s_field("prefix").trim_matches('/').to_ascii_lowercase();
+        let id = s_field("id").to_string();
+        let taken = s.all("virtualproxyconfig").iter().any(|v| {
+            v.get("id").and_then(Value::as_str) != Some(id.as_str())
+                && v.get("prefix")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.trim_matches('/').eq_ignore_ascii_case(&prefix))
+        });
+        if taken {
+            return Err(bad_request(format!(
+                "A virtual proxy with the prefix '{prefix}' already exists"
+            )));
+        }
+    }
+    if matches!(td.name, "schemaevent" | "compositeevent") {
+        let tasks = store::ref_ids(e, "reloadTask");
+        match tasks.first() {
+            None => {
+                return Err(bad_request(format!("{} reloadTask is required", td.schema)));
+            }
+            Some(t) if !s.contains("reloadtask", t) => return Err(not_found("ReloadTask", t)),
+            Some(_) => {}
+        }
+        for t in store::ref_ids(e, "compositeRules.reloadTask") {
+            if !s.contains("reloadtask", &t) {
+                return Err(not_found("ReloadTask", &t));
+            }
+        }
+    }
     if td.name == "reloadtask" {
         let app = store::ref_ids(e, "app");
         match app.first() {

@@ -128,7 +128,10 @@ impl Store {
         if ty == "user" {
             self.index_user(entity, &id);
         }
-        let text: Row = Arc::from(Value::Object(entity.clone()).to_string());
+        let text: Row = match serde_json::to_string(entity) {
+            Ok(t) => Arc::from(t),
+            Err(_) => return,
+        };
         let table = self.tables.entry(ty).or_default();
         match table.index.get(&id) {
             Some(seq) => {

@@ -198,6 +198,18 @@ async fn generic_crud_with_conflicts() {
     let (s, _) = call(&t, "PUT", &format!("/qrs/tag/{id}"), Some(other)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
+    // triggers need an existing task
+    let (s, _) = call(&t, "POST", "/qrs/schemaevent", Some(json!({"name": "x"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(
+        &t,
+        "POST",
+        "/qrs/schemaevent",
+        Some(json!({"name": "x", "reloadTask": {"id": uuid::Uuid::new_v4()}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
     // many
     let many = ok(
         &t,
@@ -819,6 +831,16 @@ async fn snapshot_restore_generation_and_proxies() {
     )
     .await;
     ok(&t, "POST", "/qrs/virtualproxyconfig", Some(json!({"prefix": "jwt2", "sessionCookieHeaderName": "X-J2", "authenticationMethod": 4, "jwtAudience": "a"}))).await;
+    let (s, _) = call(
+        &t,
+        "POST",
+        "/qrs/virtualproxyconfig",
+        Some(
+            json!({"prefix": "JWT2", "sessionCookieHeaderName": "X-J3", "authenticationMethod": 4}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "prefixes are unique");
     let proxies = t.st.virtual_proxies();
     assert_eq!(
         proxies.len(),
