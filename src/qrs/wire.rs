@@ -12,6 +12,10 @@ pub const QLIK_USER_HEADER: &str = "X-Qlik-User";
 pub const APP_CONTENT_TYPE: &str = "application/vnd.qlik.sense.app";
 /// "Never" in QRS dates (e.g. `publishTime` of an unpublished app).
 pub const NEVER_DATE: &str = "1753-01-01T00:00:00.000Z";
+/// Field wrapping scalar answers: `GET /qrs/{type}/count` → `{"value": 12}` and
+/// `POST /qrs/task/{id}/start/synchronous` → `{"value": "<execution session id>"}`. The spec
+/// documents bare values; real QRS wraps them (clients read `.value`), and so does the sandbox.
+pub const VALUE_FIELD: &str = "value";
 /// Unset GUID references.
 pub const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 

@@ -566,7 +566,7 @@ fn count(ctx: &Ctx, td: &'static TypeDef) -> Response {
     };
     // GAP in the reference: the spec says the body is a bare int, but clients (qlik-repo-api's
     // `.data.value`) read this object shape, which is what real QRS returns.
-    json_response(StatusCode::OK, &json!({ "value": n }))
+    json_response(StatusCode::OK, &json!({ wire::VALUE_FIELD: n }))
 }
 
 /// The full wire form of one entity.

@@ -606,11 +606,13 @@ pub fn stop_task(st: &QrsState, task_id: &str) -> bool {
     }
 }
 
+/// `201 {"value": "<session id>"}`. The spec says the body is a bare GUID string, but real QRS
+/// wraps it like `/count`: clients read `.value` (Qlik's own reload-metrics `result.body.value`,
+/// qlik-sense extensions `resp.data.value`, .NET `taskstartresult`). The empty GUID means the
+/// task did not start (disabled).
 fn session_response(session: Option<String>) -> Response {
-    json_response(
-        StatusCode::CREATED,
-        &json!(session.unwrap_or_else(|| wire::EMPTY_GUID.to_string())),
-    )
+    let id = session.unwrap_or_else(|| wire::EMPTY_GUID.to_string());
+    json_response(StatusCode::CREATED, &json!({ wire::VALUE_FIELD: id }))
 }
 
 pub fn start_by_id(ctx: &Ctx, synchronous: bool) -> Response {

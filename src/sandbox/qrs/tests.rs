@@ -610,7 +610,7 @@ async fn reload_tasks_run_fail_and_stop() {
         None,
     )
     .await;
-    let sid = sid.as_str().unwrap().to_string();
+    let sid = sid["value"].as_str().unwrap().to_string();
     assert_ne!(sid, wire::EMPTY_GUID);
     let sess = ok(&t, "GET", &format!("/qrs/executionsession/{sid}"), None).await;
     assert_eq!(sess["reloadTask"]["id"], json!(tid));
@@ -685,7 +685,7 @@ async fn reload_tasks_run_fail_and_stop() {
         None,
     )
     .await;
-    assert_eq!(sid, json!(wire::EMPTY_GUID));
+    assert_eq!(sid, json!({"value": wire::EMPTY_GUID}));
 
     // unknown ids / names
     let (s, _) = call(
@@ -915,7 +915,7 @@ async fn failing_tasks_retry_with_one_execution_id() {
         None,
     )
     .await;
-    let sid_s = sid.as_str().unwrap();
+    let sid_s = sid["value"].as_str().unwrap();
     for _ in 0..200 {
         if call(&t, "GET", &format!("/qrs/executionsession/{sid_s}"), None)
             .await
@@ -933,7 +933,7 @@ async fn failing_tasks_retry_with_one_execution_id() {
         "GET",
         &format!(
             "/qrs/executionresult/full?filter={}",
-            enc(&format!("executionID eq {}", sid.as_str().unwrap()))
+            enc(&format!("executionID eq {sid_s}"))
         ),
         None,
     )
