@@ -117,6 +117,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl QrsState {
     pub fn new(config: QrsConfig) -> Result<Arc<QrsState>> {
         let mut state = Self::empty(config)?;
+        // A fresh repository: app files of an earlier one are orphans.
+        clear_files(&state.config.data_dir.join("apps"));
         state.node_id = seed::seed_node(&state);
         seed::seed(&state)?;
         Ok(Arc::new(state))
@@ -127,6 +129,9 @@ impl QrsState {
             .map_err(|e| Error::io(config.data_dir.display(), e))?;
         std::fs::create_dir_all(config.data_dir.join("exports"))
             .map_err(|e| Error::io(config.data_dir.display(), e))?;
+        // Pending exports and interrupted uploads do not survive a restart.
+        clear_files(&config.data_dir.join("exports"));
+        clear_tmp(&config.data_dir.join("apps"));
         Ok(QrsState {
             config,
             store: Mutex::new(Store::default()),
@@ -257,6 +262,28 @@ impl QrsState {
 
     pub(crate) fn export_dir(&self) -> PathBuf {
         self.config.data_dir.join("exports")
+    }
+}
+
+/// Remove the `.qvf` and `.tmp` files of `dir` (best effort).
+fn clear_files(dir: &std::path::Path) {
+    remove_matching(dir, |name| name.ends_with(".qvf") || name.ends_with(".tmp"));
+}
+
+/// Remove the `.tmp` files of `dir` (best effort).
+fn clear_tmp(dir: &std::path::Path) {
+    remove_matching(dir, |name| name.ends_with(".tmp"));
+}
+
+fn remove_matching(dir: &std::path::Path, matches: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file && e.file_name().to_str().is_some_and(&matches) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -874,6 +874,29 @@ pub fn cascade_delete(s: &mut Store, ty: &str, id: &str) -> Vec<String> {
                 }
             }
         }
+        "tag" | "custompropertydefinition" => {
+            // Entities stop carrying a deleted tag / custom property.
+            for td in types::TYPES.iter().filter(|t| t.view_of.is_none()) {
+                let Some((path, _)) = td.refs.iter().find(|(_, target)| *target == ty) else {
+                    continue;
+                };
+                let field = path.split('.').next().unwrap_or_default();
+                let dangling = |v: &Value| {
+                    let r = if ty == "tag" { v } else { &v["definition"] };
+                    r["id"].as_str() == Some(id.as_str())
+                };
+                for mut e in s.all(td.name) {
+                    let Some(Value::Array(items)) = e.get_mut(field) else {
+                        continue;
+                    };
+                    let before = items.len();
+                    items.retain(|v| !dangling(v));
+                    if items.len() != before {
+                        s.put(td.name, &e);
+                    }
+                }
+            }
+        }
         _ => {}
     }
     apps

@@ -348,7 +348,71 @@ async fn app_lists_filters_and_order() {
     sorted.reverse();
     assert_eq!(names, sorted);
 
-    for bad in ["name eq", "name eq 'x", "nosuch eq 1", "(name eq 'x'"] {
+    let dept = ok(&t, "GET", &f("customProperties.definition.name eq 'Department' and customProperties.value eq 'Finance'"), None).await;
+    assert!(!dept.as_array().unwrap().is_empty());
+    assert!(
+        dept.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["customProperties"][0]["value"] == "Finance")
+    );
+    let owned = ok(
+        &t,
+        "GET",
+        &f("owner.userId eq 'alice' or owner.userId eq 'bob'"),
+        None,
+    )
+    .await;
+    assert!(
+        owned
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| ["alice", "bob"].contains(&a["owner"]["userId"].as_str().unwrap()))
+    );
+    let recent = ok(
+        &t,
+        "GET",
+        &format!(
+            "/qrs/app/count?filter={}",
+            enc("createdDate ge '2000-01-01 00:00:00' and fileSize gt 0")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(recent["value"], 40);
+    let by_id = ok(
+        &t,
+        "GET",
+        &format!(
+            "/qrs/app?filter={}",
+            enc(&format!(
+                "id eq {}",
+                list[3]["id"].as_str().unwrap().to_uppercase()
+            ))
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(by_id.as_array().unwrap().len(), 1);
+    let status = ok(
+        &t,
+        "GET",
+        &format!(
+            "/qrs/app/count?filter={}",
+            enc("availabilityStatus eq NotApplicable")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status["value"], 40);
+    for bad in [
+        "name eq",
+        "name eq 'x",
+        "nosuch eq 1",
+        "(name eq 'x'",
+        "availabilityStatus eq Nope",
+    ] {
         let (s, v) = call(&t, "GET", &f(bad), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
         assert!(
@@ -362,6 +426,36 @@ async fn app_lists_filters_and_order() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = call(&t, "GET", "/qrs/app?privileges=maybe", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // deleting a tag removes it from the apps
+    let certified = ok(
+        &t,
+        "GET",
+        &format!("/qrs/tag?filter={}", enc("name eq 'Certified'")),
+        None,
+    )
+    .await;
+    let cid = certified[0]["id"].as_str().unwrap();
+    ok(&t, "DELETE", &format!("/qrs/tag/{cid}"), None).await;
+    let n = ok(
+        &t,
+        "GET",
+        &format!(
+            "/qrs/app/count?filter={}",
+            enc(&format!("tags.id eq {cid}"))
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(n["value"], 0);
+    let n = ok(
+        &t,
+        "GET",
+        &format!("/qrs/app/count?filter={}", enc("tags.name eq 'Production'")),
+        None,
+    )
+    .await;
+    assert_eq!(n["value"], 14);
 
     // renaming a stream shows in the apps
     let stream = ok(
