@@ -108,6 +108,8 @@ pub struct QrsState {
     run_ms: Mutex<(u64, u64)>,
     /// The central node's id (`serverNodeId` in download paths).
     node_id: String,
+    /// Whether the schema-trigger scheduler runs (started by the first request).
+    scheduler_started: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -140,6 +142,7 @@ impl QrsState {
             exports: Mutex::new(HashMap::new()),
             run_ms: Mutex::new((1000, 2000)),
             node_id: String::new(),
+            scheduler_started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

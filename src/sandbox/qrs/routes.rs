@@ -354,6 +354,7 @@ async fn dispatch(st: Arc<QrsState>, ty: Option<&'static str>, op: Op, req: Requ
         return text(StatusCode::UNAUTHORIZED, "Unauthorized");
     };
     ensure_user(&st, &identity);
+    tasks::ensure_scheduler(&st);
     let ctx = Ctx {
         st,
         params,

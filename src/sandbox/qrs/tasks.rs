@@ -95,7 +95,78 @@ fn next_execution(e: &Map<String, Value>) -> String {
         return wire::NEVER_DATE.into();
     }
     let n = (now - start) / step + 1;
-    store::format_ms(start + n * step)
+    let next = start + n * step;
+    let expires = e
+        .get("expirationDate")
+        .and_then(Value::as_str)
+        .and_then(parse_date_ms);
+    if expires.is_some_and(|x| next > x) {
+        return wire::NEVER_DATE.into();
+    }
+    store::format_ms(next)
+}
+
+/// Start the scheduler (once per state): every second it starts the tasks of enabled schema
+/// triggers whose `operational.nextExecution` has come, and moves that date on.
+pub fn ensure_scheduler(st: &Arc<QrsState>) {
+    if st
+        .scheduler_started
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        return;
+    }
+    let weak = Arc::downgrade(st);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let Some(st) = weak.upgrade() else { break };
+            fire_due_schema_events(&st);
+        }
+    });
+}
+
+fn fire_due_schema_events(st: &Arc<QrsState>) {
+    let now = now_ms();
+    let due: Vec<String> = st
+        .read()
+        .all("schemaevent")
+        .into_iter()
+        .filter(|e| e.get("enabled").and_then(Value::as_bool) != Some(false))
+        .filter(|e| {
+            e.get("operational")
+                .and_then(|o| o.get("nextExecution"))
+                .and_then(Value::as_str)
+                .filter(|d| *d != wire::NEVER_DATE)
+                .and_then(parse_date_ms)
+                .is_some_and(|d| d <= now)
+        })
+        .filter_map(|e| e.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    let mut to_start = Vec::new();
+    st.mutate(|s| {
+        for id in &due {
+            let Some(mut e) = s.get("schemaevent", id) else {
+                continue;
+            };
+            let next = next_execution(&e);
+            if let Some(Value::Object(op)) = e.get_mut("operational") {
+                let n = op
+                    .get("timesTriggered")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                op.insert("timesTriggered".into(), json!(n + 1));
+                op.insert("nextExecution".into(), json!(next));
+            }
+            s.put("schemaevent", &e);
+            to_start.extend(store::ref_ids(&e, "reloadTask"));
+        }
+    });
+    for t in to_start {
+        let _ = start_task(st, &t, "INTERNAL\\sa_scheduler");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

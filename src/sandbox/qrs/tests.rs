@@ -1231,3 +1231,24 @@ async fn fifty_thousand_apps() {
     eprintln!("filtered count {:?}", t1.elapsed());
     assert_eq!(n["value"], 25_000);
 }
+
+#[tokio::test]
+async fn schema_triggers_fire() {
+    let t = setup(1, 0);
+    t.st.set_run_duration(20, 40);
+    let apps = ok(&t, "GET", "/qrs/app", None).await;
+    let soon = store::format_ms(store::now_ms() + 300);
+    let task = ok(&t, "POST", "/qrs/reloadtask/create", Some(json!({
+        "task": {"name": "Scheduled", "app": {"id": apps[0]["id"]}},
+        "schemaEvents": [{"name": "Once", "startDate": soon, "incrementOption": 0, "timeZone": "UTC",
+            "schemaFilterDescription": ["* * - * * * * *"], "incrementDescription": "0 0 0 0"}],
+    }))).await;
+    let tid = task["id"].as_str().unwrap();
+    let ev = ok(&t, "GET", "/qrs/schemaevent/full", None).await;
+    assert_eq!(ev[0]["operational"]["nextExecution"], json!(soon));
+    let done = wait_final(&t, tid).await;
+    assert_eq!(done["operational"]["lastExecutionResult"]["status"], 7);
+    let ev = ok(&t, "GET", "/qrs/schemaevent/full", None).await;
+    assert_eq!(ev[0]["operational"]["timesTriggered"], 1);
+    assert_eq!(ev[0]["operational"]["nextExecution"], wire::NEVER_DATE);
+}
