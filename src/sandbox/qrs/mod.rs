@@ -16,8 +16,22 @@
 //! copy, publish), [`tasks`] (reload tasks, execution), [`about`] (about, enums, service status),
 //! [`seed`] (a fresh repository).
 //!
-//! Test hooks: a task fails when its name contains `[fail]`, or when it carries a tag named
-//! `sandbox-fail`, or a custom property whose definition is named `sandbox-fail` (any value).
+//! Behaviour worth knowing (see the module docs for details):
+//! - Every request (`/qrs/...` and `/tempcontent/...`) needs the Xrfkey pair, else `403`
+//!   [`wire::XSRF_FAILED`]; an unencoded `&` in a value gives `400 Missing parameter value(s)`.
+//!   A request without an [`Identity`](super::identity::Identity) extension gets `401`; the
+//!   first request of a new identity creates its `user` entity, like a first QSEoW login.
+//! - `/count` answers `{"value": N}` and `/task/{id}/start/synchronous` answers
+//!   `{"value": "<session id>"}` ([`wire::VALUE_FIELD`]): the spec documents bare values, real
+//!   QRS and its clients use the wrapped form.
+//! - Errors are short `text/plain` bodies: 400 (bad filter: `Cannot parse the expression: ..`,
+//!   bad JSON, bad parameter), 404 (unknown id), 405 (method not served on a path), 409 (stale or
+//!   missing `modifiedDate` on PUT), 415 (upload not `application/vnd.qlik.sense.app`).
+//! - Tasks run 1–2 s ([`QrsState::set_run_duration`]), retry `maxRetries` times on failure (one
+//!   execution id, one result per attempt), chain through composite events, and schema triggers
+//!   fire when their `operational.nextExecution` comes (a scheduler started by the first request).
+//! - Test hooks: a task fails when its name contains `[fail]`, or when it carries a tag named
+//!   `sandbox-fail`, or a custom property whose definition is named `sandbox-fail` (any value).
 
 // Handlers return ready error responses (`Result<_, Response>`); boxing them buys nothing here.
 #![allow(clippy::result_large_err)]
