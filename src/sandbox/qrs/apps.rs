@@ -531,7 +531,7 @@ pub async fn replace(ctx: Ctx) -> Response {
     respond_entity(&ctx, StatusCode::OK, "app", &target)
 }
 
-/// `POST /qrs/app/{id}/reload`: like QRS, runs the app's "Manually triggered reload of <name>"
+/// `POST /qrs/app/{id}/reload`: like QRS, runs the app's `Manually triggered reload of <name>`
 /// task (created on first use, `isManuallyTriggered: true`).
 pub fn reload(ctx: &Ctx) -> Response {
     let id = ctx.param("id").to_ascii_lowercase();
