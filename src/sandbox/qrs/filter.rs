@@ -68,8 +68,8 @@ pub enum Literal {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Cmp {
         path: Vec<String>,
@@ -191,24 +191,32 @@ impl Parser {
         }
     }
 
+    // `and`/`or` chains are flat lists, so a long chain does not nest (recursion stays bounded
+    // by parentheses and `not`, see MAX_DEPTH).
     fn or(&mut self) -> Result<Expr, String> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.keyword("or") {
             self.i += 1;
-            let right = self.and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.keyword("and") {
             self.i += 1;
-            let right = self.unary()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
@@ -359,9 +367,8 @@ pub fn parse(input: &str) -> Result<Expr, String> {
 /// Check every property path starts with a field of the entity type (case-insensitive).
 pub fn check_properties(e: &Expr, fields: &[String]) -> Result<(), String> {
     match e {
-        Expr::And(a, b) | Expr::Or(a, b) => {
-            check_properties(a, fields)?;
-            check_properties(b, fields)
+        Expr::And(terms) | Expr::Or(terms) => {
+            terms.iter().try_for_each(|t| check_properties(t, fields))
         }
         Expr::Not(a) => check_properties(a, fields),
         Expr::Cmp { path, value, .. } => {
@@ -431,8 +438,8 @@ fn step<'a>(v: &'a Value, seg: &str, out: &mut Vec<&'a Value>) {
 
 pub fn eval(e: &Expr, v: &Value) -> bool {
     match e {
-        Expr::And(a, b) => eval(a, v) && eval(b, v),
-        Expr::Or(a, b) => eval(a, v) || eval(b, v),
+        Expr::And(terms) => terms.iter().all(|t| eval(t, v)),
+        Expr::Or(terms) => terms.iter().any(|t| eval(t, v)),
         Expr::Not(a) => !eval(a, v),
         Expr::Cmp { path, op, value } => {
             let mut found = resolve(v, path);
@@ -696,9 +703,11 @@ mod tests {
         assert!(m("not not published eq true", &a));
         assert!(m("((name eq 'Sales Dashboard'))", &a));
         let e = parse("a eq 1 or b eq 2 and not c eq 3").unwrap();
-        assert!(
-            matches!(e, Expr::Or(_, ref r) if matches!(**r, Expr::And(_, ref n) if matches!(**n, Expr::Not(_))))
-        );
+        let Expr::Or(terms) = &e else { panic!("{e:?}") };
+        assert!(matches!(&terms[1], Expr::And(t) if matches!(t[1], Expr::Not(_))));
+        // long chains stay flat
+        let long = vec!["a eq 1"; 3000].join(" or ");
+        assert!(matches!(parse(&long).unwrap(), Expr::Or(t) if t.len() == 3000));
         // a property called "not" still works when followed by an operator
         assert!(parse("not eq 'x'").is_ok());
     }

@@ -1252,3 +1252,63 @@ async fn schema_triggers_fire() {
     assert_eq!(ev[0]["operational"]["timesTriggered"], 1);
     assert_eq!(ev[0]["operational"]["nextExecution"], wire::NEVER_DATE);
 }
+
+#[tokio::test]
+async fn uploads_are_streamed_chunk_by_chunk() {
+    let t = setup(0, 0);
+    let chunks: Vec<Vec<u8>> = (0..64u8)
+        .map(|i| vec![i; 64 * 1024 + usize::from(i)])
+        .collect();
+    let expected: Vec<u8> = chunks.concat();
+    let stream = futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from(c))),
+    );
+    let mut r = req(
+        "POST",
+        "/qrs/app/upload?name=Streamed&keepdata=true&excludeconnections=false",
+        None,
+    );
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        wire::APP_CONTENT_TYPE.parse().unwrap(),
+    );
+    *r.body_mut() = Body::from_stream(stream);
+    let (s, b, _) = send(&t, r).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let app: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(app["fileSize"], json!(expected.len()));
+    let id = app["id"].as_str().unwrap();
+    assert!(std::fs::read(t.st.app_file(id)).unwrap() == expected);
+    // no temp files left behind
+    let leftovers = std::fs::read_dir(t.st.config().data_dir.join("apps"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+    // a failing body stream leaves nothing behind either
+    let bad = futures_util::stream::iter(vec![
+        Ok(axum::body::Bytes::from_static(b"partial")),
+        Err(std::io::Error::other("connection reset")),
+    ]);
+    let mut r = req("POST", "/qrs/app/upload?name=Broken", None);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        wire::APP_CONTENT_TYPE.parse().unwrap(),
+    );
+    *r.body_mut() = Body::from_stream(bad);
+    let (s, _, _) = send(&t, r).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(ok(&t, "GET", "/qrs/app/count", None).await["value"], 1);
+    let files = std::fs::read_dir(t.st.config().data_dir.join("apps"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+}
