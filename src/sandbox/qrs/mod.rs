@@ -189,6 +189,9 @@ impl QrsState {
                         r.insert("status".into(), json!(wire::task_status::ABORTED));
                         r.insert("stopTime".into(), json!(now));
                         s.put("executionresult", &r);
+                        for task in store::ref_ids(&sess, "reloadTask") {
+                            tasks::set_last_result(&mut s, &task, &r);
+                        }
                     }
                 }
             }

@@ -810,6 +810,7 @@ pub fn update_in(
     let caller = caller_user_id(s, identity);
     let mut e = s.updated_entity(td, &stored, &body, &identity.display_name());
     prepare(s, td, &mut e, caller.as_deref())?;
+    tasks::on_update(td, &mut e);
     s.put(td.name, &e);
     Ok(())
 }

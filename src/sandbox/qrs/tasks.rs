@@ -61,6 +61,16 @@ pub fn on_create(s: &mut Store, td: &TypeDef, e: &mut Map<String, Value>) {
     let _ = s;
 }
 
+/// After an update: a schema trigger's next run follows its (possibly new) schedule.
+pub fn on_update(td: &TypeDef, e: &mut Map<String, Value>) {
+    if td.name == "schemaevent" {
+        let next = next_execution(e);
+        if let Some(Value::Object(op)) = e.get_mut("operational") {
+            op.insert("nextExecution".into(), json!(next));
+        }
+    }
+}
+
 /// The condensed result of a task that never ran.
 fn never_result() -> Value {
     json!({
@@ -218,13 +228,7 @@ fn put_event(
         Some(id) => {
             if let Some(stored) = s.get(ty, &id) {
                 let mut e = s.updated_entity(td(ty), &stored, &event, &identity.display_name());
-                if ty == "schemaevent"
-                    && let Some(Value::Object(op)) = e.get("operational").cloned()
-                {
-                    let mut op = op;
-                    op.insert("nextExecution".into(), json!(next_execution(&e)));
-                    e.insert("operational".into(), Value::Object(op));
-                }
+                on_update(td(ty), &mut e);
                 s.put(ty, &e);
             }
             Ok(())
@@ -424,7 +428,7 @@ fn failure_reason(s: &Store, full: &Value) -> Option<String> {
 
 /// Put the condensed result into the task's `operational.lastExecutionResult` (the task's own
 /// `modifiedDate` stays: operational data is a separate entity in QRS).
-fn set_last_result(s: &mut Store, task_id: &str, result: &Map<String, Value>) {
+pub(crate) fn set_last_result(s: &mut Store, task_id: &str, result: &Map<String, Value>) {
     let Some(mut task) = s.get("reloadtask", task_id) else {
         return;
     };

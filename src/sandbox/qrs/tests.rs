@@ -1312,3 +1312,38 @@ async fn uploads_are_streamed_chunk_by_chunk() {
         .count();
     assert_eq!(files, 1);
 }
+
+#[tokio::test]
+async fn restore_ends_running_executions_and_triggers_follow_updates() {
+    let t = setup(1, 1);
+    t.st.set_run_duration(10_000, 10_000);
+    let task = ok(&t, "GET", "/qrs/reloadtask", None).await;
+    let tid = task[0]["id"].as_str().unwrap().to_string();
+    ok(&t, "POST", &format!("/qrs/task/{tid}/start"), None).await;
+    assert_eq!(
+        ok(&t, "GET", "/qrs/executionsession/count", None).await["value"],
+        1
+    );
+    let restored = QrsState::restore(config(t._dir.path(), 0, 0), t.st.snapshot()).unwrap();
+    tasks::stop_task(&t.st, &tid);
+    let r2 = T {
+        _dir: tempfile::tempdir().unwrap(),
+        app: router(restored.clone()),
+        st: restored,
+    };
+    assert_eq!(
+        ok(&r2, "GET", "/qrs/executionsession/count", None).await["value"],
+        0
+    );
+    let tk = ok(&r2, "GET", &format!("/qrs/reloadtask/{tid}"), None).await;
+    assert_eq!(tk["operational"]["lastExecutionResult"]["status"], 6);
+
+    // moving a schema trigger's start moves its next execution
+    let ev = ok(&r2, "GET", "/qrs/schemaevent/full", None).await;
+    let mut ev = ev[0].clone();
+    let later = store::format_ms(store::now_ms() + 5 * 86_400_000);
+    ev["startDate"] = json!(later);
+    let id = ev["id"].as_str().unwrap().to_string();
+    let put = ok(&r2, "PUT", &format!("/qrs/schemaevent/{id}"), Some(ev)).await;
+    assert_eq!(put["operational"]["nextExecution"], json!(later));
+}
