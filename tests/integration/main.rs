@@ -5,4 +5,6 @@ mod support;
 
 mod context;
 mod generated;
+mod jwt;
 mod qem;
+mod sandbox;

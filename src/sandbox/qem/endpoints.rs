@@ -328,7 +328,7 @@ pub fn reconfigure(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Respons
             server.to_string(),
             task,
             epoch,
-            crate::qem::wire::task_state::STARTING,
+            super::tasks::Step::Started,
             super::tasks::transition_delay(),
         );
     }

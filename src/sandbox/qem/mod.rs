@@ -8,7 +8,8 @@
 //! Modules: `session` (login, JWT, sessions), `model` (persistent state), `seed` (fresh state),
 //! `routes` (path/action dispatch), `servers`, `tasks` (+ run state machine), `tables`,
 //! `endpoints`, `transfer` (export/import), `audit`, `secrets` (`{Z…}` export secrets).
-//! Wire decisions that the reference leaves open are marked `GAP` in the module docs.
+//! Wire decisions that the reference leaves open are marked `GAP` in the module docs and
+//! collected in `docs/sandbox-qem.md`.
 
 mod api;
 mod audit;
@@ -100,8 +101,16 @@ impl QemState {
                 .with_hint("delete the sandbox state directory to start from a fresh QEM")
         })?;
         let now = util::unix_now();
+        for server in store.servers.iter_mut() {
+            settle(server, now);
+        }
         for task in store.servers.iter_mut().flat_map(|s| s.tasks.iter_mut()) {
-            settle(task);
+            if task.is_running() && !task.apply_changes_enabled() {
+                // A full-load-only task finishes by itself; its timer did not survive.
+                task.state = task_state::STOPPED.to_string();
+                task.stop_reason = "FULL_LOAD_ONLY_FINISHED".to_string();
+                task.stats.started_at = None;
+            }
             if task.is_running() && task.stats.started_at.is_none() {
                 task.stats.started_at = Some(now);
             }
@@ -133,8 +142,9 @@ impl QemState {
     /// (STARTING → RUNNING, STOPPING → STOPPED).
     pub fn snapshot(&self) -> serde_json::Value {
         let mut store = self.lock().store.clone();
-        for task in store.servers.iter_mut().flat_map(|s| s.tasks.iter_mut()) {
-            settle(task);
+        let now = util::unix_now();
+        for server in store.servers.iter_mut() {
+            settle(server, now);
         }
         serde_json::to_value(&store).unwrap_or(serde_json::Value::Null)
     }
@@ -170,15 +180,21 @@ impl QemState {
     }
 }
 
-/// A transition in flight settles to its destination (used for snapshots and restores).
-fn settle(task: &mut model::Task) {
-    match task.state.as_str() {
-        task_state::STARTING => task.state = task_state::RUNNING.to_string(),
-        task_state::STOPPING => {
-            task.state = task_state::STOPPED.to_string();
-            task.stop_reason = "NORMAL".to_string();
-        }
-        _ => {}
+/// Transitions in flight settle to their destination (used for snapshots and restores), with
+/// the same bookkeeping the timers do.
+fn settle(server: &mut model::Server, now: i64) {
+    let names: Vec<String> = server.tasks.iter().map(|t| t.name.clone()).collect();
+    for name in names {
+        let failure = tasks::unreachable_endpoint(server, &name);
+        let Some(task) = server.task_mut(&name) else {
+            continue;
+        };
+        let step = match task.state.as_str() {
+            task_state::STARTING => tasks::Step::Started,
+            task_state::STOPPING => tasks::Step::Stopped,
+            _ => continue,
+        };
+        tasks::advance(task, step, now, failure);
     }
 }
 

@@ -10,6 +10,8 @@
 //! - GAP: unknown paths/actions answer 404 `RESOURCE_NOT_FOUND`, a known path with the wrong
 //!   method 405 `METHOD_NOT_ALLOWED` (QEM's own answers are not documented). Routing is decided
 //!   before authentication, so a bad path is a 404 even without a session.
+//! - Like HTTP.sys, a POST/PUT/PATCH with neither `Content-Length` nor chunked encoding gets
+//!   `411 Length Required` (HTML body), before routing.
 //! - GAP: a request without the session header gets 401 `UNAUTHORIZED_REQUEST`; an unknown or
 //!   expired session id 401 `INVALID_SESSION_ID` (statuses undocumented).
 
@@ -163,8 +165,37 @@ pub async fn handle(State(state): State<Arc<QemState>>, req: Request) -> Respons
     resp
 }
 
+/// HTTP.sys refuses a POST/PUT/PATCH that has neither `Content-Length` nor chunked encoding
+/// (hence the docs' "send `Content-Length: 0`" on body-less calls); hyper-based clients omit
+/// the header for empty bodies unless told.
+fn length_required(parts: &axum::http::request::Parts) -> Option<Response> {
+    let has_body_method = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    let http1 = parts.version <= axum::http::Version::HTTP_11;
+    if !has_body_method
+        || !http1
+        || parts.headers.contains_key(header::CONTENT_LENGTH)
+        || parts.headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return None;
+    }
+    let body = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"\"http://www.w3.org/TR/html4/strict.dtd\">\r\n\
+        <HTML><HEAD><TITLE>Length Required</TITLE>\r\n\
+        <META HTTP-EQUIV=\"Content-Type\" Content=\"text/html; charset=us-ascii\"></HEAD>\r\n\
+        <BODY><h2>Length Required</h2>\r\n<hr><p>HTTP Error 411. The request must be chunked or have a content length.</p>\r\n\
+        </BODY></HTML>\r\n";
+    let mut resp = (axum::http::StatusCode::LENGTH_REQUIRED, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=us-ascii"),
+    );
+    Some(resp)
+}
+
 async fn serve(state: Arc<QemState>, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
+    if let Some(resp) = length_required(&parts) {
+        return Ok(resp);
+    }
     let path = parts.uri.path().to_string();
     let resource = parse_path(&path).ok_or_else(|| ApiError::not_found_route(&path))?;
     let params = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)

@@ -113,7 +113,6 @@ pub fn endpoint_definition(name: &str) -> Option<Map<String, Value>> {
     };
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
-    m.insert("description".into(), json!(""));
     m.insert("role".into(), json!(role));
     m.insert("is_licensed".into(), json!(true));
     m.insert("type_id".into(), json!(type_id));

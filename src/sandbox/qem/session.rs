@@ -57,6 +57,8 @@ pub fn authenticate(
     };
     let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    // `Basic: <b64>` (one public exporter's spelling) is accepted too, as QEM apparently does.
+    let scheme = scheme.strip_suffix(':').unwrap_or(scheme);
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError::unauthorized(format!(
             "Unsupported authorization scheme '{scheme}'; use Basic"

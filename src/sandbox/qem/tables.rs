@@ -144,9 +144,9 @@ pub fn statuses(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
                         "transferred_volume_mb": transferred / 20_000,
                     },
                     "table_cdc_info": {
-                        "insert_count": cdc_secs * share,
-                        "update_count": cdc_secs * share / 2,
-                        "delete_count": cdc_secs * share / 5,
+                        "insert_count": cdc_secs.saturating_mul(share),
+                        "update_count": cdc_secs.saturating_mul(share) / 2,
+                        "delete_count": cdc_secs.saturating_mul(share) / 5,
                         "ddl_count": 0,
                         "last_update_time": if cdc_secs > 0 { util::iso_unix(now) } else { String::new() },
                         "cached_insert_count": 0,

@@ -15,6 +15,10 @@
 //! - GAP: the `cdcposition` of RESUME_PROCESSING_FROM_TIMESTAMP must be a timestamp
 //!   (`AEM_INVALID_TIMESTAMP_FORMAT` otherwise); positions/checkpoints are opaque non-empty
 //!   strings.
+//! - A task whose endpoint host ends in `.invalid` fails to start: ERROR, stop reason
+//!   FATAL_ERROR, and RunTask answers `{"state":"ERROR","error_message":<why>}`.
+//! - A task without apply changes runs its full load (one second per table) and stops by
+//!   itself with FULL_LOAD_ONLY_FINISHED.
 //! - GAP: RunTask on a server whose registered license has expired is
 //!   `AEM_SERVER_LICENSE_EXPIRED` (a server without a registered license may run tasks: its
 //!   Replicate license is not managed through QEM).
@@ -39,6 +43,8 @@ use crate::qem::wire::{self, code, task_state};
 
 /// Transition time bounds (STARTING → RUNNING, STOPPING → STOPPED).
 const TRANSITION_MS: (u64, u64) = (500, 1000);
+/// Longest wait a RunTask/StopTask `timeout` can ask for (one day).
+const MAX_WAIT_SECS: u64 = 86_400;
 /// How often a waiting RunTask/StopTask looks at the state.
 const POLL: Duration = Duration::from_millis(25);
 
@@ -180,9 +186,10 @@ pub fn details_json(s: &Server, t: &Task, now: i64) -> Value {
         (true, Some(start)) if t.apply_changes_enabled() => (now - start).max(0) as u64,
         _ => 0,
     };
-    let inserts = t.stats.applied_inserts + secs * rate;
-    let updates = t.stats.applied_updates + secs * rate / 2;
-    let deletes = t.stats.applied_deletes + secs * rate / 5;
+    let grown = |base: u64, per_sec: u64| base.saturating_add(secs.saturating_mul(per_sec));
+    let inserts = grown(t.stats.applied_inserts, rate);
+    let updates = grown(t.stats.applied_updates, rate / 2);
+    let deletes = grown(t.stats.applied_deletes, rate / 5);
     let ddls = t.stats.applied_ddls;
     let current = if running { rate } else { 0 };
     let latency = if running {
@@ -192,7 +199,7 @@ pub fn details_json(s: &Server, t: &Task, now: i64) -> Value {
     };
     let source = t.source_name();
     let target = t.target_names().into_iter().next().unwrap_or_default();
-    let committed = inserts + updates + deletes;
+    let committed = inserts.saturating_add(updates).saturating_add(deletes);
     json!({
         "type": "AemTaskInfoDetailed",
         "name": t.name,
@@ -328,90 +335,147 @@ pub fn transition_delay() -> Duration {
     Duration::from_millis(util::random_between(TRANSITION_MS.0, TRANSITION_MS.1))
 }
 
-/// After `delay`, move `server/task` from `from` to `to` if it is still in run `epoch`.
+/// What a timer does when it fires (if the task is still in the run epoch that armed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// STARTING → RUNNING (or ERROR when an endpoint is unreachable).
+    Started,
+    /// STOPPING → STOPPED.
+    Stopped,
+    /// RUNNING → STOPPED with FULL_LOAD_ONLY_FINISHED (tasks without apply changes).
+    FullLoadFinished,
+}
+
+impl Step {
+    fn expected_state(self) -> &'static str {
+        match self {
+            Step::Started => task_state::STARTING,
+            Step::Stopped => task_state::STOPPING,
+            Step::FullLoadFinished => task_state::RUNNING,
+        }
+    }
+}
+
+/// After `delay`, apply `step` to `server/task` if it is still in run `epoch`.
 pub fn schedule(
     state: &Arc<QemState>,
     server: String,
     task: String,
     epoch: u64,
-    from: &'static str,
+    step: Step,
     delay: Duration,
 ) {
     let state = Arc::clone(state);
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        let changed = {
+        let (changed, follow_up) = {
             let mut inner = state.lock();
-            let t = inner
-                .store
-                .servers
-                .iter_mut()
-                .find(|s| s.name == server)
-                .and_then(|s| s.task_mut(&task));
-            match t {
-                Some(t) if t.epoch == epoch && t.state == from => {
-                    complete_transition(t, util::unix_now());
-                    true
+            let Some(s) = inner.store.servers.iter_mut().find(|s| s.name == server) else {
+                return;
+            };
+            let failure = unreachable_endpoint(s, &task);
+            match s.task_mut(&task) {
+                Some(t) if t.epoch == epoch && t.state == step.expected_state() => {
+                    let follow_up = advance(t, step, util::unix_now(), failure);
+                    (true, follow_up)
                 }
-                _ => false,
+                _ => (false, None),
             }
         };
         if changed {
             state.bump();
         }
+        if let Some(delay) = follow_up {
+            schedule(&state, server, task, epoch, Step::FullLoadFinished, delay);
+        }
     });
 }
 
-/// STARTING → RUNNING or STOPPING → STOPPED, with the bookkeeping of each.
-pub fn complete_transition(t: &mut Task, now: i64) {
-    match t.state.as_str() {
-        task_state::STARTING => {
+/// The message of a task start failing on an unreachable (`.invalid`) endpoint.
+pub fn unreachable_endpoint(server: &Server, task: &str) -> Option<String> {
+    let t = server.task(task)?;
+    t.endpoint_names().into_iter().find_map(|name| {
+        let host = server.endpoint(&name)?.host();
+        host.to_ascii_lowercase().contains(".invalid").then(|| {
+            format!("Failed to connect to endpoint '{name}': host '{host}' could not be resolved")
+        })
+    })
+}
+
+/// Apply one step; returns the delay of a follow-up FullLoadFinished step, if any.
+pub fn advance(t: &mut Task, step: Step, now: i64, failure: Option<String>) -> Option<Duration> {
+    match step {
+        Step::Started => {
             let option = t.pending_option.take().unwrap_or_default();
+            if let Some(message) = failure {
+                t.state = task_state::ERROR.to_string();
+                t.stop_reason = "FATAL_ERROR".to_string();
+                t.message = message;
+                return None;
+            }
             t.state = task_state::RUNNING.to_string();
             t.stop_reason = "NONE".to_string();
             t.stats.started_at = Some(now);
-            let reload = option == "RELOAD_TARGET";
-            if t.full_load_enabled() && (reload || t.stats.full_load_started_at.is_none()) {
+            let full_load = t.full_load_enabled()
+                && (option == "RELOAD_TARGET"
+                    || t.stats.full_load_started_at.is_none()
+                    || !t.apply_changes_enabled());
+            if full_load {
                 t.stats.full_load_started_at = Some(now);
                 t.stats.table_reloads.clear();
             }
+            (full_load && !t.apply_changes_enabled())
+                .then(|| Duration::from_secs(1 + t.tables().len() as u64))
         }
-        task_state::STOPPING => {
-            if let Some(start) = t.stats.started_at
-                && t.apply_changes_enabled()
-            {
-                let secs = (now - start).max(0) as u64;
-                let rate = cdc_rate(&t.name);
-                t.stats.applied_inserts += secs * rate;
-                t.stats.applied_updates += secs * rate / 2;
-                t.stats.applied_deletes += secs * rate / 5;
-            }
-            t.stats.started_at = None;
-            t.state = task_state::STOPPED.to_string();
-            t.stop_reason = "NORMAL".to_string();
+        Step::Stopped => {
+            stop_now(t, now, "NORMAL");
+            None
         }
-        _ => {}
+        Step::FullLoadFinished => {
+            stop_now(t, now, "FULL_LOAD_ONLY_FINISHED");
+            None
+        }
     }
 }
 
-fn current_state(state: &QemState, server: &str, task: &str) -> ApiResult<String> {
-    let inner = state.lock();
-    let s = servers::find(&inner.store, server)?;
-    Ok(find_task(s, task)?.state.clone())
+fn stop_now(t: &mut Task, now: i64, reason: &str) {
+    if let Some(start) = t.stats.started_at
+        && t.apply_changes_enabled()
+    {
+        let secs = (now - start).max(0) as u64;
+        let rate = cdc_rate(&t.name);
+        let grow = |base: &mut u64, per_sec: u64| {
+            *base = base.saturating_add(secs.saturating_mul(per_sec));
+        };
+        grow(&mut t.stats.applied_inserts, rate);
+        grow(&mut t.stats.applied_updates, rate / 2);
+        grow(&mut t.stats.applied_deletes, rate / 5);
+    }
+    t.stats.started_at = None;
+    t.state = task_state::STOPPED.to_string();
+    t.stop_reason = reason.to_string();
 }
 
-/// Poll until the task is in `target` or `timeout` passed; the last state seen.
-async fn wait_for(
+fn current_state(state: &QemState, server: &str, task: &str) -> ApiResult<(String, String)> {
+    let inner = state.lock();
+    let s = servers::find(&inner.store, server)?;
+    let t = find_task(s, task)?;
+    Ok((t.state.clone(), t.message.clone()))
+}
+
+/// Poll while the task is in the `transient` state and `timeout` has not passed; the last
+/// state seen and the task message.
+async fn wait_while(
     state: &QemState,
     server: &str,
     task: &str,
-    target: &str,
+    transient: &str,
     timeout: Duration,
-) -> ApiResult<String> {
+) -> ApiResult<(String, String)> {
     let deadline = Instant::now() + timeout;
     loop {
         let current = current_state(state, server, task)?;
-        if current == target || Instant::now() >= deadline {
+        if current.0 != transient || Instant::now() >= deadline {
             return Ok(current);
         }
         tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
@@ -420,7 +484,11 @@ async fn wait_for(
 
 pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let option = run_option(ctx)?;
-    let timeout = Duration::from_secs(ctx.params.uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?);
+    let timeout = Duration::from_secs(
+        ctx.params
+            .uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?
+            .min(MAX_WAIT_SECS),
+    );
     let position = cdc_position(ctx)?;
     if wire::run_option_needs_position(&option) {
         let Some(pos) = &position else {
@@ -486,16 +554,27 @@ pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
             server.to_string(),
             task.to_string(),
             epoch,
-            task_state::STARTING,
+            Step::Started,
             transition_delay(),
         );
     }
-    let state = wait_for(&ctx.state, server, task, task_state::RUNNING, timeout).await?;
-    Ok(json_ok(&json!({"state": state, "error_message": ""})))
+    let (state, message) =
+        wait_while(&ctx.state, server, task, task_state::STARTING, timeout).await?;
+    let error_message = if state == task_state::ERROR {
+        message
+    } else {
+        String::new()
+    };
+    Ok(json_ok(
+        &json!({"state": state, "error_message": error_message}),
+    ))
 }
 
 pub async fn stop(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
-    let timeout_secs = ctx.params.uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?;
+    let timeout_secs = ctx
+        .params
+        .uint("timeout", wire::DEFAULT_TIMEOUT_SECS)?
+        .min(MAX_WAIT_SECS);
     let stopping = ctx.state.mutate(|inner| {
         let epoch = inner.next_epoch;
         let s = servers::connected_mut(&mut inner.store, server)?;
@@ -535,15 +614,15 @@ pub async fn stop(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
             server.to_string(),
             task.to_string(),
             epoch,
-            task_state::STOPPING,
+            Step::Stopped,
             transition_delay(),
         );
     }
-    let state = wait_for(
+    let (state, _) = wait_while(
         &ctx.state,
         server,
         task,
-        task_state::STOPPED,
+        task_state::STOPPING,
         Duration::from_secs(timeout_secs),
     )
     .await?;

@@ -56,8 +56,14 @@ async fn call(
     body: &str,
 ) -> Resp {
     let mut req = Request::builder().method(method).uri(uri);
+    let mut has_length = false;
     for (k, v) in headers {
+        has_length |= k.eq_ignore_ascii_case("content-length");
         req = req.header(*k, *v);
+    }
+    if !has_length {
+        // What an HTTP client sends (QEM needs it even for empty POSTs).
+        req = req.header("Content-Length", body.len().to_string());
     }
     let resp = app
         .clone()
@@ -179,6 +185,28 @@ async fn login_variants() {
     }
     let r = call(&app, Method::GET, &url, &[], "").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // `Basic: <b64>` (the Go exporter's spelling).
+    let odd = basic("SANDBOX\\admin:Passw0rd!").replacen("Basic", "Basic:", 1);
+    let r = call(&app, Method::GET, &url, &[("Authorization", &odd)], "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &app,
+        Method::GET,
+        &url,
+        &[("Authorization", "Bearer x")],
+        "",
+    )
+    .await;
+    assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
+    let r = call(
+        &app,
+        Method::GET,
+        &url,
+        &[("Authorization", "Basic !!!")],
+        "",
+    )
+    .await;
+    assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
 }
 
 /// What the 2021 Python client does: POST login with a form content type, then echo every
@@ -292,6 +320,32 @@ async fn fault_injection_expires_sessions() {
 #[tokio::test]
 async fn errors_and_routing() {
     let (_, c) = fresh().await;
+    // No Content-Length on a body-less POST: HTTP.sys answers 411 before anything else.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
+        ))
+        .header("EnterpriseManager.APISessionID", &c.sid)
+        .body(Body::empty())
+        .unwrap();
+    let resp = c.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::LENGTH_REQUIRED);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/html; charset=us-ascii"
+    );
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
+        ))
+        .header("EnterpriseManager.APISessionID", &c.sid)
+        .header("Transfer-Encoding", "chunked")
+        .body(Body::empty())
+        .unwrap();
+    let resp = c.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(c.get("/nothing").await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         c.get(&format!("/servers/{SERVER}/tasks?action=bogus"))
@@ -606,6 +660,15 @@ async fn run_stop_state_machine() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert_eq!(r.json(), json!({"state": "RUNNING", "error_message": ""}));
     assert!(state.generation() > g0);
+    // A huge timeout does not overflow; a bad one is a 400.
+    let r = c
+        .post(&format!("{t}?action=run&timeout=18446744073709551615"), "")
+        .await;
+    assert_eq!(r.json()["state"], "RUNNING");
+    let r = c.post(&format!("{t}?action=run&timeout=-1"), "").await;
+    assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
+    let r = c.post(&format!("{t}?action=run"), "{bad").await;
+    assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
     // Running again changes nothing.
     let r = c
         .post(
@@ -882,8 +945,22 @@ async fn snapshot_restore_round_trip() {
         "",
     )
     .await;
+    c.put(
+        &format!("/servers/{SERVER}?action=acl"),
+        r#"{"viewer_role":{"groups":[{"name":"DOM\\ops"}]}}"#,
+    )
+    .await;
+    let g = state.generation();
     let snap = state.snapshot();
+    assert_eq!(state.generation(), g, "a snapshot is not a change");
     assert!(snap.get("sessions").is_none());
+    assert_eq!(snap["servers"][0]["tasks"].as_array().unwrap().len(), 4);
+    assert_eq!(snap["servers"][0]["endpoints"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        snap["servers"][0]["acl"]["viewer_role"]["groups"][0],
+        "DOM\\ops"
+    );
+    assert_eq!(snap["audit"].as_array().unwrap().len(), 2);
     let restored = QemState::restore(config(), snap.clone()).unwrap();
     assert_eq!(restored.generation(), 0);
     let c2 = Client::new(Arc::clone(&restored)).await;
@@ -895,6 +972,11 @@ async fn snapshot_restore_round_trip() {
         .map(|t| t["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["RUNNING", "STOPPED", "RUNNING", "STOPPED"]);
+    let acl = c2
+        .get(&format!("/servers/{SERVER}?action=acl"))
+        .await
+        .json();
+    assert_eq!(acl["viewer_role"]["groups"][0]["name"], "DOM\\ops");
     // Old sessions are gone after a restore.
     let r = call(
         &c2.app,
@@ -1151,4 +1233,145 @@ async fn unmonitored_unreachable_and_expired_servers() {
         )
         .await;
     assert_eq!(r.code(), "AEM_SERVER_LICENSE_EXPIRED");
+}
+
+/// An export of `orders_archive` turned into a new task `name` with one table, after `edit`.
+async fn derived_task(c: &Client, name: &str, edit: impl FnOnce(&mut Value)) {
+    let mut doc = c
+        .get(&format!(
+            "/servers/{SERVER}/tasks/orders_archive?action=export&withendpoints=true"
+        ))
+        .await
+        .json();
+    doc["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"] =
+        json!([{"owner": "SALES", "name": "ORDERS"}]);
+    edit(&mut doc);
+    let r = c
+        .post(
+            &format!(
+                "/servers/{SERVER}/tasks/{}?action=import",
+                name.replace(' ', "%20")
+            ),
+            &doc.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_fails_the_start() {
+    let (_, c) = fresh().await;
+    derived_task(&c, "Broken", |doc| {
+        let rd = &mut doc["cmd.replication_definition"];
+        rd["databases"][0]["name"] = json!("Oracle Broken");
+        rd["databases"][0]["db_settings"]["server"] = json!("//ora.invalid:1521/X");
+        rd["tasks"][0]["task"]["source_name"] = json!("Oracle Broken");
+    })
+    .await;
+    let t = format!("/servers/{SERVER}/tasks/Broken");
+    let r = c
+        .post(
+            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=5"),
+            "",
+        )
+        .await;
+    let body = r.json();
+    assert_eq!(body["state"], "ERROR");
+    assert!(
+        body["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("ora.invalid")
+    );
+    let list = c.get(&format!("/servers/{SERVER}/tasks")).await.json();
+    let task = list["taskList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Broken")
+        .unwrap()
+        .clone();
+    assert_eq!(task["stop_reason"], "FATAL_ERROR");
+    let r = c
+        .get(&format!(
+            "/servers/{SERVER}/endpoints/Oracle%20Broken?action=test"
+        ))
+        .await;
+    assert_eq!(r.json()["status"], "ERROR");
+    let r = c.post(&format!("{t}?action=stop"), "").await;
+    assert_eq!(r.code(), "AEM_TASK_ALREADY_STOPPED");
+    // A task in ERROR can be deleted.
+    assert_eq!(
+        c.post(&format!("{t}?action=delete"), "").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn full_load_only_task_finishes_by_itself() {
+    let (_, c) = fresh().await;
+    derived_task(&c, "FL only", |doc| {
+        doc["cmd.replication_definition"]["tasks"][0]["task_settings"]["common_settings"]["apply_changes_enabled"] =
+            json!(false);
+    })
+    .await;
+    let t = format!("/servers/{SERVER}/tasks/FL%20only");
+    let r = c
+        .post(
+            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=5"),
+            "",
+        )
+        .await;
+    assert_eq!(r.json()["state"], "RUNNING");
+    let d = c.get(&t).await.json();
+    assert_eq!(d["options"]["apply_changes_enabled"], false);
+    assert_eq!(d["full_load_counters"]["tables_loading_count"], 1);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let d = c.get(&t).await.json();
+    assert_eq!(d["state"], "STOPPED");
+    assert_eq!(d["task_stop_reason"], "FULL_LOAD_ONLY_FINISHED");
+    assert_eq!(d["full_load_counters"]["tables_completed_count"], 1);
+}
+
+/// reqwest (hyper) sends no `Content-Length` for an empty POST body; QEM (HTTP.sys) then answers
+/// 411, so clients must set `Content-Length: 0` themselves — as the QEM docs say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reqwest_empty_post_needs_explicit_content_length() {
+    let port = serve_tls(router(QemState::new(config()).unwrap())).await;
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .http1_only()
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}{BASE}");
+    let login = http
+        .post(format!("{base}/login"))
+        .header("Authorization", basic("SANDBOX\\admin:Passw0rd!"))
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let sid = login.headers()["enterprisemanager.apisessionid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let stop = format!("{base}/servers/{SERVER}/tasks/Sales%20to%20Kafka?action=stop&timeout=5");
+    let r = http
+        .post(&stop)
+        .header("EnterpriseManager.APISessionID", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 411);
+    let r = http
+        .post(&stop)
+        .header("EnterpriseManager.APISessionID", &sid)
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["state"], "STOPPED");
 }
