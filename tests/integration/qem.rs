@@ -732,23 +732,16 @@ fn apply_manifest_errors_are_one_line_with_exit_3() {
         "bad.yaml",
         "tasks:\n  - server: s\n    name: t\n",
     );
-    // No context is needed to reject a bad manifest... but one is resolved first: create one.
-    env.ok(&[
-        "context",
-        "create",
-        "q",
-        "--server",
-        "https://127.0.0.1:9",
-        "--server-type",
-        "qem",
-        "--auth",
-        "api-token",
-        "--api-key",
-        "x",
-    ]);
-    let err = env.fails(
-        &["--context", "q", "qem", "apply", "-f", m.to_str().unwrap()],
-        3,
-    );
+    // Checked before any context is needed.
+    let err = env.fails(&["qem", "apply", "-f", m.to_str().unwrap()], 3);
     assert!(err.contains("definition"), "{err}");
+    let m = write(
+        env.path(),
+        "vars.toml",
+        "[[servers]]\nname = \"${stage}\"\n",
+    );
+    let err = env.fails(&["qem", "apply", "-f", m.to_str().unwrap()], 3);
+    assert!(err.contains("--var stage=VALUE"), "{err}");
+    let err = env.fails(&["qem", "apply", "-f", "missing.toml"], 6);
+    assert!(err.contains("missing.toml"), "{err}");
 }

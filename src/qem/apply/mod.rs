@@ -43,9 +43,11 @@ pub struct ApplyArgs {
     pub detailed_exitcode: bool,
 }
 
-pub fn run(args: &ApplyArgs, app: &App, client: QemClient) -> Result<u8> {
+/// `client` is called once the manifest is known to be valid (a bad manifest is reported first).
+pub fn run(args: &ApplyArgs, app: &App, client: impl FnOnce() -> Result<QemClient>) -> Result<u8> {
     let started = Instant::now();
     let loaded = manifest::load(&args.file, &args.vars)?;
+    let client = client()?;
     let concurrency = usize::from(args.concurrency);
     let items = app.block_on(async { plan::compute(&client, &loaded, concurrency).await })?;
     let structured = app.printer.is_structured();

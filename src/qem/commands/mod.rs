@@ -69,7 +69,7 @@ pub fn run(cmd: QemCommand, app: &App) -> Result<u8> {
         QemCommand::Task(c) => task::run(c, app, &client()?),
         QemCommand::Endpoint(c) => endpoint::run(c, app, &client()?),
         QemCommand::AuditTrail(c) => audit::run(c, app, &client()?),
-        QemCommand::Apply(args) => crate::qem::apply::run(args, app, client()?),
+        QemCommand::Apply(args) => crate::qem::apply::run(args, app, client),
     }
 }
 
