@@ -454,7 +454,30 @@ fn task_commands() {
     }
     let eps = json(&env.ok(&["qem", "endpoint", "ls", "--server", &server, "--json"]));
     assert!(!eps.as_array().expect("array").is_empty());
-    env.ok(&["qem", "audit-trail", "export", "--since", "1h"]);
+    let ep = eps[0]["name"].as_str().expect("endpoint name").to_string();
+    // A test either connects (exit 0) or says why it cannot (exit 1), in one line.
+    let out = env.run(&[
+        "qem", "endpoint", "test", "--server", &server, &ep, "--json",
+    ]);
+    let doc = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(doc["status"].is_string(), "{doc}");
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    // The seeded tasks use the seeded endpoints.
+    let err = env.fails(&["qem", "endpoint", "rm", "--server", &server, &ep], 7);
+    assert!(err.contains("AEM_ENDPOINT_IS_IN_USE"), "{err}");
+    env.fails(
+        &[
+            "qem",
+            "endpoint",
+            "rm",
+            "--server",
+            &server,
+            "no such endpoint",
+        ],
+        6,
+    );
+    let trail = json(&env.ok(&["qem", "audit-trail", "export", "--since", "1h"]));
+    assert!(!trail.is_null());
 }
 
 /// A manifest for `n` tasks on one registered server; task 0 is started.
