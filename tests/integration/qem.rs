@@ -768,3 +768,57 @@ fn apply_manifest_errors_are_one_line_with_exit_3() {
     let err = env.fails(&["qem", "apply", "-f", "missing.toml"], 6);
     assert!(err.contains("missing.toml"), "{err}");
 }
+
+#[test]
+fn a_failed_change_is_reported_with_what_was_applied() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    let dir = env.path();
+    write(
+        dir,
+        "good.json",
+        &definition("good", "gs", "gt", "dbo").to_string(),
+    );
+    // References endpoints that exist nowhere: QEM refuses the import.
+    let mut bad = definition("bad", "nowhere-src", "nowhere-tgt", "dbo");
+    bad["cmd.replication_definition"]
+        .as_object_mut()
+        .unwrap()
+        .remove("databases");
+    write(dir, "bad.json", &bad.to_string());
+    let m = manifest(
+        dir,
+        "Mixed",
+        &[("good", "good.json"), ("bad", "bad.json")],
+        "",
+    );
+    let out = env.run(&["qem", "apply", "-f", m.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(s["failed"], 1, "{s}");
+    assert_eq!(s["changed"], true, "{s}");
+    let bad_item = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "bad")
+        .expect("bad item")
+        .clone();
+    assert_eq!(bad_item["status"], "failed");
+    assert!(
+        bad_item["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("AEM_ENDPOINT_NOT_FOUND")
+    );
+    // Table mode: one error line naming the counts.
+    let out = env.run(&["qem", "apply", "-f", m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    crate::support::assert_one_error_line(&stderr);
+    assert!(
+        stderr.contains("apply failed: 1 of 1 change(s) failed (0 applied)"),
+        "{stderr}"
+    );
+    assert!(task_names(&env, "Mixed").iter().any(|(n, _)| n == "good"));
+}
