@@ -5,3 +5,4 @@ mod support;
 
 mod context;
 mod generated;
+mod qrs;
