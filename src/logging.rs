@@ -117,6 +117,11 @@ fn jwt_len(text: &str) -> Option<usize> {
         }
         i += 1;
     }
+    // A sentence-ending dot is not part of the token.
+    while i > 0 && bytes[i - 1] == b'.' {
+        i -= 1;
+        dots -= 1;
+    }
     (dots >= 2 && i > 20).then_some(i)
 }
 

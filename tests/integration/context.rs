@@ -572,3 +572,33 @@ fn broken_pipe_exits_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn json_errors_are_machine_readable() {
+    let env = TestEnv::new();
+    let out = env.run(&["context", "use", "ghost", "--json"]);
+    assert_eq!(out.status.code(), Some(6));
+    let err = json(String::from_utf8_lossy(&out.stderr).trim());
+    assert_eq!(err["error"]["class"], "not-found");
+    assert_eq!(err["error"]["exit_code"], 6);
+    assert!(err["error"]["message"].as_str().unwrap().contains("ghost"));
+}
+
+#[test]
+fn yaml_output() {
+    let env = TestEnv::new();
+    env.ok(&[
+        "context",
+        "create",
+        "y",
+        "--server",
+        "https://y/jwt",
+        "--comment",
+        "yaml me",
+    ]);
+    let out = env.ok(&["context", "ls", "-o", "yaml"]);
+    assert!(
+        out.contains("- name: y") && out.contains("comment: yaml me"),
+        "{out}"
+    );
+}

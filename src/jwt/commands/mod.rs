@@ -1,0 +1,146 @@
+//! `qtool jwt ...` (alias `qtool token`): keys, the virtual proxy certificate, tokens.
+
+mod cert;
+mod decode;
+mod keygen;
+mod proxy_config;
+mod sign;
+mod verify;
+
+use std::io::Read;
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value};
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::jwt::token;
+use crate::output::Paint;
+
+#[derive(Debug, Subcommand)]
+pub enum JwtCommand {
+    /// Generate an RSA private key (0600, PKCS#8), optionally with its certificate.
+    Keygen(keygen::KeygenArgs),
+    /// Create the self-signed certificate for the virtual proxy's "JWT certificate" box.
+    Cert(cert::CertArgs),
+    /// Sign a token with Qlik claims (userid, userdirectory, name, email, groups).
+    Sign(sign::SignArgs),
+    /// Show a token's header and claims WITHOUT checking its signature.
+    Decode(decode::DecodeArgs),
+    /// Check a token's signature, expiry and audience (exit 0 only when valid).
+    Verify(verify::VerifyArgs),
+    /// Print the QMC virtual proxy settings (or the QRS JSON body) for JWT authentication.
+    #[command(name = "proxy-config")]
+    ProxyConfig(proxy_config::ProxyConfigArgs),
+}
+
+pub fn run(cmd: JwtCommand, app: &App) -> Result<u8> {
+    crate::jwt::install_crypto_provider();
+    match cmd {
+        JwtCommand::Keygen(args) => keygen::run(args, app),
+        JwtCommand::Cert(args) => cert::run(args, app),
+        JwtCommand::Sign(args) => sign::run(args, app),
+        JwtCommand::Decode(args) => decode::run(args, app),
+        JwtCommand::Verify(args) => verify::run(args, app),
+        JwtCommand::ProxyConfig(args) => proxy_config::run(args, app),
+    }
+}
+
+/// Certificate options shared by `keygen --cert` and `cert`.
+#[derive(Debug, Clone, Args)]
+pub struct CertOptions {
+    /// Certificate validity in days [default: 1825].
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: Option<u32>,
+    /// Certificate subject [default: "CN=qtool JWT signing"].
+    #[arg(long, value_name = "DN")]
+    pub subject: Option<String>,
+    /// Subject alternative name: DNS name or IP address (repeatable).
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
+}
+
+impl CertOptions {
+    pub fn is_set(&self) -> bool {
+        self.days.is_some() || self.subject.is_some() || !self.sans.is_empty()
+    }
+
+    pub fn spec(&self) -> crate::jwt::cert::CertSpec {
+        let default = crate::jwt::cert::CertSpec::default();
+        crate::jwt::cert::CertSpec {
+            subject: self.subject.clone().unwrap_or(default.subject),
+            days: self.days.unwrap_or(default.days),
+            sans: self.sans.clone(),
+        }
+    }
+}
+
+/// Refuse to replace an existing file unless `--force`.
+pub(crate) fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
+    if !force && path.exists() {
+        return Err(
+            Error::conflict(format!("{} already exists", path.display()))
+                .with_hint("choose another --out, or pass --force to replace it"),
+        );
+    }
+    Ok(())
+}
+
+/// A token from the argument, or from stdin when it is `-`.
+pub(crate) fn read_token(arg: &str) -> Result<String> {
+    let text = if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("reading the token from stdin", e))?;
+        text
+    } else {
+        arg.to_string()
+    };
+    Ok(token::clean(&text).to_string())
+}
+
+/// `clap` value parser for durations (bad values exit 2 with the reason).
+pub(crate) fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+/// Key/value rows for a token: header fields, then claims with human dates for iat/exp/nbf.
+pub(crate) fn token_rows(
+    app: &App,
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+) -> Vec<Vec<String>> {
+    let now = token::now();
+    let mut rows = Vec::new();
+    for (k, v) in header {
+        rows.push(vec![
+            app.printer.paint(&format!("header.{k}"), Paint::Bold),
+            crate::output::scalar_text(v),
+        ]);
+    }
+    for (k, v) in claims {
+        let text = match (k.as_str(), v.as_i64()) {
+            ("iat" | "exp" | "nbf", Some(secs)) => {
+                let when = token::human_time(secs);
+                let relative = if secs > now {
+                    format!("in {}", token::human_span(secs - now))
+                } else {
+                    format!("{} ago", token::human_span(now - secs))
+                };
+                format!("{secs} ({when}, {relative})")
+            }
+            _ => match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(crate::output::scalar_text)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => crate::output::scalar_text(other),
+            },
+        };
+        rows.push(vec![app.printer.paint(k, Paint::Bold), text]);
+    }
+    rows
+}

@@ -1,0 +1,521 @@
+//! Tokens: build Qlik claims in the order Node's jsonwebtoken writes them (so qtool's tokens are
+//! byte-for-byte shaped like the tutorial's Token.js output), sign, decode without verification,
+//! and verify with one precise reason per failure.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use serde_json::{Map, Value};
+
+use super::keys::{PrivateKey, PublicKey};
+use crate::error::{Error, Result};
+
+/// The algorithms Qlik's JWT virtual proxy accepts.
+pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
+
+/// `RS256` / `rs384` / ... to an [`Algorithm`].
+pub fn parse_alg(text: &str) -> Result<Algorithm> {
+    match text.to_ascii_uppercase().as_str() {
+        "RS256" => Ok(Algorithm::RS256),
+        "RS384" => Ok(Algorithm::RS384),
+        "RS512" => Ok(Algorithm::RS512),
+        _ => Err(Error::usage(format!("unsupported JWT algorithm `{text}`"))
+            .with_hint("use RS256, RS384 or RS512 (what Qlik JWT virtual proxies accept)")),
+    }
+}
+
+pub fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        _ => "RS256",
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Everything that goes into a Qlik token's claims.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimSpec {
+    pub userid: String,
+    pub userdirectory: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+    /// Extra claims in order (claims file first, then `--claim`); a name that already exists
+    /// replaces that claim's value in place.
+    pub extra: Vec<(String, Value)>,
+    pub audience: Option<String>,
+    pub expires_in: Duration,
+    /// Absolute `nbf` (Unix seconds).
+    pub not_before: Option<i64>,
+}
+
+/// The claims object, in Token.js order: payload (`userid, userdirectory, name, email, groups`,
+/// extra claims), then `iat`, `nbf`, `exp`, `aud` as Node's jsonwebtoken appends them. A claim
+/// given explicitly (`--claim exp=...`) wins over the computed one.
+pub fn build_claims(spec: &ClaimSpec, now: i64) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("userid".into(), Value::String(spec.userid.clone()));
+    claims.insert(
+        "userdirectory".into(),
+        Value::String(spec.userdirectory.clone()),
+    );
+    if let Some(name) = &spec.name {
+        claims.insert("name".into(), Value::String(name.clone()));
+    }
+    if let Some(email) = &spec.email {
+        claims.insert("email".into(), Value::String(email.clone()));
+    }
+    if !spec.groups.is_empty() {
+        claims.insert(
+            "groups".into(),
+            Value::Array(spec.groups.iter().cloned().map(Value::String).collect()),
+        );
+    }
+    for (k, v) in &spec.extra {
+        // With preserve_order, insert on an existing key keeps its position.
+        claims.insert(k.clone(), v.clone());
+    }
+    let exp = now.saturating_add(i64::try_from(spec.expires_in.as_secs()).unwrap_or(i64::MAX));
+    claims.entry("iat").or_insert(Value::from(now));
+    if let Some(nbf) = spec.not_before {
+        claims.entry("nbf").or_insert(Value::from(nbf));
+    }
+    claims.entry("exp").or_insert(Value::from(exp));
+    if let Some(aud) = &spec.audience {
+        claims
+            .entry("aud")
+            .or_insert_with(|| Value::String(aud.clone()));
+    }
+    claims
+}
+
+/// The header Node's jsonwebtoken writes: `{"alg":"RS256","typ":"JWT"}` (+ `kid`).
+pub fn build_header(alg: Algorithm, kid: Option<&str>) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("alg".into(), Value::String(alg_name(alg).into()));
+    header.insert("typ".into(), Value::String("JWT".into()));
+    if let Some(kid) = kid {
+        header.insert("kid".into(), Value::String(kid.into()));
+    }
+    header
+}
+
+/// Parse `--claim k=v`: `v` as JSON when it is JSON, else as a string.
+pub fn parse_claim_arg(text: &str) -> Result<(String, Value)> {
+    let (k, v) = text.split_once('=').ok_or_else(|| {
+        Error::usage(format!("--claim `{text}` is not NAME=VALUE"))
+            .with_hint("e.g. --claim role=admin or --claim 'tags=[\"a\",\"b\"]'")
+    })?;
+    let k = k.trim();
+    if k.is_empty() {
+        return Err(Error::usage(format!("--claim `{text}` has no claim name")));
+    }
+    let value = serde_json::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.to_string()));
+    Ok((k.to_string(), value))
+}
+
+/// Sign `claims` under `header` (whose `alg` must be `alg`) with `key`.
+pub fn sign(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    key: &PrivateKey,
+    alg: Algorithm,
+) -> Result<String> {
+    super::install_crypto_provider();
+    let encode = |v: &Map<String, Value>| -> Result<String> {
+        let json = serde_json::to_vec(v)
+            .map_err(|e| Error::failed(format!("cannot serialise the token: {e}")))?;
+        Ok(URL_SAFE_NO_PAD.encode(json))
+    };
+    let mut token = encode(header)?;
+    token.push('.');
+    token.push_str(&encode(claims)?);
+    let signature = jsonwebtoken::crypto::sign(
+        token.as_bytes(),
+        &EncodingKey::from_rsa_der(&key.pkcs1),
+        alg,
+    )
+    .map_err(|e| Error::failed(format!("signing failed: {e}")))?;
+    token.push('.');
+    token.push_str(&signature);
+    Ok(token)
+}
+
+/// A token split and decoded, signature not checked.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+}
+
+/// Take a token from an argument or stdin text: trims whitespace and a `Bearer ` prefix.
+pub fn clean(text: &str) -> &str {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("Bearer ")
+        .or_else(|| t.strip_prefix("bearer "))
+        .unwrap_or(t);
+    t.trim()
+}
+
+/// Split and decode a compact JWS. The error is the reason it is malformed.
+pub fn decode_unverified(token: &str) -> std::result::Result<Decoded, String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if token.is_empty() {
+        return Err("the token is empty".into());
+    }
+    if parts.len() != 3 {
+        return Err(format!(
+            "a JWT has 3 dot-separated parts, this has {}",
+            parts.len()
+        ));
+    }
+    let part = |text: &str, what: &str| -> std::result::Result<Map<String, Value>, String> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|_| format!("the {what} is not base64url"))?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(format!("the {what} is not a JSON object")),
+            Err(_) => Err(format!("the {what} is not JSON")),
+        }
+    };
+    let header = part(parts[0], "header")?;
+    let claims = part(parts[1], "claims part")?;
+    if URL_SAFE_NO_PAD
+        .decode(parts[2].trim_end_matches('='))
+        .is_err()
+    {
+        return Err("the signature is not base64url".into());
+    }
+    Ok(Decoded { header, claims })
+}
+
+/// Verification settings.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Required algorithm; `None` accepts RS256, RS384 and RS512.
+    pub alg: Option<Algorithm>,
+    pub audience: Option<String>,
+    pub leeway: Duration,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            alg: None,
+            audience: None,
+            leeway: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a token did not verify.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VerifyError {
+    Malformed(String),
+    AlgorithmMismatch {
+        token: String,
+        expected: String,
+    },
+    BadSignature,
+    Expired {
+        exp: i64,
+        now: i64,
+        leeway: u64,
+    },
+    NotYetValid {
+        nbf: i64,
+        now: i64,
+        leeway: u64,
+    },
+    WrongAudience {
+        expected: String,
+        got: Option<Value>,
+    },
+    MissingClaim(String),
+    BadClaim(String),
+    Other(String),
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyError::Malformed(why) => write!(f, "malformed token: {why}"),
+            VerifyError::AlgorithmMismatch { token, expected } => write!(
+                f,
+                "algorithm mismatch: the token is signed with {token}, expected {expected}"
+            ),
+            VerifyError::BadSignature => f.write_str(
+                "bad signature: the token was not signed by this key, or it was altered",
+            ),
+            VerifyError::Expired { exp, now, leeway } => write!(
+                f,
+                "token expired at {} ({} ago{})",
+                human_time(*exp),
+                human_span(now.saturating_sub(*exp)),
+                leeway_note(*leeway)
+            ),
+            VerifyError::NotYetValid { nbf, now, leeway } => write!(
+                f,
+                "token not yet valid: nbf is {} (in {}{})",
+                human_time(*nbf),
+                human_span(nbf.saturating_sub(*now)),
+                leeway_note(*leeway)
+            ),
+            VerifyError::WrongAudience { expected, got } => write!(
+                f,
+                "wrong audience: expected `{expected}`, the token has {}",
+                match got {
+                    None => "no aud claim".to_string(),
+                    Some(Value::String(s)) => format!("`{s}`"),
+                    Some(other) => other.to_string(),
+                }
+            ),
+            VerifyError::MissingClaim(c) => write!(f, "the token has no `{c}` claim"),
+            VerifyError::BadClaim(c) => write!(f, "the token's `{c}` claim is not a number"),
+            VerifyError::Other(why) => write!(f, "verification failed: {why}"),
+        }
+    }
+}
+
+fn leeway_note(leeway: u64) -> String {
+    if leeway == 0 {
+        String::new()
+    } else {
+        format!(
+            ", beyond the {} leeway",
+            crate::duration::format(Duration::from_secs(leeway))
+        )
+    }
+}
+
+/// `2026-11-23T08:05:00Z`.
+pub fn human_time(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// `3m12s` for a non-negative span of seconds.
+pub fn human_span(secs: i64) -> String {
+    crate::duration::format(Duration::from_secs(u64::try_from(secs.max(0)).unwrap_or(0)))
+        .replace("0ms", "0s")
+}
+
+fn claim_i64(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+    claims
+        .get(name)
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+}
+
+/// Verify `token` with `key`. Signature first, then `exp`/`nbf`, then audience.
+pub fn verify(
+    token: &str,
+    key: &PublicKey,
+    options: &VerifyOptions,
+) -> std::result::Result<Decoded, VerifyError> {
+    super::install_crypto_provider();
+    let decoded = decode_unverified(token).map_err(VerifyError::Malformed)?;
+    let token_alg = match decoded.header.get("alg") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => return Err(VerifyError::Malformed("the header has no `alg`".into())),
+    };
+    let allowed: Vec<Algorithm> = match options.alg {
+        Some(alg) => vec![alg],
+        None => ALGORITHMS.to_vec(),
+    };
+    let alg = allowed
+        .iter()
+        .copied()
+        .find(|a| alg_name(*a) == token_alg)
+        .ok_or_else(|| VerifyError::AlgorithmMismatch {
+            token: token_alg.clone(),
+            expected: allowed
+                .iter()
+                .map(|a| alg_name(*a))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        })?;
+    let mut validation = Validation::new(alg);
+    validation.leeway = options.leeway.as_secs();
+    validation.validate_nbf = true;
+    match &options.audience {
+        Some(aud) => validation.set_audience(&[aud]),
+        None => validation.validate_aud = false,
+    }
+    let decoding_key = DecodingKey::from_rsa_der(&key.pkcs1);
+    match jsonwebtoken::decode::<Map<String, Value>>(token, &decoding_key, &validation) {
+        Ok(_) => Ok(decoded),
+        Err(e) => {
+            let now = now();
+            let leeway = options.leeway.as_secs();
+            Err(match e.kind() {
+                ErrorKind::InvalidSignature => VerifyError::BadSignature,
+                ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmMismatch {
+                    token: token_alg,
+                    expected: alg_name(alg).into(),
+                },
+                ErrorKind::ExpiredSignature => VerifyError::Expired {
+                    exp: claim_i64(&decoded.claims, "exp").unwrap_or(0),
+                    now,
+                    leeway,
+                },
+                ErrorKind::ImmatureSignature => VerifyError::NotYetValid {
+                    nbf: claim_i64(&decoded.claims, "nbf").unwrap_or(0),
+                    now,
+                    leeway,
+                },
+                ErrorKind::InvalidAudience => VerifyError::WrongAudience {
+                    expected: options.audience.clone().unwrap_or_default(),
+                    got: decoded.claims.get("aud").cloned(),
+                },
+                ErrorKind::MissingRequiredClaim(c) => VerifyError::MissingClaim(c.clone()),
+                ErrorKind::InvalidClaimFormat(c) => VerifyError::BadClaim(c.clone()),
+                ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) => {
+                    VerifyError::Malformed(e.to_string())
+                }
+                _ => VerifyError::Other(e.to_string()),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_spec() -> ClaimSpec {
+        ClaimSpec {
+            userid: "harry".into(),
+            userdirectory: "qsefw".into(),
+            name: Some("Hardcore Harry".into()),
+            email: Some("harry@example.com".into()),
+            groups: vec!["Adminstrators".into(), "Sales".into(), "Marketing".into()],
+            extra: Vec::new(),
+            audience: Some("112adams".into()),
+            expires_in: Duration::from_secs(365 * 86_400),
+            not_before: None,
+        }
+    }
+
+    #[test]
+    fn claims_match_token_js_order_and_values() {
+        let claims = build_claims(&seed_spec(), 1_603_819_629);
+        let keys: Vec<&str> = claims.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "userid",
+                "userdirectory",
+                "name",
+                "email",
+                "groups",
+                "iat",
+                "exp",
+                "aud"
+            ]
+        );
+        // The tutorial's token: iat 1603819629, exp 1635355629 (365 days later).
+        assert_eq!(claims["exp"], Value::from(1_635_355_629));
+        let json = serde_json::to_string(&claims).unwrap();
+        let seed_claims = "eyJ1c2VyaWQiOiJoYXJyeSIsInVzZXJkaXJlY3RvcnkiOiJxc2VmdyIsIm5hbWUiOiJIYXJkY29yZSBIYXJyeSIsImVtYWlsIjoiaGFycnlAZXhhbXBsZS5jb20iLCJncm91cHMiOlsiQWRtaW5zdHJhdG9ycyIsIlNhbGVzIiwiTWFya2V0aW5nIl0sImlhdCI6MTYwMzgxOTYyOSwiZXhwIjoxNjM1MzU1NjI5LCJhdWQiOiIxMTJhZGFtcyJ9";
+        assert_eq!(URL_SAFE_NO_PAD.encode(json), seed_claims);
+    }
+
+    #[test]
+    fn header_matches_node() {
+        let h = serde_json::to_string(&build_header(Algorithm::RS256, None)).unwrap();
+        assert_eq!(h, r#"{"alg":"RS256","typ":"JWT"}"#);
+        let h = serde_json::to_string(&build_header(Algorithm::RS512, Some("k1"))).unwrap();
+        assert_eq!(h, r#"{"alg":"RS512","typ":"JWT","kid":"k1"}"#);
+    }
+
+    #[test]
+    fn extra_claims_override_in_place_and_append() {
+        let mut spec = seed_spec();
+        spec.extra = vec![
+            ("userid".into(), Value::String("sally".into())),
+            ("admin".into(), Value::Bool(true)),
+            ("exp".into(), Value::from(42)),
+        ];
+        spec.not_before = Some(100);
+        let claims = build_claims(&spec, 1000);
+        let keys: Vec<&str> = claims.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "userid",
+                "userdirectory",
+                "name",
+                "email",
+                "groups",
+                "admin",
+                "exp",
+                "iat",
+                "nbf",
+                "aud"
+            ]
+        );
+        assert_eq!(claims["userid"], "sally");
+        assert_eq!(claims["exp"], 42);
+    }
+
+    #[test]
+    fn claim_args_parse_json_or_string() {
+        assert_eq!(parse_claim_arg("a=true").unwrap().1, Value::Bool(true));
+        assert_eq!(parse_claim_arg("n=5").unwrap().1, Value::from(5));
+        assert_eq!(parse_claim_arg("s=hello").unwrap().1, Value::from("hello"));
+        assert_eq!(parse_claim_arg("z=007").unwrap().1, Value::from("007"));
+        assert_eq!(
+            parse_claim_arg(r#"g=["a","b"]"#).unwrap().1,
+            serde_json::json!(["a", "b"])
+        );
+        assert_eq!(parse_claim_arg("eq=a=b").unwrap().1, Value::from("a=b"));
+        assert!(parse_claim_arg("novalue").is_err());
+        assert!(parse_claim_arg("=x").is_err());
+    }
+
+    #[test]
+    fn malformed_tokens_have_reasons() {
+        assert!(
+            decode_unverified("abc")
+                .unwrap_err()
+                .contains("3 dot-separated")
+        );
+        assert!(decode_unverified("a.b.c").unwrap_err().contains("header"));
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#);
+        let claims = URL_SAFE_NO_PAD.encode(b"[1]");
+        assert!(
+            decode_unverified(&format!("{header}.{claims}.AA"))
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+        assert_eq!(clean("  Bearer a.b.c \n"), "a.b.c");
+    }
+
+    #[test]
+    fn algorithms() {
+        assert_eq!(parse_alg("rs384").unwrap(), Algorithm::RS384);
+        assert!(parse_alg("HS256").is_err());
+        assert_eq!(human_time(1_603_819_629), "2020-10-27T17:27:09Z");
+        assert_eq!(human_span(0), "0s");
+        assert_eq!(human_span(192), "3m12s");
+    }
+}

@@ -1,0 +1,239 @@
+//! The sandbox's HTTPS listeners: TLS (rustls on aws-lc-rs) in front of an axum `Router`,
+//! served by hyper-util (HTTP/1.1 and HTTP/2), with the latency/fault layer on every request
+//! and a graceful shutdown (stop accepting, let open requests finish, close idle connections).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use super::faults::{Faults, Verdict};
+use crate::error::{Error, Result};
+
+/// How long a client may take for the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound of a request head (request line + headers), HTTP/1.1 and HTTP/2.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Upper bound of the number of request headers (HTTP/1.1).
+const MAX_HEADERS: usize = 128;
+/// How long open requests may run after a shutdown signal before they are cut.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether a listener asks clients for a certificate.
+pub enum ClientAuth {
+    None,
+    /// Mutual TLS: the client certificate must chain to this CA (PEM).
+    Required {
+        ca_pem: String,
+    },
+}
+
+/// Build the TLS acceptor for one listener.
+pub fn tls_acceptor(cert_pem: &str, key_pem: &str, client_auth: ClientAuth) -> Result<TlsAcceptor> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::input(format!("the sandbox server certificate is not PEM: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| Error::input(format!("the sandbox server key is not PEM: {e}")))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::tls(format!("cannot configure TLS: {e}")))?;
+    let builder = match client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Required { ca_pem } => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+                let cert =
+                    cert.map_err(|e| Error::input(format!("the sandbox CA is not PEM: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::tls(format!("cannot trust the sandbox CA: {e}")))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| Error::tls(format!("cannot configure client certificates: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::tls(format!("cannot use the sandbox server certificate: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Bind a TCP listener, with a one-line error naming the address.
+pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "pick another port, or 0 for any free port"
+        } else {
+            "check the address"
+        };
+        Error::network(format!("cannot listen on {addr} ({what}): {e}")).with_hint(hint)
+    })
+}
+
+/// The error a service returns to make hyper close the connection without an answer.
+#[derive(Debug)]
+struct DroppedByFaultInjection;
+
+impl std::fmt::Display for DroppedByFaultInjection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for DroppedByFaultInjection {}
+
+/// Accept connections until `shutdown` turns true, then drain open connections.
+pub async fn serve(
+    name: &'static str,
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    faults: Arc<Faults>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tracker = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); break }
+        };
+        let (tcp, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("{name}: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tracker.spawn(connection(
+            name,
+            tcp,
+            peer,
+            acceptor.clone(),
+            app.clone(),
+            faults.clone(),
+            shutdown.clone(),
+        ));
+    }
+    drop(listener);
+    tracker.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("{name}: open requests cut after {DRAIN_TIMEOUT:?}");
+    }
+}
+
+async fn connection(
+    name: &'static str,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    faults: Arc<Faults>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!("{name}: TLS handshake with {peer} failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("{name}: TLS handshake with {peer} timed out");
+            return;
+        }
+    };
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let app = app.clone();
+        let faults = faults.clone();
+        handle(app, faults, req)
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES.max(8192))
+        .max_headers(MAX_HEADERS);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    tokio::pin!(conn);
+    let stop = async move {
+        // The guard is dropped at once: only the wake-up matters.
+        let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
+    };
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stop => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("{name}: connection from {peer} ended: {e}");
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+async fn handle(
+    app: Router,
+    faults: Arc<Faults>,
+    req: Request<Incoming>,
+) -> std::result::Result<Response<Body>, BoxError> {
+    match faults.before_request().await {
+        Verdict::Pass => {}
+        Verdict::Unavailable => {
+            return Ok(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable (injected fault)\n",
+            ));
+        }
+        Verdict::Drop => return Err(BoxError::from(DroppedByFaultInjection)),
+    }
+    let response = app.oneshot(req.map(Body::new)).await;
+    Ok(match response {
+        Ok(r) => r,
+        Err(e) => match e {},
+    })
+}
+
+/// A plain-text response.
+pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(text.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
