@@ -314,7 +314,7 @@ impl QrsClient {
                 err.with_hint("the repository failed; retry later or check the QRS logs")
             }
             _ if class == ErrorClass::NotFound => {
-                err.with_hint("check the id (list ids with `qtool qrs <resource> ls -q`)")
+                err.with_hint("check the id or path (list ids with `qtool qrs <resource> ls -q`)")
             }
             _ => err,
         };
