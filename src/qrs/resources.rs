@@ -92,6 +92,17 @@ pub struct EnumField {
     pub names: &'static [&'static str],
 }
 
+/// Enum names the shared `wire` module does not carry (yet), as the QRS spec's `x-enumNames`.
+const EVENT_TYPE: &[&str] = &["Schema", "Composite"];
+const VP_AUTHENTICATION_METHOD: &[&str] = &[
+    "Ticket",
+    "HeaderStaticUserDirectory",
+    "HeaderDynamicUserDirectory",
+    "SAML",
+    "JWT",
+    "OIDC",
+];
+
 const fn en(path: &'static str, names: &'static [&'static str]) -> EnumField {
     EnumField { path, names }
 }
@@ -307,7 +318,7 @@ const STATUS_ENUMS: &[EnumField] = &[
     en("taskType", wire::TASK_TYPE),
 ];
 const EVENT_ENUMS: &[EnumField] = &[
-    en("eventType", wire::EVENT_TYPE),
+    en("eventType", EVENT_TYPE),
     en("incrementOption", wire::INCREMENT_OPTION),
 ];
 
@@ -470,7 +481,7 @@ pub static RESOURCES: &[Resource] = &[
         name_field: Some("prefix"),
         columns: VP_COLS,
         full_columns: &[],
-        enums: &[en("authenticationMethod", wire::VP_AUTHENTICATION_METHOD)],
+        enums: &[en("authenticationMethod", VP_AUTHENTICATION_METHOD)],
     },
     Resource {
         name: "userdirectory",

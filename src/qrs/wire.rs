@@ -70,22 +70,6 @@ pub const DETAILS_TYPE: &[&str] = &["Error", "Warning", "Information"];
 /// SchemaEvent `incrementOption`.
 pub const INCREMENT_OPTION: &[&str] = &["once", "hourly", "daily", "weekly", "monthly", "custom"];
 
-/// SchemaEvent/CompositeEvent `eventType`.
-pub const EVENT_TYPE: &[&str] = &["Schema", "Composite"];
-
-/// VirtualProxyConfig `authenticationMethod`.
-pub const VP_AUTHENTICATION_METHOD: &[&str] = &[
-    "Ticket",
-    "HeaderStaticUserDirectory",
-    "HeaderDynamicUserDirectory",
-    "SAML",
-    "JWT",
-    "OIDC",
-];
-
-/// CompositeEventRule `ruleState`.
-pub const RULE_STATE: &[&str] = &["Undefined", "TaskSuccessful", "TaskFail"];
-
 /// ServiceStatus `serviceType` and `serviceState`.
 pub const SERVICE_TYPE: &[&str] = &[
     "Repository",
