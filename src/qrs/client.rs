@@ -22,7 +22,10 @@ pub enum Body<'a> {
     None,
     Json(Vec<u8>),
     /// Built per attempt (streamed uploads); the closure returns the body and its length.
-    Stream(&'a (dyn Fn() -> (reqwest::Body, Option<u64>) + Sync)),
+    Stream {
+        make: &'a (dyn Fn() -> (reqwest::Body, Option<u64>) + Sync),
+        content_type: &'static str,
+    },
 }
 
 pub struct QrsClient {
@@ -217,9 +220,11 @@ impl QrsClient {
                 Body::Json(bytes) => b
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(bytes.clone()),
-                Body::Stream(make) => {
+                Body::Stream { make, content_type } => {
                     let (body, len) = make();
-                    let b = b.body(body);
+                    let b = b
+                        .header(reqwest::header::CONTENT_TYPE, *content_type)
+                        .body(body);
                     match len {
                         Some(n) => b.header(reqwest::header::CONTENT_LENGTH, n),
                         None => b,

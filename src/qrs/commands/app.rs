@@ -552,7 +552,14 @@ fn import(a: ImportArgs, app: &App, res: &'static Resource) -> Result<u8> {
     };
     let created = app.block_on(async {
         let resp = client
-            .send(Method::POST, url, Body::Stream(&make_body))
+            .send(
+                Method::POST,
+                url,
+                Body::Stream {
+                    make: &make_body,
+                    content_type: crate::qrs::wire::APP_CONTENT_TYPE,
+                },
+            )
             .await?;
         crate::qrs::client::read_json(resp, "app upload").await
     });
