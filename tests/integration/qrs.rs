@@ -808,3 +808,47 @@ fn servicestatus_and_usage_errors() {
     site.fails(&["qrs", "task", "update", "x", "--set", "a=1"], 2);
     site.fails(&["qrs", "app", "update", "x", "--set", "novalue"], 2);
 }
+
+#[test]
+fn interrupted_export_leaves_no_partial_files() {
+    let site = Site::start(&["--seed", "apps=20,tasks=1", "--latency", "300ms"]);
+    let child = site
+        .env
+        .std_cmd()
+        .args([
+            "qrs",
+            "app",
+            "export",
+            "--filter",
+            "name ne ''",
+            "--dir",
+            "out",
+            "--concurrency",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = site.env.path().join("out");
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".part"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
+}

@@ -136,6 +136,7 @@ pub enum ReloadtaskCommand {
     #[command(flatten)]
     Common(CommonVerb),
     /// Create a reload task with a schedule, or many from a tasks file (tasks as code).
+    #[command(after_long_help = reloadtask::TASKS_FILE_HELP)]
     Create(reloadtask::CreateArgs),
 }
 

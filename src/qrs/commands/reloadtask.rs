@@ -23,6 +23,29 @@
 //!
 //! A top-level array of tasks is accepted too, and so is a raw ReloadTaskBundle (`{"task": ...}`).
 
+/// The tasks file format, shown by `qtool qrs reloadtask create --help`.
+pub const TASKS_FILE_HELP: &str = "\
+Tasks file (-f; JSON, or YAML when it ends in .yaml/.yml), created in file order:
+
+  tasks:
+    - name: Reload Base
+      app: Base data            # app id, or its exact name
+      schedules:
+        - every: daily          # once | hourly | daily | weekly | monthly
+          start: 2026-01-01T02:00:00Z   # default: now
+          timeZone: Europe/Paris        # default: UTC
+    - name: Reload Sales
+      app: 931d847e-b36a-4511-9547-6cc0f46b1b9c
+      enabled: true             # default true
+      maxRetries: 0             # default 0
+      sessionTimeout: 1440      # minutes, default 1440
+      after:                    # start when these end (one composite trigger)
+        - task: Reload Base     # earlier in the file, or an existing task (name or id)
+          on: success           # success (default) | failure
+
+A top-level list of tasks works too, and so does a raw ReloadTaskBundle ({\"task\": ...}).
+Unknown keys are errors. --dry-run prints the bundles without creating anything.";
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
