@@ -67,4 +67,46 @@ pub mod code {
     pub const ENDPOINT_NOT_FOUND: &str = "AEM_ENDPOINT_NOT_FOUND";
     pub const ENDPOINT_IS_IN_USE: &str = "AEM_ENDPOINT_IS_IN_USE";
     pub const INVALID_TIMESTAMP_FORMAT: &str = "AEM_INVALID_TIMESTAMP_FORMAT";
+    pub const SERVER_NOT_MONITORED: &str = "AEM_SERVER_NOT_MONITORED";
+    pub const SERVER_NOT_CONNECTED: &str = "AEM_SERVER_NOT_CONNECTED";
+    pub const SERVER_LICENSE_EXPIRED: &str = "AEM_SERVER_LICENSE_EXPIRED";
+    pub const SRV_LIC_INVALID_FORMAT: &str = "AEM_SRV_LIC_INVALID_FORMAT";
+    pub const INVALID_NAME: &str = "AEM_INVALID_NAME";
+    pub const INVALID_HOST: &str = "AEM_INVALID_HOST";
+    pub const EXPORT_INNER_ERR: &str = "AEM_EXPORT_INNER_ERR";
+    pub const RELOAD_TABLE_ERR: &str = "AEM_RELOAD_TABLE_ERR";
+    pub const INVALID_TASK_NOT_FL: &str = "AEM_INVALID_TASK_NOT_FL";
+    pub const PATCH_ENDPOINT_INNER_ERR: &str = "AEM_PATCH_ENDPOINT_INNER_ERR";
+    pub const TABLE_LIST_INNER_ERR: &str = "AEM_TABLE_LIST_INNER_ERR";
+    /// Sandbox-only (undocumented): a stale server password placeholder from another session.
+    pub const INVALID_PASSWORD: &str = "AEM_INVALID_PASSWORD";
+    /// Sandbox-only (undocumented): no API method at this path (HTTP 404).
+    pub const RESOURCE_NOT_FOUND: &str = "RESOURCE_NOT_FOUND";
+    /// Sandbox-only (undocumented): the path exists but not for this HTTP method (HTTP 405).
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
 }
+
+/// Task stop reasons (§6).
+pub const STOP_REASONS: &[&str] = &[
+    "NONE",
+    "NORMAL",
+    "RECOVERABLE_ERROR",
+    "FATAL_ERROR",
+    "FULL_LOAD_ONLY_FINISHED",
+    "STOPPED_AFTER_FULL_LOAD",
+    "STOPPED_AFTER_CACHED_EVENTS",
+    "EXPRESS_LICENSE_LIMITS_REACHED",
+    "STOPPED_AFTER_DDL_APPLY",
+    "STOPPED_LOW_MEMORY",
+    "STOPPED_LOW_DISK_SPACE",
+];
+
+/// Endpoint roles (§6).
+pub const ENDPOINT_ROLES: &[&str] = &["ALL", "SOURCE", "TARGET", "BOTH"];
+
+/// Server definition `$type` values for PutServer (§5.1).
+pub const SERVER_TYPE_REPLICATE: &str = "AemReplicateServer";
+pub const SERVER_TYPE_COMPOSE: &str = "AemComposeServer";
+
+/// RunTask/StopTask default `timeout` in seconds when the query omits it (REST doc, §5.5).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;

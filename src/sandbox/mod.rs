@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod qem;
 pub mod qrs;
 pub mod server;
+pub mod walkthrough;
 
 use std::fs::{File, OpenOptions};
 use std::net::SocketAddr;
@@ -79,6 +80,11 @@ pub struct SandboxArgs {
     /// Seed for a fresh state: apps=N,tasks=M[,qem-tasks=K] (qem-tasks defaults to tasks).
     #[arg(long, value_name = "SPEC", value_parser = parse_seed, default_value = "apps=3,tasks=3")]
     pub seed: Seed,
+
+    /// Instead of serving: run the seed tutorial end to end (keys, JWT virtual proxy, contexts,
+    /// apps, a reload task, a QEM task round trip) against a fresh sandbox, showing each command.
+    #[arg(long, conflicts_with_all = ["state_dir", "allow_remote"])]
+    pub walkthrough: bool,
 }
 
 /// How much a fresh sandbox is seeded with.
@@ -138,6 +144,10 @@ fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 }
 
 pub fn run(args: SandboxArgs, app: &App) -> Result<u8> {
+    if args.walkthrough {
+        walkthrough::run(&app.printer)?;
+        return Ok(0);
+    }
     if !args.allow_remote {
         for (flag, addr) in [
             ("--listen", args.listen),

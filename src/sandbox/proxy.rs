@@ -191,7 +191,9 @@ impl Proxy {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid request path\n"),
         }
+        // The proxy decided who this is; a client-sent X-Qlik-User must not override it.
         req.headers_mut().remove(header::AUTHORIZATION);
+        req.headers_mut().remove("x-qlik-user");
         req.extensions_mut().insert(identity);
         match self.qrs_router.clone().oneshot(req).await {
             Ok(resp) => resp,
@@ -537,6 +539,157 @@ pub fn cert_router(qrs_router: Router) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::qrs::QrsConfig;
+
+    /// A stand-in for the QRS router that echoes what the front door handed it.
+    fn echo_router() -> Router {
+        Router::new().fallback(|req: Request| async move {
+            let who = req
+                .extensions()
+                .get::<Identity>()
+                .map(Identity::display_name)
+                .unwrap_or_else(|| "nobody".into());
+            plain(StatusCode::OK, &format!("{who} {}", req.uri()))
+        })
+    }
+
+    fn sign(key_pem: &str, claims: serde_json::Value) -> String {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::RS384), &claims, &key).unwrap()
+    }
+
+    async fn call(
+        app: &Router,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String, HeaderMap) {
+        let mut builder = axum::http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let resp = app
+            .clone()
+            .oneshot(builder.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned(), headers)
+    }
+
+    #[tokio::test]
+    async fn routes_by_prefix_strips_it_and_passes_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::sandbox::pki::Pki::load_or_create(dir.path()).unwrap();
+        let proxies = vec![
+            VirtualProxy {
+                prefix: "Custom".into(),
+                description: "custom JWT proxy".into(),
+                session_cookie_name: "X-Qlik-Session-custom".into(),
+                auth: ProxyAuth::Jwt {
+                    jwt_certificate: pki.jwt_cert.clone(),
+                    jwt_audience: "aud-1".into(),
+                    userid_attribute: "sub".into(),
+                    userdirectory_attribute: "dir".into(),
+                },
+            },
+            VirtualProxy {
+                prefix: String::new(),
+                description: "default".into(),
+                session_cookie_name: "X-Qlik-Session".into(),
+                auth: ProxyAuth::Forms,
+            },
+        ];
+        let qrs = QrsState::new(QrsConfig {
+            data_dir: dir.path().join("apps"),
+            seed_apps: 0,
+            seed_tasks: 0,
+            virtual_proxies: proxies,
+        })
+        .unwrap();
+        let proxy = Proxy::new(qrs, echo_router(), vec![]);
+        let app = proxy.router();
+        let exp = jsonwebtoken::get_current_timestamp() + 60;
+        let token = sign(
+            &pki.jwt_private_key,
+            serde_json::json!({"sub": "jo", "dir": "CORP", "aud": "aud-1", "exp": exp}),
+        );
+        let auth = format!("Bearer {token}");
+        let (status, body, headers) = call(
+            &app,
+            "/custom/qrs/app/full?filter=name%20eq%20%27x%27",
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, "CORP\\jo /qrs/app/full?filter=name%20eq%20%27x%27");
+        let cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert!(cookie.starts_with("X-Qlik-Session-custom="));
+
+        // Wrong audience for this proxy.
+        let other = sign(
+            &pki.jwt_private_key,
+            serde_json::json!({"sub": "jo", "dir": "CORP", "aud": "qtool-sandbox", "exp": exp}),
+        );
+        let (status, body, _) = call(
+            &app,
+            "/custom/qrs/about",
+            &[("authorization", &format!("Bearer {other}"))],
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::UNAUTHORIZED, "JWT audience mismatch\n")
+        );
+
+        // Anything else belongs to the default (forms) proxy, which sends visitors to its login page.
+        let (status, _, headers) = call(&app, "/qrs/about", &[]).await;
+        assert_eq!(status, StatusCode::FOUND);
+        let location = headers.get(header::LOCATION).unwrap().to_str().unwrap();
+        assert!(location.starts_with("/form/?targetId="), "{location}");
+    }
+
+    #[test]
+    fn jwt_claims_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::sandbox::pki::Pki::load_or_create(dir.path()).unwrap();
+        let exp = jsonwebtoken::get_current_timestamp() + 60;
+        let verify = |t: &str| verify_jwt(t, &pki.jwt_cert, "a", "userid", "userdirectory");
+        let no_user = sign(
+            &pki.jwt_private_key,
+            serde_json::json!({"aud": "a", "exp": exp}),
+        );
+        assert_eq!(
+            verify(&no_user).unwrap_err(),
+            "JWT malformed: no `userdirectory` claim"
+        );
+        let no_exp = sign(
+            &pki.jwt_private_key,
+            serde_json::json!({"aud": "a", "userid": "u", "userdirectory": "D"}),
+        );
+        assert_eq!(verify(&no_exp).unwrap_err(), "JWT malformed: no exp claim");
+        let no_aud = sign(
+            &pki.jwt_private_key,
+            serde_json::json!({"exp": exp, "userid": "u", "userdirectory": "D"}),
+        );
+        assert_eq!(verify(&no_aud).unwrap_err(), "JWT audience mismatch");
+        // Within the leeway an expired token still passes; beyond it, it does not.
+        let just = sign(
+            &pki.jwt_private_key,
+            serde_json::json!({"aud": "a", "exp": exp - 62, "userid": "u", "userdirectory": "D"}),
+        );
+        assert_eq!(verify(&just).unwrap().display_name(), "D\\u");
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &serde_json::json!({"aud": "a", "exp": exp}),
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(verify(&hs).unwrap_err().contains("not accepted"));
+    }
 
     #[test]
     fn parses_cookies_and_forms() {

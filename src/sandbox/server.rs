@@ -158,7 +158,12 @@ async fn connection(
     faults: Arc<Faults>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+    let handshake = tokio::select! {
+        h = handshake => h,
+        stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); return }
+    };
+    let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!("{name}: TLS handshake with {peer} failed: {e}");
@@ -169,17 +174,20 @@ async fn connection(
             return;
         }
     };
+    // Set by a request that must drop the connection: the whole connection is closed, as when a
+    // load balancer or the network drops it (with HTTP/2 a failed service alone would only
+    // reset one stream).
+    let kill = Arc::new(tokio::sync::Notify::new());
+    let kill_switch = kill.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let app = app.clone();
-        let faults = faults.clone();
-        handle(app, faults, req)
+        handle(app.clone(), faults.clone(), kill_switch.clone(), req)
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES.max(8192))
+        .max_buf_size(MAX_HEADER_BYTES)
         .max_headers(MAX_HEADERS);
     builder
         .http2()
@@ -197,6 +205,10 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        () = kill.notified() => {
+            tracing::debug!("{name}: dropping the connection from {peer} (fault injection)");
+            return;
+        }
     };
     if let Err(e) = result {
         tracing::debug!("{name}: connection from {peer} ended: {e}");
@@ -208,6 +220,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 async fn handle(
     app: Router,
     faults: Arc<Faults>,
+    kill: Arc<tokio::sync::Notify>,
     req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, BoxError> {
     match faults.before_request().await {
@@ -218,7 +231,10 @@ async fn handle(
                 "Service Unavailable (injected fault)\n",
             ));
         }
-        Verdict::Drop => return Err(BoxError::from(DroppedByFaultInjection)),
+        Verdict::Drop => {
+            kill.notify_one();
+            return Err(BoxError::from(DroppedByFaultInjection));
+        }
     }
     let response = app.oneshot(req.map(Body::new)).await;
     Ok(match response {

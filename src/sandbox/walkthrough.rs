@@ -21,9 +21,17 @@ impl SandboxProcess {
     fn start(exe: &Path, state_dir: &Path) -> Result<SandboxProcess> {
         let discovery = state_dir.join("sandbox.json");
         let log_path = state_dir.with_extension("log");
-        let log = std::fs::File::create(&log_path).map_err(|e| Error::io(format!("creating {}", log_path.display()), e))?;
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| Error::io(format!("creating {}", log_path.display()), e))?;
         let mut child = Command::new(exe)
-            .args(["sandbox", "--listen", "127.0.0.1:0", "--seed", "apps=12,tasks=3", "--state-dir"])
+            .args([
+                "sandbox",
+                "--listen",
+                "127.0.0.1:0",
+                "--seed",
+                "apps=12,tasks=3",
+                "--state-dir",
+            ])
             .arg(state_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -39,7 +47,10 @@ impl SandboxProcess {
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(Error::failed(format!("the sandbox exited early ({status}): {}", log.trim())));
+                return Err(Error::failed(format!(
+                    "the sandbox exited early ({status}): {}",
+                    log.trim()
+                )));
             }
             if started.elapsed() > Duration::from_secs(60) {
                 let _ = child.kill();
@@ -53,7 +64,9 @@ impl SandboxProcess {
         match self.doc.pointer(pointer) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Ok(other.to_string()),
-            None => Err(Error::server(format!("the sandbox discovery document lacks {pointer}"))),
+            None => Err(Error::server(format!(
+                "the sandbox discovery document lacks {pointer}"
+            ))),
         }
     }
 }
@@ -62,7 +75,9 @@ impl Drop for SandboxProcess {
     fn drop(&mut self) {
         #[cfg(unix)]
         {
-            let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {
@@ -88,16 +103,22 @@ struct Steps<'a> {
 impl Steps<'_> {
     fn section(&self, title: &str) -> Result<()> {
         self.printer.line("")?;
-        self.printer.line(&self.printer.paint(&format!("## {title}"), Paint::Bold))
+        self.printer
+            .line(&self.printer.paint(&format!("## {title}"), Paint::Bold))
     }
 
     /// Run `qtool <args>` (stdin from `stdin_file` when given) and return its stdout.
     fn run(&mut self, what: &str, args: &[&str], stdin_file: Option<&Path>) -> Result<String> {
         self.number += 1;
         let shown: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-        let redirect = stdin_file.map(|f| format!(" < {}", f.display())).unwrap_or_default();
+        let redirect = stdin_file
+            .map(|f| format!(" < {}", f.display()))
+            .unwrap_or_default();
         self.printer.line(&format!("{}. {what}", self.number))?;
-        self.printer.line(&self.printer.paint(&format!("$ qtool {}{redirect}", shown.join(" ")), Paint::Green))?;
+        self.printer.line(&self.printer.paint(
+            &format!("$ qtool {}{redirect}", shown.join(" ")),
+            Paint::Green,
+        ))?;
         let mut cmd = Command::new(&self.exe);
         cmd.args(args)
             .current_dir(&self.work)
@@ -109,7 +130,8 @@ impl Steps<'_> {
             .stderr(Stdio::piped());
         match stdin_file {
             Some(f) => {
-                let file = std::fs::File::open(f).map_err(|e| Error::io(format!("opening {}", f.display()), e))?;
+                let file = std::fs::File::open(f)
+                    .map_err(|e| Error::io(format!("opening {}", f.display()), e))?;
                 cmd.stdin(file);
             }
             None => {
@@ -125,7 +147,8 @@ impl Steps<'_> {
         }
         let shown_err = indent(&stderr);
         if !shown_err.trim().is_empty() {
-            self.printer.line(&self.printer.paint(&shown_err, Paint::Dim))?;
+            self.printer
+                .line(&self.printer.paint(&shown_err, Paint::Dim))?;
         }
         if !out.status.success() {
             return Err(Error::failed(format!(
@@ -142,7 +165,8 @@ impl Steps<'_> {
 pub fn run(printer: &Printer) -> Result<()> {
     let exe = std::env::current_exe().map_err(|e| Error::io("locating the qtool binary", e))?;
     let root = std::env::temp_dir().join(format!("qtool-walkthrough-{}", std::process::id()));
-    std::fs::create_dir_all(&root).map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
     let result = run_in(&exe, &root, printer);
     let _ = std::fs::remove_dir_all(&root);
     result
@@ -165,61 +189,273 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
     let qem_url = sandbox.get("/qem/url")?;
     let qem_user = sandbox.get("/qem/user")?;
     let qem_password_file = PathBuf::from(sandbox.get("/qem/password_file")?);
-    printer.line(&format!("Sandbox up: proxy {proxy}, certificate port {cert_url}, QEM {qem_url}"))?;
+    printer.line(&format!(
+        "Sandbox up: proxy {proxy}, certificate port {cert_url}, QEM {qem_url}"
+    ))?;
 
-    let mut steps = Steps { exe: exe.to_path_buf(), work: work.clone(), config, printer, number: 0 };
+    let mut steps = Steps {
+        exe: exe.to_path_buf(),
+        work: work.clone(),
+        config,
+        printer,
+        number: 0,
+    };
 
     steps.section("QSEoW: a JWT virtual proxy without openssl, the QMC or Node")?;
-    steps.run("Key pair and the certificate the virtual proxy needs (replaces two openssl commands)",
-        &["jwt", "keygen", "--bits", "4096", "--out", "privatekey.pem", "--cert", "publickey.cer"], None)?;
-    steps.run("An admin context on the certificate port (like the QMC's exported client.pem)",
-        &["context", "create", "admin", "--server", &cert_url, "--server-type", "windows", "--ca-cert", &ca,
-          "--client-cert", &client_cert, "--client-key", &client_key, "--user", "INTERNAL\\sa_api"], None)?;
-    let proxy_json = steps.run("The virtual proxy settings the QMC asks for, as a QRS body",
-        &["jwt", "proxy-config", "--cert", "publickey.cer", "--audience", "112adams", "--prefix", "tutorial", "--json"], None)?;
-    std::fs::write(work.join("proxy.json"), proxy_json).map_err(|e| Error::io("writing proxy.json", e))?;
-    steps.run("Create the JWT virtual proxy through QRS (replaces the QMC clicks)",
-        &["--context", "admin", "qrs", "virtualproxyconfig", "create", "-f", "proxy.json", "-q"], None)?;
-    let token = steps.run("Sign the tutorial's token (replaces token.js)",
-        &["jwt", "sign", "--key", "privatekey.pem", "--userid", "harry", "--userdirectory", "qsefw",
-          "--name", "Hardcore Harry", "--email", "harry@example.com", "--group", "Adminstrators", "--group", "Sales",
-          "--group", "Marketing", "--audience", "112adams", "--expires-in", "1h"], None)?;
-    std::fs::write(work.join("token.jwt"), token.trim()).map_err(|e| Error::io("writing token.jwt", e))?;
+    steps.run(
+        "Key pair and the certificate the virtual proxy needs (replaces two openssl commands)",
+        &[
+            "jwt",
+            "keygen",
+            "--bits",
+            "4096",
+            "--out",
+            "privatekey.pem",
+            "--cert",
+            "publickey.cer",
+        ],
+        None,
+    )?;
+    steps.run(
+        "An admin context on the certificate port (like the QMC's exported client.pem)",
+        &[
+            "context",
+            "create",
+            "admin",
+            "--server",
+            &cert_url,
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--client-cert",
+            &client_cert,
+            "--client-key",
+            &client_key,
+            "--user",
+            "INTERNAL\\sa_api",
+        ],
+        None,
+    )?;
+    let proxy_json = steps.run(
+        "The virtual proxy settings the QMC asks for, as a QRS body",
+        &[
+            "jwt",
+            "proxy-config",
+            "--cert",
+            "publickey.cer",
+            "--audience",
+            "112adams",
+            "--prefix",
+            "tutorial",
+            "--json",
+        ],
+        None,
+    )?;
+    std::fs::write(work.join("proxy.json"), proxy_json)
+        .map_err(|e| Error::io("writing proxy.json", e))?;
+    steps.run(
+        "Create the JWT virtual proxy through QRS (replaces the QMC clicks)",
+        &[
+            "--context",
+            "admin",
+            "qrs",
+            "virtualproxyconfig",
+            "create",
+            "-f",
+            "proxy.json",
+            "-q",
+        ],
+        None,
+    )?;
+    let token = steps.run(
+        "Sign the tutorial's token (replaces token.js)",
+        &[
+            "jwt",
+            "sign",
+            "--key",
+            "privatekey.pem",
+            "--userid",
+            "harry",
+            "--userdirectory",
+            "qsefw",
+            "--name",
+            "Hardcore Harry",
+            "--email",
+            "harry@example.com",
+            "--group",
+            "Adminstrators",
+            "--group",
+            "Sales",
+            "--group",
+            "Marketing",
+            "--audience",
+            "112adams",
+            "--expires-in",
+            "1h",
+        ],
+        None,
+    )?;
+    std::fs::write(work.join("token.jwt"), token.trim())
+        .map_err(|e| Error::io("writing token.jwt", e))?;
     let tutorial_url = format!("{proxy}/tutorial");
-    steps.run("The tutorial's context (token from stdin, CA instead of --insecure)",
-        &["context", "create", "QSEoW", "--server", &tutorial_url, "--server-type", "windows", "--ca-cert", &ca,
-          "--api-key-stdin"], Some(&work.join("token.jwt")))?;
+    steps.run(
+        "The tutorial's context (token from stdin, CA instead of --insecure)",
+        &[
+            "context",
+            "create",
+            "QSEoW",
+            "--server",
+            &tutorial_url,
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--api-key-stdin",
+        ],
+        Some(&work.join("token.jwt")),
+    )?;
     steps.run("Use it", &["context", "use", "QSEoW"], None)?;
-    steps.run("List the apps (the tutorial's `qlik qrs app ls`)", &["qrs", "app", "ls"], None)?;
+    steps.run(
+        "List the apps (the tutorial's `qlik qrs app ls`)",
+        &["qrs", "app", "ls"],
+        None,
+    )?;
     let tasks = steps.run("Reload tasks", &["qrs", "reloadtask", "ls", "--json"], None)?;
     let task_id = serde_json::from_str::<Value>(&tasks)
         .ok()
-        .and_then(|v| v.get(0).and_then(|t| t.get("id")).and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.get(0)
+                .and_then(|t| t.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .ok_or_else(|| Error::server("the sandbox has no reload task to start"))?;
-    steps.run("Start a reload task and wait for its result", &["qrs", "task", "start", &task_id, "--wait"], None)?;
+    steps.run(
+        "Start a reload task and wait for its result",
+        &["qrs", "task", "start", &task_id, "--wait"],
+        None,
+    )?;
 
     steps.section("QEM: log in, import a Replicate task, run it, stop it, export it")?;
-    steps.run("A QEM context (password from stdin, never argv)",
-        &["context", "create", "qem", "--server", &qem_url, "--server-type", "qem", "--ca-cert", &ca,
-          "--user", &qem_user, "--password-stdin"], Some(&qem_password_file))?;
-    steps.run("Log in (the session id is cached, 0600)", &["--context", "qem", "qem", "login"], None)?;
-    let listed = steps.run("Tasks on every server", &["--context", "qem", "qem", "task", "ls", "--json"], None)?;
+    steps.run(
+        "A QEM context (password from stdin, never argv)",
+        &[
+            "context",
+            "create",
+            "qem",
+            "--server",
+            &qem_url,
+            "--server-type",
+            "qem",
+            "--ca-cert",
+            &ca,
+            "--user",
+            &qem_user,
+            "--password-stdin",
+        ],
+        Some(&qem_password_file),
+    )?;
+    steps.run(
+        "Log in (the session id is cached, 0600)",
+        &["--context", "qem", "qem", "login"],
+        None,
+    )?;
+    let listed = steps.run(
+        "Tasks on every server",
+        &["--context", "qem", "qem", "task", "ls", "--json"],
+        None,
+    )?;
     let (server, task) = first_qem_task(&listed)?;
-    steps.run("Export a task definition with its endpoints (the versioning step)",
-        &["--context", "qem", "qem", "task", "export", "--server", &server, &task, "--with-endpoints", "--out", "task.json"], None)?;
-    steps.run("Import it as a new task",
-        &["--context", "qem", "qem", "task", "import", "task.json", "--server", &server, "--name", "Walkthrough Task"], None)?;
-    steps.run("Start it and wait until it runs",
-        &["--context", "qem", "qem", "task", "start", "--server", &server, "Walkthrough Task", "--timeout", "30s"], None)?;
-    steps.run("Stop it", &["--context", "qem", "qem", "task", "stop", "--server", &server, "Walkthrough Task"], None)?;
-    steps.run("Export it again", &["--context", "qem", "qem", "task", "export", "--server", &server, "Walkthrough Task",
-        "--out", "walkthrough-task.json"], None)?;
+    steps.run(
+        "Export a task definition with its endpoints (the versioning step)",
+        &[
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "export",
+            "--server",
+            &server,
+            &task,
+            "--with-endpoints",
+            "--out",
+            "task.json",
+        ],
+        None,
+    )?;
+    steps.run(
+        "Import it as a new task",
+        &[
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "import",
+            "task.json",
+            "--server",
+            &server,
+            "--name",
+            "Walkthrough Task",
+        ],
+        None,
+    )?;
+    steps.run(
+        "Start it and wait until it runs",
+        &[
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "start",
+            "--server",
+            &server,
+            "Walkthrough Task",
+            "--timeout",
+            "30s",
+        ],
+        None,
+    )?;
+    steps.run(
+        "Stop it",
+        &[
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "stop",
+            "--server",
+            &server,
+            "Walkthrough Task",
+        ],
+        None,
+    )?;
+    steps.run(
+        "Export it again",
+        &[
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "export",
+            "--server",
+            &server,
+            "Walkthrough Task",
+            "--out",
+            "walkthrough-task.json",
+        ],
+        None,
+    )?;
     steps.run("Log out", &["--context", "qem", "qem", "logout"], None)?;
 
     drop(sandbox);
     printer.line("")?;
     printer.line(&printer.paint(
-        &format!("Walkthrough complete: {} steps in {:.1} s.", steps.number, started.elapsed().as_secs_f64()),
+        &format!(
+            "Walkthrough complete: {} steps in {:.1} s.",
+            steps.number,
+            started.elapsed().as_secs_f64()
+        ),
         Paint::Bold,
     ))?;
     Ok(())
@@ -227,8 +463,11 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
 
 /// The first (server, task) pair of `qem task ls --json` output.
 fn first_qem_task(listed: &str) -> Result<(String, String)> {
-    let value: Value = serde_json::from_str(listed).map_err(|e| Error::server(format!("unexpected `qem task ls` output: {e}")))?;
-    let first = value.get(0).ok_or_else(|| Error::server("the sandbox QEM has no task"))?;
+    let value: Value = serde_json::from_str(listed)
+        .map_err(|e| Error::server(format!("unexpected `qem task ls` output: {e}")))?;
+    let first = value
+        .get(0)
+        .ok_or_else(|| Error::server("the sandbox QEM has no task"))?;
     let server = first.get("server").and_then(Value::as_str);
     let name = first.get("name").and_then(Value::as_str);
     match (server, name) {
@@ -238,15 +477,30 @@ fn first_qem_task(listed: &str) -> Result<(String, String)> {
 }
 
 fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))
+    {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', "'\\''"))
     }
 }
 
+/// Indent output under its command; very long lines (certificates) are cut at 150 characters.
 fn indent(text: &str) -> String {
-    text.trim_end().lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.trim_end()
+        .lines()
+        .map(|l| {
+            if l.chars().count() > 150 {
+                format!("    {}…", l.chars().take(150).collect::<String>())
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn truncate_lines(text: &str, max: usize) -> String {

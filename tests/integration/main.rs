@@ -6,3 +6,4 @@ mod support;
 mod context;
 mod generated;
 mod qrs;
+mod sandbox;
