@@ -39,6 +39,8 @@ pub struct QrsClient {
     /// Session cookie set by the proxy during this run.
     session: Mutex<Option<String>>,
     retries: u32,
+    /// The run's request timeout (also the idle limit of long transfers).
+    timeout: std::time::Duration,
     auth_kind: &'static str,
     label: String,
 }
@@ -120,6 +122,7 @@ impl QrsClient {
             auth_cookie,
             session: Mutex::new(None),
             retries: target.retries,
+            timeout,
             auth_kind,
             label: target.label(),
         })
@@ -200,6 +203,8 @@ impl QrsClient {
             .headers(self.headers.clone());
         let session = self.session.lock().ok().and_then(|s| s.clone());
         let cookie = match (&self.auth_cookie, session) {
+            // A fresh cookie of the same name replaces the stored one.
+            (Some(a), Some(s)) if cookie_name(a) == cookie_name(&s) => Some(s),
             (Some(a), Some(s)) => Some(format!("{a}; {s}")),
             (Some(a), None) => Some(a.clone()),
             (None, Some(s)) => Some(s),
@@ -213,8 +218,27 @@ impl QrsClient {
 
     /// Send and check a request; returns the successful (2xx, not HTML) response.
     pub async fn send(&self, method: Method, url: Url, body: Body<'_>) -> Result<Response> {
+        self.send_with_timeout(method, url, body, None).await
+    }
+
+    /// The run's request timeout: long transfers use it as the limit between two chunks.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+    }
+
+    /// [`send`](Self::send) with a total time limit other than the run's (large transfers).
+    pub async fn send_with_timeout(
+        &self,
+        method: Method,
+        url: Url,
+        body: Body<'_>,
+        total: Option<std::time::Duration>,
+    ) -> Result<Response> {
         let resp = http::send(&method, &url, self.retries, || {
-            let b = self.builder(&method, &url);
+            let mut b = self.builder(&method, &url);
+            if let Some(t) = total {
+                b = b.timeout(t);
+            }
             match &body {
                 Body::None => b,
                 Body::Json(bytes) => b
@@ -429,6 +453,10 @@ pub fn qlik_user_header(user: &str) -> Result<String> {
         .remove(b'~');
     let enc = |s: &str| percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string();
     Ok(format!("UserDirectory={}; UserId={}", enc(dir), enc(id)))
+}
+
+fn cookie_name(cookie: &str) -> &str {
+    cookie.split('=').next().unwrap_or("").trim()
 }
 
 fn strip_query(location: &str) -> &str {

@@ -356,6 +356,9 @@ fn with_suffix(name: &str, id: &str) -> String {
     }
 }
 
+/// Total limit of one upload or download (the idle limit between chunks is --timeout).
+const LONG_TRANSFER: Duration = Duration::from_secs(24 * 3600);
+
 struct ExportOptions {
     skip_data: bool,
     scope: &'static str,
@@ -399,8 +402,11 @@ async fn export_one(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Error::server(format!("the export of app {id} returned no downloadPath")))?;
     // Step 2: download it through the same proxy, into a temp file next to the target.
+    // No total limit for the transfer itself; --timeout limits the wait for each chunk.
     let url = client.url_for_server_path(download)?;
-    let resp = client.send(Method::GET, url, Body::None).await?;
+    let resp = client
+        .send_with_timeout(Method::GET, url, Body::None, Some(LONG_TRANSFER))
+        .await?;
     let dir = p
         .path
         .parent()
@@ -424,7 +430,16 @@ async fn export_one(
     let bar = progress.add(new_bar(resp.content_length(), &name));
     let mut written = 0u64;
     let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
+    let idle = client.timeout();
+    loop {
+        let next = tokio::time::timeout(idle, body.next()).await.map_err(|_| {
+            Error::network(format!(
+                "the download of app {id} stalled (nothing for {}s)",
+                idle.as_secs()
+            ))
+            .with_hint("run the export again, or raise --timeout")
+        })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             Error::network(format!(
                 "the download of app {id} was cut off: {}",
@@ -551,14 +566,17 @@ fn import(a: ImportArgs, app: &App, res: &'static Resource) -> Result<u8> {
         (reqwest::Body::wrap_stream(stream), Some(size))
     };
     let created = app.block_on(async {
+        // The upload plus the repository's processing: --timeout plus 1 s per MiB.
+        let total = client.timeout() + Duration::from_secs(size >> 20);
         let resp = client
-            .send(
+            .send_with_timeout(
                 Method::POST,
                 url,
                 Body::Stream {
                     make: &make_body,
                     content_type: crate::qrs::wire::APP_CONTENT_TYPE,
                 },
+                Some(total),
             )
             .await?;
         crate::qrs::client::read_json(resp, "app upload").await
