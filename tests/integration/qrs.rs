@@ -774,6 +774,33 @@ fn virtual_proxy_create_jwt_then_use_it() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     assert!(ok, "the new JWT virtual proxy serves QRS");
+    // The JWT toolkit's proxy settings can be posted as they are.
+    let body = site.ok(&[
+        "jwt",
+        "proxy-config",
+        "--cert",
+        &cert,
+        "--audience",
+        "team-c",
+        "--prefix",
+        "teamc",
+        "--json",
+    ]);
+    std::fs::write(site.env.path().join("proxy.json"), body).unwrap();
+    let id = site.ok(&[
+        "qrs",
+        "virtualproxyconfig",
+        "create",
+        "-f",
+        "proxy.json",
+        "-q",
+    ]);
+    assert!(qtool::qrs::filter::is_guid(id.trim()), "{id}");
+    assert_eq!(
+        site.ok(&["qrs", "virtualproxy", "count", "--name", "teamc"])
+            .trim(),
+        "1"
+    );
 }
 
 #[test]
