@@ -422,6 +422,11 @@ fn crud_on_tags_with_names_quoted() {
         site.json(&["qrs", "tag", "get", &id])["name"],
         "Renamed & #1"
     );
+    // `&`, `#` and quotes in filter values are encoded once and reach the server intact.
+    let found = site.json(&["qrs", "tag", "ls", "--name", "Renamed & #1"]);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let found = site.json(&["qrs", "tag", "ls", "--filter", "name eq 'Renamed & #1'"]);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
     // Many at once from stdin.
     let many = site
         .env
