@@ -84,14 +84,49 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     })
 }
 
-/// Load an RSA private key from a file.
+/// Environment variable holding the passphrase of an encrypted private key.
+pub const ENV_KEY_PASSPHRASE: &str = "QTOOL_KEY_PASSPHRASE";
+
+/// The key passphrase from `QTOOL_KEY_PASSPHRASE`, if set.
+pub fn passphrase_from_env() -> Option<String> {
+    std::env::var(ENV_KEY_PASSPHRASE)
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
+/// Load an RSA private key from a file (an encrypted one with `QTOOL_KEY_PASSPHRASE`).
 pub fn load_private_key(path: &Path) -> Result<PrivateKey> {
+    load_private_key_with(path, passphrase_from_env().as_deref())
+}
+
+/// Load an RSA private key from a file, decrypting it with `passphrase` when it is encrypted.
+pub fn load_private_key_with(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey> {
     let bytes = read_file(path, "private key")?;
-    parse_private_key(&bytes).map_err(|e| e.context(path.display()))
+    parse_private_key_with(&bytes, passphrase).map_err(|e| about_file(e, path))
+}
+
+/// `<file> <message>`: the parse errors read "is a certificate; ...", so prefixing the file
+/// name makes one sentence naming the file.
+pub fn about_file(e: Error, path: &Path) -> Error {
+    about(e, &path.display().to_string())
+}
+
+/// `<what> <message>` keeping class and hint.
+pub fn about(e: Error, what: &str) -> Error {
+    let err = Error::new(e.class(), format!("{what} {}", e.message()));
+    match e.hint() {
+        Some(hint) => err.with_hint(hint),
+        None => err,
+    }
 }
 
 /// Parse an RSA private key from PEM (or DER) bytes. Errors say what the bytes are instead.
 pub fn parse_private_key(bytes: &[u8]) -> Result<PrivateKey> {
+    parse_private_key_with(bytes, None)
+}
+
+/// [`parse_private_key`] with the passphrase for an `ENCRYPTED PRIVATE KEY`.
+pub fn parse_private_key_with(bytes: &[u8], passphrase: Option<&str>) -> Result<PrivateKey> {
     let contents = pem::parse(bytes).map_err(pem_error_for_key)?;
     match contents {
         Contents::Der(der) => private_from_der(&der),
@@ -100,20 +135,54 @@ pub fn parse_private_key(bytes: &[u8]) -> Result<PrivateKey> {
                 .iter()
                 .find(|b| b.label.ends_with("PRIVATE KEY"))
                 .unwrap_or(&blocks[0]);
+            if block.label == "ENCRYPTED PRIVATE KEY" {
+                return private_from_encrypted(&block.der, passphrase);
+            }
             private_from_block(block)
         }
     }
 }
 
+fn private_from_encrypted(der: &[u8], passphrase: Option<&str>) -> Result<PrivateKey> {
+    use super::encrypted::{DecryptError, decrypt_pkcs8};
+    let Some(passphrase) = passphrase else {
+        return Err(encrypted_error());
+    };
+    match decrypt_pkcs8(der, passphrase.as_bytes()) {
+        Ok(plain) => private_from_pkcs8(&plain),
+        Err(DecryptError::WrongPassphrase) => Err(Error::input(
+            "cannot be decrypted with this passphrase",
+        )
+        .with_hint(format!(
+            "check the passphrase (--passphrase-stdin or {ENV_KEY_PASSPHRASE})"
+        ))),
+        Err(DecryptError::Unsupported) => Err(Error::input(
+            "is encrypted with a scheme qtool does not support (PBES2 + PBKDF2 + AES-CBC only)",
+        )
+        .with_hint(
+            "re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY.pem -out KEY-aes.pem`",
+        )),
+        Err(DecryptError::Corrupt) => Err(Error::input(
+            "is a corrupt encrypted private key",
+        )
+        .with_hint(KEYGEN_HINT)),
+    }
+}
+
 fn pem_error_for_key(e: PemError) -> Error {
-    Error::input(format!("not a private key: {e}"))
+    Error::input(format!("is not a private key: {e}"))
         .with_hint("give the PEM private key file (PEM `BEGIN PRIVATE KEY`)")
 }
 
 fn private_from_block(block: &Block) -> Result<PrivateKey> {
     match block.label.as_str() {
         "PRIVATE KEY" => private_from_pkcs8(&block.der),
-        "RSA PRIVATE KEY" if block.is_legacy_encrypted() => Err(encrypted_error()),
+        "RSA PRIVATE KEY" if block.is_legacy_encrypted() => Err(Error::input(
+            "is encrypted in the legacy OpenSSL format (Proc-Type: 4,ENCRYPTED)",
+        )
+        .with_hint(
+            "convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY.pem -out KEY8.pem`",
+        )),
         "RSA PRIVATE KEY" => private_from_pkcs1(&block.der, KeyFormat::Pkcs1),
         "ENCRYPTED PRIVATE KEY" => Err(encrypted_error()),
         "EC PRIVATE KEY" => Err(not_rsa("an EC private key")),
@@ -189,9 +258,9 @@ fn with_article(name: &str) -> String {
 }
 
 fn encrypted_error() -> Error {
-    Error::input("is an encrypted private key; qtool needs an unencrypted key").with_hint(
-        "decrypt it once with `openssl pkey -in KEY.pem -out plain.pem` and keep plain.pem 0600",
-    )
+    Error::input("is an encrypted private key and no passphrase was given").with_hint(format!(
+        "pipe the passphrase to --passphrase-stdin or set {ENV_KEY_PASSPHRASE}"
+    ))
 }
 
 /// What a public-key file turned out to be.
@@ -220,12 +289,12 @@ pub struct PublicKey {
 /// Load the public key from a certificate, a public key, or a private key file.
 pub fn load_public_key(path: &Path) -> Result<PublicKey> {
     let bytes = read_file(path, "certificate")?;
-    parse_public_key(&bytes).map_err(|e| e.context(path.display()))
+    parse_public_key(&bytes).map_err(|e| about_file(e, path))
 }
 
 pub fn parse_public_key(bytes: &[u8]) -> Result<PublicKey> {
     let contents = pem::parse(bytes).map_err(|e| {
-        Error::input(format!("not a certificate or public key: {e}"))
+        Error::input(format!("is not a certificate or public key: {e}"))
             .with_hint("give the PEM certificate (PEM `BEGIN CERTIFICATE`) or public key")
     })?;
     match contents {

@@ -4,6 +4,7 @@
 
 pub mod cert;
 pub mod commands;
+pub mod encrypted;
 pub mod keys;
 pub mod pem;
 pub mod token;
@@ -84,7 +85,8 @@ pub fn verify_bearer(
     audience: Option<&str>,
     leeway: Duration,
 ) -> Result<token::Decoded> {
-    let key = keys::parse_public_key(cert_pem).map_err(|e| e.context("the JWT certificate"))?;
+    let key =
+        keys::parse_public_key(cert_pem).map_err(|e| keys::about(e, "the JWT certificate"))?;
     let options = token::VerifyOptions {
         alg: None,
         audience: audience.filter(|a| !a.is_empty()).map(str::to_string),

@@ -86,7 +86,9 @@ pub fn build_claims(spec: &ClaimSpec, now: i64) -> Map<String, Value> {
         // With preserve_order, insert on an existing key keeps its position.
         claims.insert(k.clone(), v.clone());
     }
-    let exp = now.saturating_add(i64::try_from(spec.expires_in.as_secs()).unwrap_or(i64::MAX));
+    // As Node's jsonwebtoken: an explicit `iat` claim is the base for `exp`.
+    let issued = claims.get("iat").and_then(Value::as_i64).unwrap_or(now);
+    let exp = issued.saturating_add(i64::try_from(spec.expires_in.as_secs()).unwrap_or(i64::MAX));
     claims.entry("iat").or_insert(Value::from(now));
     if let Some(nbf) = spec.not_before {
         claims.entry("nbf").or_insert(Value::from(nbf));

@@ -12,6 +12,10 @@ pub const QLIK_USER_HEADER: &str = "X-Qlik-User";
 pub const APP_CONTENT_TYPE: &str = "application/vnd.qlik.sense.app";
 /// "Never" in QRS dates (e.g. `publishTime` of an unpublished app).
 pub const NEVER_DATE: &str = "1753-01-01T00:00:00.000Z";
+/// Field wrapping scalar answers: `GET /qrs/{type}/count` → `{"value": 12}` and
+/// `POST /qrs/task/{id}/start/synchronous` → `{"value": "<execution session id>"}`. The spec
+/// documents bare values; real QRS wraps them (clients read `.value`), and so does the sandbox.
+pub const VALUE_FIELD: &str = "value";
 /// Unset GUID references.
 pub const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -87,6 +91,160 @@ pub const SERVICE_STATE: &[&str] = &[
     "Disabled",
     "Unknown",
 ];
+
+/// VirtualProxyConfig `authenticationMethod`.
+pub const AUTHENTICATION_METHOD: &[&str] = &[
+    "Ticket",
+    "HeaderStaticUserDirectory",
+    "HeaderDynamicUserDirectory",
+    "SAML",
+    "JWT",
+    "OIDC",
+];
+
+pub mod auth_method {
+    /// Ticket: Windows authentication, or the forms login page for non-Windows user agents.
+    pub const TICKET: i64 = 0;
+    pub const JWT: i64 = 4;
+}
+
+/// SchemaEvent/CompositeEvent `eventType`.
+pub const EVENT_TYPE: &[&str] = &["Schema", "Composite"];
+/// CompositeEventRule `ruleState`.
+pub const RULE_STATE: &[&str] = &["Undefined", "TaskSuccessful", "TaskFail"];
+/// ExecutionSession `abortReason`.
+pub const ABORT_REASON: &[&str] = &["Undefined", "Manual", "Timeout", "DeletedTask"];
+/// SchemaEvent `daylightSavingTime`.
+pub const DAYLIGHT_SAVING_TIME: &[&str] = &[
+    "ObserveDaylightSavingTime",
+    "PermanentStandardTime",
+    "PermanentDaylightSavingTime",
+];
+/// About `nodeType`.
+pub const NODE_TYPE: &[&str] = &["Undefined", "Central", "Rim"];
+/// DataConnection `logOn`.
+pub const LOG_ON: &[&str] = &["LOG_ON_SERVICE_USER", "LOG_ON_CURRENT_USER"];
+/// DataConnection `architecture`.
+pub const ARCHITECTURE: &[&str] = &["Undefined", "x86", "x64"];
+/// SystemRule `ruleContext`.
+pub const RULE_CONTEXT: &[&str] = &["BothQlikSenseAndQMC", "QlikSenseOnly", "QMCOnly"];
+/// UserDirectory `syncStatus`.
+pub const SYNC_STATUS: &[&str] = &["Idle", "ExternalFetch", "DBStore"];
+/// UserDirectory `creationType`.
+pub const CREATION_TYPE: &[&str] = &["Installed", "Added"];
+
+/// One enum as `GET /qrs/about/api/enums` describes it: its name, value names (index = value)
+/// and the `Type.property` usages.
+pub struct EnumInfo {
+    pub name: &'static str,
+    pub values: &'static [&'static str],
+    pub usages: &'static [&'static str],
+}
+
+/// The enums the tool knows, with where they are used (`Type.property`, as the spec names them).
+pub const ENUMS: &[EnumInfo] = &[
+    EnumInfo {
+        name: "TaskExecutionStatus",
+        values: TASK_EXECUTION_STATUS,
+        usages: &["ExecutionResult.status", "ExecutionResultCondensed.status"],
+    },
+    EnumInfo {
+        name: "AppAvailabilityStatus",
+        values: APP_AVAILABILITY_STATUS,
+        usages: &["App.availabilityStatus", "AppCondensed.availabilityStatus"],
+    },
+    EnumInfo {
+        name: "TaskType",
+        values: TASK_TYPE,
+        usages: &["ReloadTask.taskType", "Task.taskType"],
+    },
+    EnumInfo {
+        name: "ExecutionResultDetailType",
+        values: DETAILS_TYPE,
+        usages: &["ExecutionResultDetail.detailsType"],
+    },
+    EnumInfo {
+        name: "IncrementOption",
+        values: INCREMENT_OPTION,
+        usages: &["SchemaEvent.incrementOption"],
+    },
+    EnumInfo {
+        name: "EventType",
+        values: EVENT_TYPE,
+        usages: &["SchemaEvent.eventType", "CompositeEvent.eventType"],
+    },
+    EnumInfo {
+        name: "RuleState",
+        values: RULE_STATE,
+        usages: &["CompositeEventRule.ruleState"],
+    },
+    EnumInfo {
+        name: "AbortReason",
+        values: ABORT_REASON,
+        usages: &["ExecutionSession.abortReason"],
+    },
+    EnumInfo {
+        name: "DaylightSavingTime",
+        values: DAYLIGHT_SAVING_TIME,
+        usages: &["SchemaEvent.daylightSavingTime"],
+    },
+    EnumInfo {
+        name: "ServiceType",
+        values: SERVICE_TYPE,
+        usages: &["ServiceStatus.serviceType"],
+    },
+    EnumInfo {
+        name: "ServiceState",
+        values: SERVICE_STATE,
+        usages: &["ServiceStatus.serviceState"],
+    },
+    EnumInfo {
+        name: "AuthenticationMethod",
+        values: AUTHENTICATION_METHOD,
+        usages: &["VirtualProxyConfig.authenticationMethod"],
+    },
+    EnumInfo {
+        name: "NodeType",
+        values: NODE_TYPE,
+        usages: &["About.nodeType"],
+    },
+    EnumInfo {
+        name: "LogOn",
+        values: LOG_ON,
+        usages: &["DataConnection.logOn"],
+    },
+    EnumInfo {
+        name: "Architecture",
+        values: ARCHITECTURE,
+        usages: &["DataConnection.architecture"],
+    },
+    EnumInfo {
+        name: "RuleContext",
+        values: RULE_CONTEXT,
+        usages: &["SystemRule.ruleContext"],
+    },
+    EnumInfo {
+        name: "SyncStatus",
+        values: SYNC_STATUS,
+        usages: &["UserDirectory.syncStatus"],
+    },
+    EnumInfo {
+        name: "CreationType",
+        values: CREATION_TYPE,
+        usages: &["UserDirectory.creationType"],
+    },
+];
+
+/// The enum used by a property (matched on the property name, case-insensitive), for filters
+/// like `status eq FinishedFail`.
+pub fn enum_for_property(property: &str) -> Option<&'static EnumInfo> {
+    ENUMS.iter().find(|e| {
+        e.usages.iter().any(|u| {
+            u.rsplit_once('.')
+                .is_some_and(|(_, p)| p.eq_ignore_ascii_case(property))
+        })
+    })
+}
 
 /// Name of an enum value, or the number itself when it is out of range.
 pub fn enum_name(names: &[&str], value: i64) -> String {

@@ -5,5 +5,6 @@ mod support;
 
 mod context;
 mod generated;
+mod jwt;
 mod qrs;
 mod sandbox;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::{CertOptions, refuse_overwrite};
+use super::{CertOptions, PassphraseArg, refuse_overwrite};
 use crate::app::App;
 use crate::error::Result;
 use crate::jwt::{cert, keys};
@@ -27,12 +27,15 @@ pub struct CertArgs {
     pub force: bool,
     #[command(flatten)]
     pub options: CertOptions,
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 pub fn run(args: CertArgs, app: &App) -> Result<u8> {
     refuse_overwrite(&args.out, args.force)?;
     let spec = args.options.spec();
-    let key = keys::load_private_key(&args.key)?;
+    let passphrase = args.passphrase.get()?;
+    let key = keys::load_private_key_with(&args.key, passphrase.as_deref())?;
     let generated = cert::self_signed(&key, &spec)?;
     storage::atomic_write(&args.out, generated.pem.as_bytes(), Sensitivity::Public)?;
     let summary = json!({

@@ -76,6 +76,25 @@ impl CertOptions {
     }
 }
 
+/// `--passphrase-stdin` for commands that read a private key.
+#[derive(Debug, Clone, Args)]
+pub struct PassphraseArg {
+    /// Read the passphrase of an encrypted private key from stdin (or set QTOOL_KEY_PASSPHRASE).
+    #[arg(long)]
+    pub passphrase_stdin: bool,
+}
+
+impl PassphraseArg {
+    /// The passphrase from stdin when asked for, else from `QTOOL_KEY_PASSPHRASE`.
+    pub fn get(&self) -> Result<Option<String>> {
+        if self.passphrase_stdin {
+            Ok(Some(crate::secret::read_stdin("key passphrase")?))
+        } else {
+            Ok(crate::jwt::keys::passphrase_from_env())
+        }
+    }
+}
+
 /// Refuse to replace an existing file unless `--force`.
 pub(crate) fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
     if !force && path.exists() {

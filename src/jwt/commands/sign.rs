@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::parse_duration;
+use super::{PassphraseArg, parse_duration};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::jwt::{keys, token};
@@ -60,6 +60,8 @@ pub struct SignArgs {
     /// Key id header (`kid`).
     #[arg(long, value_name = "KID")]
     pub kid: Option<String>,
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 /// `now`, a duration from now, or an RFC 3339 time → Unix seconds.
@@ -80,6 +82,15 @@ fn parse_when(text: &str) -> std::result::Result<i64, String> {
 
 pub fn run(args: SignArgs, app: &App) -> Result<u8> {
     let alg = token::parse_alg(&args.alg)?;
+    if args.passphrase.passphrase_stdin
+        && args.claims_file.as_deref() == Some(std::path::Path::new("-"))
+    {
+        return Err(
+            Error::usage("--passphrase-stdin and --claims-file - both want stdin")
+                .with_hint("put the claims in a file, or set QTOOL_KEY_PASSPHRASE instead"),
+        );
+    }
+    let passphrase = args.passphrase.get()?;
     let mut extra = Vec::new();
     if let Some(path) = &args.claims_file {
         extra.extend(read_claims_file(path)?);
@@ -87,7 +98,7 @@ pub fn run(args: SignArgs, app: &App) -> Result<u8> {
     for claim in &args.claims {
         extra.push(token::parse_claim_arg(claim)?);
     }
-    let key = keys::load_private_key(&args.key)?;
+    let key = keys::load_private_key_with(&args.key, passphrase.as_deref())?;
     let spec = token::ClaimSpec {
         userid: args.userid,
         userdirectory: args.userdirectory,
