@@ -152,14 +152,25 @@ impl Resource {
     }
 }
 
-/// Replace enum integers at the given paths by their names.
+/// Replace enum integers at the given paths by their names, and QRS's "never" date
+/// (`1753-01-01T00:00:00.000Z`) by an empty cell.
 pub fn decorate(item: &mut Value, enums: &[EnumField]) {
+    blank_never_dates(item);
     for e in enums {
         if let Some(slot) = lookup_mut(item, e.path)
             && let Some(n) = slot.as_i64()
         {
             *slot = Value::String(wire::enum_name(e.names, n));
         }
+    }
+}
+
+fn blank_never_dates(item: &mut Value) {
+    match item {
+        Value::String(s) if s == wire::NEVER_DATE => *item = Value::Null,
+        Value::Object(map) => map.values_mut().for_each(blank_never_dates),
+        Value::Array(items) => items.iter_mut().for_each(blank_never_dates),
+        _ => {}
     }
 }
 
@@ -527,8 +538,10 @@ mod tests {
     #[test]
     fn enums_are_named_for_tables() {
         let r = find("reloadtask").unwrap();
-        let mut v = json!({"taskType": 0, "operational": {"lastExecutionResult": {"status": 8}}});
+        let mut v = json!({"taskType": 0, "operational": {"lastExecutionResult": {"status": 8},
+            "nextExecution": "1753-01-01T00:00:00.000Z"}});
         r.decorate(&mut v);
+        assert!(v["operational"]["nextExecution"].is_null());
         assert_eq!(v["taskType"], "Reload");
         assert_eq!(
             v["operational"]["lastExecutionResult"]["status"],
