@@ -282,6 +282,31 @@ fn app_ls_table_json_and_ids() {
 }
 
 #[test]
+fn verbose_logs_requests_without_secrets() {
+    let site = Site::start(&[]);
+    let token = std::fs::read_to_string(site.sb.get("/qseow/jwt/token_file")).unwrap();
+    let out = site.env.run(&["-vv", "qrs", "app", "count"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-> GET") && err.contains("/qrs/app/count"),
+        "{err}"
+    );
+    assert!(err.contains("x-qlik-xrfkey"), "{err}");
+    assert!(!err.contains(token.trim()), "token leaked: {err}");
+    let out = site
+        .env
+        .run(&["--context", "cookie", "-vv", "qrs", "app", "count"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cookie:"), "{err}");
+    assert!(
+        !err.to_ascii_lowercase().contains("x-qlik-session-form="),
+        "cookie leaked: {err}"
+    );
+}
+
+#[test]
 fn seed_tutorial_app_ls_insecure() {
     let sb = Sandbox::start(&[]);
     let env = TestEnv::new();
