@@ -6,4 +6,5 @@ mod support;
 mod context;
 mod generated;
 mod jwt;
+mod qrs;
 mod sandbox;
