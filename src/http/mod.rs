@@ -165,7 +165,10 @@ pub async fn send(
             }
             Err(e) => {
                 tracing::debug!("<- error {} ({})", url_for_log(url), root_cause(e));
-                is_refused(e) || (idempotent && (e.is_connect() || e.is_request() || e.is_body()))
+                // A TLS failure does not go away by asking again.
+                find_rustls_error(e).is_none()
+                    && (is_refused(e)
+                        || (idempotent && (e.is_connect() || e.is_request() || e.is_body())))
             }
         };
         if retryable && attempt < retries {
@@ -227,9 +230,14 @@ fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>()
             && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
         {
-            return Some(tls);
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            // io::Error::source() skips the wrapped error itself (hyper wraps the TLS
+            // connector's io::Error in another io::Error): descend into it.
+            current = Some(inner);
+            continue;
         }
         current = err.source();
     }

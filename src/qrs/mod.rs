@@ -1,4 +1,15 @@
-//! Qlik Sense Repository Service: client, models and commands.
+//! Qlik Sense Repository Service: client, resources and commands.
+//!
+//! - [`client`]: one transport per run (TLS, Xrfkey, auth, session cookie, retries, errors).
+//! - [`endpoints`]: every QRS path qtool calls, in one table (checked against the QRS spec).
+//! - [`resources`]: the resource table (name, path, what it supports, table columns, enums).
+//! - [`filter`]: QRS filter quoting and composition.
+//! - [`commands`]: `qtool qrs <resource> <verb>`.
 
+pub mod client;
 pub mod commands;
+pub mod endpoints;
+pub mod filter;
+pub mod resources;
+mod token;
 pub mod wire;

@@ -7,4 +7,5 @@ mod context;
 mod generated;
 mod jwt;
 mod qem;
+mod qrs;
 mod sandbox;

@@ -1,0 +1,160 @@
+//! Shared pieces of the qrs commands: streaming JSON to stdout, reading JSON input files,
+//! printing resource lists, and resolving a name to exactly one entity.
+
+use std::io::Read;
+use std::path::Path;
+
+use futures_util::StreamExt;
+use reqwest::Response;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::output::{OutputFormat, Printer};
+use crate::qrs::client::QrsClient;
+use crate::qrs::filter;
+use crate::qrs::resources::{Op, Resource};
+
+/// Pretty-print a (possibly huge) JSON response to stdout while it downloads: the body goes
+/// chunk by chunk through a channel to a blocking thread running [`Printer::json_stream`].
+pub async fn stream_json(resp: Response, printer: &Printer) -> Result<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+    let p = printer.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        p.json_stream(ChannelReader {
+            rx,
+            buf: bytes::Bytes::new(),
+        })
+    });
+    let mut body = resp.bytes_stream();
+    let mut failure = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(c) => {
+                if tx.send(c).await.is_err() {
+                    break; // the writer stopped (closed stdout): its result says why
+                }
+            }
+            Err(e) => {
+                failure = Some(Error::network(format!(
+                    "the answer was cut off: {}",
+                    crate::http::root_cause(&e)
+                )));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| Error::failed(format!("output thread failed: {e}")))?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    written
+}
+
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    buf: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.buf = b,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        let _ = self.buf.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Read a JSON (or YAML, by extension) document from a file or `-` (stdin).
+pub fn read_json_input(path: &Path) -> Result<Value> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("reading stdin", e))?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+    };
+    let is_yaml = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let parsed = if is_yaml {
+        yaml_serde::from_str::<Value>(&text).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_str::<Value>(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| {
+        Error::input(format!(
+            "{} is not valid {}: {e}",
+            path.display(),
+            if is_yaml { "YAML" } else { "JSON" }
+        ))
+        .with_hint("fix the file; `-` reads the document from stdin")
+    })
+}
+
+/// Print a list of entities of `res`: table with enum names, JSON/YAML as received, or ids.
+pub fn print_list(
+    printer: &Printer,
+    res: &Resource,
+    mut items: Vec<Value>,
+    full: bool,
+) -> Result<()> {
+    if printer.format() == OutputFormat::Table && !printer.quiet() {
+        for item in &mut items {
+            res.decorate(item);
+        }
+    }
+    printer.list(&items, res.table_columns(full), "id")
+}
+
+/// Print one entity (enum names in table mode).
+pub fn print_one(printer: &Printer, res: &Resource, mut item: Value) -> Result<()> {
+    if printer.format() == OutputFormat::Table && !printer.quiet() {
+        res.decorate(&mut item);
+    }
+    printer.object(&item, "id")
+}
+
+/// The one entity of `res` named `name`: 0 matches is "not found", 2+ is a conflict listing them.
+pub async fn one_by_name(client: &QrsClient, res: &Resource, name: &str) -> Result<Value> {
+    let field = res.name_field.unwrap_or("name");
+    let flt = filter::eq(field, name);
+    let items = client
+        .get_list(&res.op_path(Op::List, None)?, &[("filter", &flt)])
+        .await?;
+    match items.len() {
+        1 => Ok(items.into_iter().next().unwrap_or(Value::Null)),
+        0 => Err(Error::not_found(format!("no {} named `{name}`", res.label))
+            .with_hint(format!("list them with `qtool qrs {} ls`", res.name))),
+        n => {
+            let ids: Vec<String> = items.iter().map(|i| crate::output::cell(i, "id")).collect();
+            Err(Error::conflict(format!(
+                "{n} {}s are named `{name}`: {}",
+                res.label,
+                ids.join(", ")
+            ))
+            .with_hint("pass the id instead of the name"))
+        }
+    }
+}
+
+/// Id from an argument that is either a GUID or a name.
+pub async fn id_or_name(client: &QrsClient, res: &Resource, text: &str) -> Result<String> {
+    if filter::is_guid(text) {
+        return Ok(text.to_string());
+    }
+    let item = one_by_name(client, res, text).await?;
+    Ok(crate::output::cell(&item, "id"))
+}

@@ -1,0 +1,10 @@
+//! Per-run token minting for `auth = jwt-sign` contexts: the single call site of the JWT
+//! toolkit from the QRS client.
+
+use crate::context::model::JwtRecipe;
+use crate::error::Result;
+
+/// Sign a short-lived token from the context's recipe.
+pub fn mint(recipe: &JwtRecipe) -> Result<String> {
+    crate::jwt::mint_from_recipe(recipe)
+}
