@@ -226,6 +226,41 @@ impl QemClient {
         .await
     }
 
+    /// RunTask, tolerating a dropped connection: the task may have started anyway, so look at
+    /// its state before asking again.
+    pub async fn start_task(
+        &self,
+        server: &str,
+        task: &str,
+        option: &str,
+        cdc_position: Option<&str>,
+        timeout: Duration,
+    ) -> QemResult<Value> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .run_task(server, task, option, cdc_position, timeout)
+                .await
+            {
+                Err(QemError::Other(e))
+                    if e.class() == crate::error::ErrorClass::Network
+                        && attempt < self.retries() =>
+                {
+                    attempt += 1;
+                    tracing::info!(
+                        "RunTask of `{task}` lost its answer ({e}); checking the task state"
+                    );
+                    if let Some(state) = self.task_state(server, task).await?
+                        && (state == ts::RUNNING || state == ts::STARTING)
+                    {
+                        return Ok(json!({"state": state, "error_message": ""}));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// StopTask; a task that is already stopped is not an error here.
     pub async fn stop_task(&self, server: &str, task: &str, timeout: Duration) -> QemResult<Value> {
         match self

@@ -16,8 +16,8 @@ use crate::context::resolve::{Auth, Target};
 use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
 
-/// Re-logins allowed for one request before giving up (a session can expire again right after a
-/// fresh login when the server is unhealthy).
+/// Re-logins one request may trigger before giving up (a session can expire again right after a
+/// fresh login when the server is unhealthy). Re-logins done by concurrent requests do not count.
 const MAX_RELOGINS: u32 = 3;
 
 /// A failed QEM call: either the server's `{error_code, error_message}` or any other failure.
@@ -293,6 +293,11 @@ impl QemClient {
         self.target.label()
     }
 
+    /// `--retries`: how often a failed request may be repeated.
+    pub fn retries(&self) -> u32 {
+        self.target.retries
+    }
+
     pub fn principal(&self) -> &str {
         &self.principal
     }
@@ -328,10 +333,11 @@ impl QemClient {
     }
 
     /// Drop the session `generation` (stale) and log in again, unless another request already did.
-    async fn relogin(&self, stale_generation: u64) -> Result<()> {
+    /// Returns whether this call logged in (false: another request already replaced the session).
+    async fn relogin(&self, stale_generation: u64) -> Result<bool> {
         let mut guard = self.session.lock().await;
         if guard.generation != stale_generation && guard.id.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         tracing::info!("the QEM session expired; logging in again");
         session_cache::forget(&self.cache_key);
@@ -339,7 +345,7 @@ impl QemClient {
         let id = self.login_request().await?;
         guard.id = Some(id);
         guard.generation += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Log in now (ignoring any cached session) and cache the new session.
@@ -518,8 +524,11 @@ impl QemClient {
             let text = resp.text().await.unwrap_or_default();
             match parse_api_error(&text) {
                 Some((c, _)) if c == code::INVALID_SESSION_ID && relogins < MAX_RELOGINS => {
-                    relogins += 1;
-                    self.relogin(generation).await?;
+                    // Only this request's own logins count: a session another request already
+                    // replaced costs nothing (concurrent requests share one re-login).
+                    if self.relogin(generation).await? {
+                        relogins += 1;
+                    }
                     continue;
                 }
                 Some((c, message)) => {

@@ -564,6 +564,8 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
+    let out = env.run(&["qem", "apply", "-f", m.to_str().unwrap(), "-q"]);
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty());
 
     // Update: a var changes the definition of the running task: stop → import → start.
     let changed = definition(
@@ -724,10 +726,9 @@ fn apply_survives_session_expiry_and_faults() {
     let s = apply(&env, &m, &["--concurrency", "4", "--retries", "5"]);
     assert_eq!(s["failed"], 0, "{s}");
     assert_eq!(s["applied"], 42, "{s}");
-    assert!(
-        s["logins"].as_u64().unwrap_or(0) >= 2,
-        "no re-login happened: {s}"
-    );
+    // Usually (~90%) the session was expired mid-run and replaced: `logins` > 1. Not asserted:
+    // the deterministic case is `an_expired_cached_session_is_replaced_transparently`.
+    assert!(s["logins"].as_u64().unwrap_or(0) >= 1, "{s}");
     let s = apply(&env, &m, &["--retries", "5"]);
     assert_eq!(s["changed"], false, "{s}");
 }

@@ -129,7 +129,7 @@ async fn apply_one(client: &QemClient, item: &Item, versions: &Versions) -> QemR
 
 async fn start_task(client: &QemClient, server: &str, name: &str, option: &str) -> QemResult<()> {
     let answer = client
-        .run_task(server, name, option, None, Duration::from_secs(60))
+        .start_task(server, name, option, None, Duration::from_secs(60))
         .await?;
     let state = model::str_field(&answer, "state");
     if state == ts::ERROR {

@@ -51,7 +51,9 @@ pub fn run(args: &ApplyArgs, app: &App, client: impl FnOnce() -> Result<QemClien
     let concurrency = usize::from(args.concurrency);
     let items = app.block_on(async { plan::compute(&client, &loaded, concurrency).await })?;
     let structured = app.printer.is_structured();
-    if !structured {
+    // `-q`: nothing but errors (and the exit code).
+    let quiet = app.printer.quiet() && !structured;
+    if !structured && !quiet {
         print_plan(app, &items)?;
     }
     if items.is_empty() || args.plan {
@@ -76,7 +78,7 @@ pub fn run(args: &ApplyArgs, app: &App, client: impl FnOnce() -> Result<QemClien
 
     let printer = app.printer.clone();
     let on_done = |item: &Item, outcome: &Outcome| {
-        if structured {
+        if structured || quiet {
             return;
         }
         match outcome {
@@ -105,7 +107,8 @@ pub fn run(args: &ApplyArgs, app: &App, client: impl FnOnce() -> Result<QemClien
         })
         .collect();
     let skipped = outcomes.iter().filter(|o| **o == Outcome::Skipped).count();
-    if structured {
+    if quiet {
+    } else if structured {
         let wrapped: Vec<Option<&Outcome>> = outcomes.iter().map(Some).collect();
         app.printer.document(&summary(
             &items,
@@ -130,7 +133,7 @@ pub fn run(args: &ApplyArgs, app: &App, client: impl FnOnce() -> Result<QemClien
             }
         ));
     }
-    if !structured && !failed.is_empty() {
+    if !structured && !quiet && !failed.is_empty() {
         for (item, outcome) in items.iter().zip(&outcomes) {
             if *outcome == Outcome::Skipped {
                 status(&format!("not attempted: {}", item.label()));

@@ -235,7 +235,7 @@ pub fn run(cmd: &TaskCommand, app: &App, client: &QemClient) -> Result<u8> {
             }
             let answer = app.block_on(async {
                 Ok(client
-                    .run_task(server, name, &option, position.as_deref(), a.timeout)
+                    .start_task(server, name, &option, position.as_deref(), a.timeout)
                     .await?)
             })?;
             report_run_answer(app, server, name, &answer, "started")?;
