@@ -23,6 +23,9 @@ const OID_AES128_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 
 const OID_AES192_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x16];
 const OID_AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
 
+/// Upper bound on PBKDF2 rounds we are willing to run (a few seconds at most).
+const MAX_ITERATIONS: u32 = 10_000_000;
+
 /// Why decryption failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecryptError {
@@ -79,7 +82,12 @@ pub fn decrypt_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Vec<u8>, DecryptEr
     let (pbkdf2_params, _) = seq(kdf_params)?;
     let (salt, rest) = tlv(pbkdf2_params, TAG_OCTET_STRING)?;
     let (iterations, mut rest) = tlv(rest, TAG_INTEGER)?;
-    let iterations = NonZeroU32::new(small_uint(iterations)?).ok_or(DecryptError::Corrupt)?;
+    let iterations = small_uint(iterations)?;
+    // OpenSSL writes 2048; a file asking for billions of rounds would hang us, not protect more.
+    if iterations > MAX_ITERATIONS {
+        return Err(DecryptError::Unsupported);
+    }
+    let iterations = NonZeroU32::new(iterations).ok_or(DecryptError::Corrupt)?;
     // Optional keyLength INTEGER, then optional prf AlgorithmIdentifier (default HMAC-SHA1).
     let mut key_length = None;
     if let Ok((len, after)) = tlv(rest, TAG_INTEGER) {

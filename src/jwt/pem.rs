@@ -72,6 +72,8 @@ pub fn parse(bytes: &[u8]) -> Result<Contents, PemError> {
     if !text.contains("-----BEGIN ") {
         return der_or_not(bytes);
     }
+    // Files saved by Windows editors may start with a byte-order mark.
+    let text = text.trim_start_matches('\u{feff}');
     let mut blocks = Vec::new();
     let mut lines = text.lines().map(str::trim);
     while let Some(line) = lines.next() {
@@ -308,6 +310,15 @@ mod tests {
             parse(b"-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PUBLIC KEY-----\n"),
             Err(PemError::Mismatched(_, _))
         ));
+    }
+
+    #[test]
+    fn crlf_and_bom_are_fine() {
+        let text = "\u{feff}-----BEGIN CERTIFICATE-----\r\nMAEC\r\n-----END CERTIFICATE-----\r\n";
+        let Ok(Contents::Pem(blocks)) = parse(text.as_bytes()) else {
+            panic!("expected PEM");
+        };
+        assert_eq!(blocks[0].der, vec![0x30, 0x01, 0x02]);
     }
 
     #[test]

@@ -391,6 +391,9 @@ async fn serve(args: SandboxArgs, state_dir: &Path, app: &App) -> Result<()> {
         persist::Persister::new(state_dir, qrs_state, qem_state, faults.clone()).run(persist_rx),
     );
 
+    // Signal handlers first: once the discovery file exists, a SIGTERM must already mean a
+    // clean stop with a final snapshot, not the default kill.
+    let signals = Signals::install()?;
     // Announce.
     let doc = discovery::document(state_dir, &pki.paths, &secrets, &endpoints);
     let text = discovery::write(state_dir, &doc)?;
@@ -402,7 +405,7 @@ async fn serve(args: SandboxArgs, state_dir: &Path, app: &App) -> Result<()> {
         discovery::https_url(endpoints.qem)
     ));
 
-    wait_for_signal().await?;
+    signals.wait().await;
     status("stopping: finishing open requests");
     let _ = stop_tx.send(true);
     for s in servers {
@@ -417,26 +420,45 @@ async fn serve(args: SandboxArgs, state_dir: &Path, app: &App) -> Result<()> {
     saved
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM.
-async fn wait_for_signal() -> Result<()> {
+/// Ctrl-C (SIGINT) or SIGTERM, listened for from the moment of `install`.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| Error::io("installing the SIGTERM handler", e))?;
-        let mut int = signal(SignalKind::interrupt())
-            .map_err(|e| Error::io("installing the SIGINT handler", e))?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())
+                    .map_err(|e| Error::io("installing the SIGTERM handler", e))?,
+                int: signal(SignalKind::interrupt())
+                    .map_err(|e| Error::io("installing the SIGINT handler", e))?,
+            })
         }
-        Ok(())
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| Error::io("installing the Ctrl-C handler", e))
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

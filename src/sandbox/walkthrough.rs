@@ -321,15 +321,17 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
         &["qrs", "app", "ls"],
         None,
     )?;
-    let tasks = steps.run("Reload tasks", &["qrs", "reloadtask", "ls", "--json"], None)?;
-    let task_id = serde_json::from_str::<Value>(&tasks)
-        .ok()
-        .and_then(|v| {
-            v.get(0)
-                .and_then(|t| t.get("id"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+    steps.run("Reload tasks", &["qrs", "reloadtask", "ls"], None)?;
+    let ids = steps.run(
+        "The same, ids only (for scripts)",
+        &["qrs", "reloadtask", "ls", "-q"],
+        None,
+    )?;
+    let task_id = ids
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
         .ok_or_else(|| Error::server("the sandbox has no reload task to start"))?;
     steps.run(
         "Start a reload task and wait for its result",

@@ -6,5 +6,6 @@ mod support;
 mod context;
 mod generated;
 mod jwt;
+mod qem;
 mod qrs;
 mod sandbox;

@@ -82,6 +82,15 @@ fn parse_when(text: &str) -> std::result::Result<i64, String> {
 
 pub fn run(args: SignArgs, app: &App) -> Result<u8> {
     let alg = token::parse_alg(&args.alg)?;
+    for (flag, value) in [
+        ("--userid", &args.userid),
+        ("--userdirectory", &args.userdirectory),
+    ] {
+        if value.trim().is_empty() {
+            return Err(Error::usage(format!("{flag} is empty"))
+                .with_hint("the virtual proxy needs both the user id and the user directory"));
+        }
+    }
     if args.passphrase.passphrase_stdin
         && args.claims_file.as_deref() == Some(std::path::Path::new("-"))
     {

@@ -1,0 +1,754 @@
+//! `qtool qem ...` against the sandbox's QEM emulator: every command, and `apply` (create,
+//! no-op re-run, update, delete with force-stop, run states, session expiry, faults, names with
+//! spaces).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::support::{Sandbox, TestEnv, json};
+
+/// A test environment with a `qem` context (AD password login) for the sandbox, made current.
+fn qem_env(sb: &Sandbox) -> TestEnv {
+    let env = TestEnv::new();
+    let password = std::fs::read_to_string(sb.get("/qem/password_file")).expect("password file");
+    env.ok_stdin(
+        &[
+            "context",
+            "create",
+            "qem",
+            "--server",
+            &sb.get("/qem/url"),
+            "--server-type",
+            "qem",
+            "--ca-cert",
+            &sb.get("/ca_cert"),
+            "--user",
+            &sb.get("/qem/user"),
+            "--password-stdin",
+        ],
+        &password,
+    );
+    env.ok(&["context", "use", "qem"]);
+    env
+}
+
+/// A Replicate task definition in the export format (sparse settings, two endpoints).
+fn definition(task: &str, source: &str, target: &str, schema: &str) -> Value {
+    json!({
+        "name": format!("{task}__2026-01-01--10-00-00-000000"),
+        "cmd.replication_definition": {
+            "tasks": [{
+                "task": {"name": task, "source_name": source, "target_names": [target]},
+                "source": {
+                    "rep_source": {"source_name": source, "database_name": source},
+                    "source_tables": {"name": source, "explicit_included_tables": [
+                        {"owner": "SALES", "name": "ORDERS", "validation_sampling_percentage": 0}
+                    ]}
+                },
+                "targets": [{"rep_target": {"target_name": target, "target_state": "DISABLED", "database_name": target}}],
+                "task_settings": {
+                    "source_settings": {},
+                    "target_settings": {"default_schema": schema, "queue_settings": {"message_shape": {}, "key_shape": {}}},
+                    "common_settings": {"save_changes_enabled": true}
+                }
+            }],
+            "databases": [
+                {"name": source, "role": "SOURCE", "is_licensed": true, "type_id": "ORACLE_COMPONENT_TYPE",
+                 "db_settings": {"$type": "OracleSettings", "username": "repl", "password": "${DB_PASSWORD}", "server": "//db:1521/ORCL"},
+                 "override_properties": {}},
+                {"name": target, "role": "TARGET", "is_licensed": true, "type_id": "NULL_TARGET_COMPONENT_TYPE",
+                 "db_settings": {"$type": "NulltargetSettings"}, "override_properties": {}}
+            ]
+        },
+        "_version": {"version": "2023.11.0.159", "version_major": 2023, "version_minor": 11, "version_revision": 159},
+        "description": "Host name: dev, Time: 2026-01-01 10:00:00"
+    })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn task_names(env: &TestEnv, server: &str) -> Vec<(String, String)> {
+    let list = json(&env.ok(&["qem", "task", "ls", "--server", server, "--json"]));
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or("").to_string(),
+                t["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn state_of(env: &TestEnv, server: &str, task: &str) -> String {
+    let v = json(&env.ok(&["qem", "task", "status", "--server", server, task, "--json"]));
+    v["state"].as_str().unwrap_or("").to_string()
+}
+
+fn first_server(env: &TestEnv) -> String {
+    let servers = json(&env.ok(&["qem", "server", "ls", "--json"]));
+    servers[0]["name"]
+        .as_str()
+        .expect("the sandbox seeds a server")
+        .to_string()
+}
+
+#[test]
+fn login_caches_the_session_and_logout_ends_it() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    env.ok(&["qem", "login"]);
+    let cache = env.config_dir().join("cache").join("qem-sessions");
+    let files: Vec<_> = std::fs::read_dir(&cache)
+        .expect("session cache dir")
+        .collect();
+    assert_eq!(files.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = files[0].as_ref().expect("entry").path();
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // The session id never appears on stdout/stderr or in logs.
+        let text = std::fs::read_to_string(&path).expect("cache");
+        let id = json(&text)["session_id"].as_str().unwrap_or("").to_string();
+        let out = env.run(&["qem", "server", "ls", "-vv"]);
+        assert!(out.status.success());
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(&id));
+        // The cached session was reused: no new login in the log.
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("logged in to QEM"));
+    }
+    env.ok(&["qem", "logout"]);
+    assert_eq!(std::fs::read_dir(&cache).expect("dir").count(), 0);
+}
+
+#[test]
+fn bad_credentials_and_missing_things_have_exit_codes() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    env.ok_stdin(&["context", "update", "qem", "--password-stdin"], "wrong\n");
+    let err = env.fails(&["qem", "server", "ls"], 5);
+    assert!(err.contains("refused the login"), "{err}");
+
+    let env = qem_env(&sb);
+    let err = env.fails(&["qem", "server", "get", "no such server"], 6);
+    assert!(err.contains("AEM_SERVER_NOT_FOUND"), "{err}");
+    let server = first_server(&env);
+    let err = env.fails(
+        &["qem", "task", "get", "--server", &server, "no such task"],
+        6,
+    );
+    assert!(err.contains("AEM_TASK_NOT_FOUND"), "{err}");
+}
+
+#[test]
+fn api_token_and_jwt_logins() {
+    let sb = Sandbox::start(&[]);
+    let env = TestEnv::new();
+    let token = std::fs::read_to_string(sb.get("/qem/api_token_file")).expect("token");
+    env.ok_stdin(
+        &[
+            "context",
+            "create",
+            "pat",
+            "--server",
+            &sb.get("/qem/url"),
+            "--server-type",
+            "qem",
+            "--ca-cert",
+            &sb.get("/ca_cert"),
+            "--auth",
+            "api-token",
+            "--api-key-stdin",
+        ],
+        &token,
+    );
+    env.ok(&["--context", "pat", "qem", "server", "ls"]);
+    env.ok(&[
+        "context",
+        "create",
+        "jwt",
+        "--server",
+        &sb.get("/qem/url"),
+        "--server-type",
+        "qem",
+        "--ca-cert",
+        &sb.get("/ca_cert"),
+        "--jwt-key",
+        &sb.get("/qem/jwt/private_key"),
+        "--jwt-userid",
+        "qemadmin",
+        "--jwt-userdirectory",
+        "SANDBOX",
+    ]);
+    env.ok(&["--context", "jwt", "qem", "login"]);
+}
+
+#[test]
+fn server_commands_with_names_with_spaces() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    let name = "My Sample Server";
+    env.ok_stdin(
+        &[
+            "qem",
+            "server",
+            "register",
+            name,
+            "--host",
+            "rep1.example.com",
+            "--port",
+            "3552",
+            "--user",
+            "REP\\admin",
+            "--password-stdin",
+        ],
+        "rep-pass\n",
+    );
+    let list = env.ok(&["qem", "server", "ls"]);
+    assert!(list.contains(name), "{list}");
+    let def = json(&env.ok(&["qem", "server", "def", name, "--json"]));
+    assert_eq!(def["host"], "rep1.example.com");
+    assert_eq!(def["name"], name);
+    env.ok(&["qem", "server", "get", name]);
+
+    // ACLs: add, idempotent add, list, remove one, remove all.
+    env.ok(&[
+        "qem", "server", "acl", "set", name, "--role", "designer", "--user", "D\\alice",
+    ]);
+    env.ok(&[
+        "qem", "server", "acl", "set", name, "--role", "designer", "--user", "D\\alice",
+    ]);
+    env.ok(&[
+        "qem", "server", "acl", "set", name, "--role", "viewer", "--group", "D\\ops",
+    ]);
+    let acl = json(&env.ok(&["qem", "server", "acl", "get", name, "--json"]));
+    assert_eq!(
+        acl["designer_role"]["users"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let rows = env.ok(&["qem", "server", "acl", "get", name]);
+    assert!(rows.contains("D\\ops"), "{rows}");
+    env.ok(&["qem", "server", "acl", "rm", name, "--user", "D\\alice"]);
+    let rows = env.ok(&["qem", "server", "acl", "get", name]);
+    assert!(!rows.contains("alice"), "{rows}");
+    env.ok(&["qem", "server", "acl", "rm", name]);
+
+    // License: key=value lines as issued; the state shows in the details.
+    let license = write(
+        env.path(),
+        "license.txt",
+        "license_type=Evaluation\nlicensed_to=Test\nserial_no=123\nexpiration_date=2099-12-31\nissue_date=2026-01-01\n",
+    );
+    env.ok(&[
+        "qem",
+        "server",
+        "license",
+        name,
+        "--file",
+        license.to_str().unwrap(),
+    ]);
+    let details = json(&env.ok(&["qem", "server", "get", name, "--json"]));
+    assert_eq!(details["license"]["state"], "VALID_LICENSE", "{details}");
+    let bad = write(env.path(), "bad.txt", "nonsense\n");
+    env.fails(
+        &[
+            "qem",
+            "server",
+            "license",
+            name,
+            "--file",
+            bad.to_str().unwrap(),
+        ],
+        3,
+    );
+
+    // Export/import of the whole repository.
+    let out = env.path().join("all.json");
+    env.ok(&[
+        "qem",
+        "server",
+        "export-all",
+        name,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    json(&std::fs::read_to_string(&out).expect("export"));
+    env.ok(&[
+        "qem",
+        "server",
+        "import-all",
+        name,
+        "-f",
+        out.to_str().unwrap(),
+    ]);
+
+    env.ok(&["qem", "server", "rm", name]);
+    env.fails(&["qem", "server", "def", name], 6);
+}
+
+#[test]
+fn task_commands() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    let server = first_server(&env);
+    let all = json(&env.ok(&["qem", "task", "ls", "--json"]));
+    assert!(!all.as_array().expect("array").is_empty());
+    let tasks = task_names(&env, &server);
+    let (task, _) = tasks.first().expect("a seeded task").clone();
+    env.ok(&["qem", "task", "get", "--server", &server, &task]);
+
+    // Export one, import it under a name with spaces, delete it.
+    let file = env.path().join("task.json");
+    env.ok(&[
+        "qem",
+        "task",
+        "export",
+        "--server",
+        &server,
+        &task,
+        "--with-endpoints",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&file).expect("export");
+    assert!(!text.starts_with("//"));
+    assert!(text.contains("\n  \""), "2-space pretty JSON");
+    env.ok(&[
+        "qem",
+        "task",
+        "import",
+        file.to_str().unwrap(),
+        "--server",
+        &server,
+        "--name",
+        "copy of task",
+    ]);
+    assert!(
+        task_names(&env, &server)
+            .iter()
+            .any(|(n, _)| n == "copy of task")
+    );
+
+    // Run states.
+    env.ok(&[
+        "qem",
+        "task",
+        "start",
+        "--server",
+        &server,
+        "copy of task",
+        "--option",
+        "reload-target",
+    ]);
+    env.ok(&[
+        "qem",
+        "task",
+        "wait",
+        "--server",
+        &server,
+        "copy of task",
+        "--until",
+        "running",
+        "--timeout",
+        "30s",
+    ]);
+    assert_eq!(state_of(&env, &server, "copy of task"), "RUNNING");
+    let err = env.fails(
+        &["qem", "task", "rm", "--server", &server, "copy of task"],
+        7,
+    );
+    assert!(err.contains("AEM_TASK_NOT_STOPPED"), "{err}");
+    env.ok(&["qem", "task", "stop", "--server", &server, "copy of task"]);
+    env.ok(&[
+        "qem",
+        "task",
+        "wait",
+        "--server",
+        &server,
+        "copy of task",
+        "--until",
+        "stopped",
+    ]);
+    env.ok(&["qem", "task", "stop", "--server", &server, "copy of task"]);
+    env.ok(&[
+        "qem",
+        "task",
+        "start",
+        "--server",
+        &server,
+        "copy of task",
+        "--from-timestamp",
+        "2026-01-01T00:00:00",
+    ]);
+    env.fails(
+        &[
+            "qem",
+            "task",
+            "start",
+            "--server",
+            &server,
+            "copy of task",
+            "--option",
+            "bogus",
+        ],
+        2,
+    );
+    env.ok(&[
+        "qem",
+        "task",
+        "rm",
+        "--server",
+        &server,
+        "copy of task",
+        "--force-stop",
+    ]);
+    assert!(
+        !task_names(&env, &server)
+            .iter()
+            .any(|(n, _)| n == "copy of task")
+    );
+
+    // Export all: one file per task, atomically written.
+    let dir = env.path().join("tasks");
+    env.ok(&[
+        "qem",
+        "task",
+        "export",
+        "--all",
+        "--server",
+        &server,
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let files = std::fs::read_dir(&dir).expect("dir").count();
+    assert_eq!(files, task_names(&env, &server).len());
+
+    // Tables and endpoints.
+    env.ok(&["qem", "task", "tables", "ls", "--server", &server, &task]);
+    env.ok(&[
+        "qem", "task", "tables", "status", "--server", &server, &task,
+    ]);
+    let tables = json(&env.ok(&[
+        "qem", "task", "tables", "ls", "--server", &server, &task, "--json",
+    ]));
+    if let Some(t) = tables.as_array().and_then(|a| a.first()) {
+        let (schema, table) = (
+            t["schema"].as_str().unwrap_or(""),
+            t["table"].as_str().unwrap_or(""),
+        );
+        let out = env.run(&[
+            "qem", "task", "tables", "reload", "--server", &server, &task, "--schema", schema,
+            "--table", table,
+        ]);
+        // Reload needs full load enabled on the task: either it works or QEM says why, in one line.
+        if !out.status.success() {
+            crate::support::assert_one_error_line(&String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let eps = json(&env.ok(&["qem", "endpoint", "ls", "--server", &server, "--json"]));
+    assert!(!eps.as_array().expect("array").is_empty());
+    env.ok(&["qem", "audit-trail", "export", "--since", "1h"]);
+}
+
+/// A manifest for `n` tasks on one registered server; task 0 is started.
+fn manifest(dir: &Path, server: &str, tasks: &[(&str, &str)], extra: &str) -> PathBuf {
+    let mut text = format!(
+        "[vars]\nenv = \"qa\"\nDB_PASSWORD = \"secret\"\n\n[[servers]]\nname = \"{server}\"\nhost = \"rep.${{env}}.example.com\"\nport = 3552\nuser = 'REP\\admin'\npassword = \"rep-pass\"\n\n[servers.acl.admin]\nusers = ['D\\alice']\n\n"
+    );
+    for (i, (name, file)) in tasks.iter().enumerate() {
+        text.push_str(&format!(
+            "[[tasks]]\nserver = \"{server}\"\nname = \"{name}\"\ndefinition = \"{file}\"\n{}\n",
+            if i == 0 { "run = \"started\"\n" } else { "" }
+        ));
+    }
+    text.push_str(extra);
+    write(dir, "qem.toml", &text)
+}
+
+fn apply(env: &TestEnv, manifest: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["qem", "apply", "-f", manifest.to_str().unwrap(), "--json"];
+    args.extend_from_slice(extra);
+    json(&env.ok(&args))
+}
+
+#[test]
+fn apply_creates_then_does_nothing_then_updates_then_deletes() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    let dir = env.path();
+    let server = "Apply Server";
+    for (file, task, schema) in [
+        ("orders.json", "orders ${env}", "dbo"),
+        ("stock.json", "stock", "dbo"),
+    ] {
+        let def = definition(task, &format!("src {task}"), &format!("tgt {task}"), schema);
+        write(dir, file, &serde_json::to_string_pretty(&def).unwrap());
+    }
+    let m = manifest(
+        dir,
+        server,
+        &[("orders qa", "orders.json"), ("stock", "stock.json")],
+        "",
+    );
+
+    // Plan only: nothing changes, exit 100 with --detailed-exitcode.
+    let out = env.run(&[
+        "qem",
+        "apply",
+        "-f",
+        m.to_str().unwrap(),
+        "--plan",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(100),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("+ server `Apply Server`"), "{plan}");
+    assert!(
+        plan.contains("+ task `orders qa` on `Apply Server`"),
+        "{plan}"
+    );
+    env.fails(&["qem", "server", "def", server], 6);
+
+    // Create.
+    let s = apply(&env, &m, &[]);
+    assert_eq!(s["changed"], true);
+    assert_eq!(s["failed"], 0);
+    assert_eq!(state_of(&env, server, "orders qa").as_str(), "RUNNING");
+    assert_eq!(state_of(&env, server, "stock").as_str(), "STOPPED");
+
+    // No-op.
+    let s = apply(&env, &m, &[]);
+    assert_eq!(s["changed"], false, "{s}");
+    assert_eq!(s["planned"], 0, "{s}");
+    let out = env.run(&[
+        "qem",
+        "apply",
+        "-f",
+        m.to_str().unwrap(),
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
+
+    // Update: a var changes the definition of the running task: stop → import → start.
+    let changed = definition(
+        "orders ${env}",
+        "src orders ${env}",
+        "tgt orders ${env}",
+        "sales_${env}",
+    );
+    write(
+        dir,
+        "orders.json",
+        &serde_json::to_string_pretty(&changed).unwrap(),
+    );
+    let out = env.ok(&["qem", "apply", "-f", m.to_str().unwrap(), "--plan"]);
+    assert!(out.contains("~ task `orders qa`"), "{out}");
+    assert!(
+        out.contains("default_schema: \"dbo\" → \"sales_qa\""),
+        "{out}"
+    );
+    let s = apply(&env, &m, &[]);
+    assert_eq!(s["changed"], true);
+    assert_eq!(state_of(&env, server, "orders qa").as_str(), "RUNNING");
+    let exported = json(&env.ok(&["qem", "task", "export", "--server", server, "orders qa"]));
+    assert_eq!(
+        exported["cmd.replication_definition"]["tasks"][0]["task_settings"]["target_settings"]["default_schema"],
+        "sales_qa"
+    );
+    assert_eq!(apply(&env, &m, &[])["changed"], false);
+
+    // A removed table cannot be merged away by ImportTask: the plan replaces the task.
+    let mut fewer = changed.clone();
+    fewer["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"] =
+        json!([{"owner": "SALES", "name": "ITEMS", "validation_sampling_percentage": 0}]);
+    write(
+        dir,
+        "orders.json",
+        &serde_json::to_string_pretty(&fewer).unwrap(),
+    );
+    let out = env.ok(&["qem", "apply", "-f", m.to_str().unwrap(), "--plan"]);
+    assert!(
+        out.contains("explicit_included_tables[SALES.ORDERS]"),
+        "{out}"
+    );
+    assert!(out.contains("stop → delete → import → start"), "{out}");
+    apply(&env, &m, &[]);
+    let exported = json(&env.ok(&["qem", "task", "export", "--server", server, "orders qa"]));
+    let tables = &exported["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"];
+    assert_eq!(tables.as_array().map(Vec::len), Some(1), "{tables}");
+    assert_eq!(tables[0]["name"], "ITEMS");
+    assert_eq!(state_of(&env, server, "orders qa").as_str(), "RUNNING");
+    assert_eq!(apply(&env, &m, &[])["changed"], false);
+
+    // The ACL was set; a changed ACL is replaced, an unchanged one left alone.
+    let acl = json(&env.ok(&["qem", "server", "acl", "get", server, "--json"]));
+    assert_eq!(acl["admin_role"]["users"][0]["name"], "D\\alice");
+    let text = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace("users = ['D\\alice']", "users = ['D\\bob']");
+    std::fs::write(&m, text).unwrap();
+    let out = env.ok(&["qem", "apply", "-f", m.to_str().unwrap()]);
+    assert!(
+        out.contains("- admin user `D\\alice`") && out.contains("+ admin user `D\\bob`"),
+        "{out}"
+    );
+    assert_eq!(apply(&env, &m, &[])["changed"], false);
+
+    // Promotion: the same manifest with --var env=prod targets other names.
+    let s = apply(&env, &m, &["--var", "env=prod", "--plan"]);
+    assert!(s["planned"].as_u64().unwrap_or(0) > 0);
+
+    // Run states: stop the started task; then delete it with force-stop.
+    let m2 = manifest(
+        dir,
+        server,
+        &[("orders qa", "orders.json"), ("stock", "stock.json")],
+        "",
+    );
+    let text =
+        std::fs::read_to_string(&m2)
+            .unwrap()
+            .replacen("run = \"started\"", "run = \"stopped\"", 1);
+    std::fs::write(&m2, text).unwrap();
+    apply(&env, &m2, &[]);
+    assert_eq!(state_of(&env, server, "orders qa").as_str(), "STOPPED");
+    env.ok(&["qem", "task", "start", "--server", server, "orders qa"]);
+    let text = std::fs::read_to_string(&m2).unwrap().replacen(
+        "definition = \"orders.json\"\nrun = \"stopped\"",
+        "state = \"absent\"\nforce_stop = true",
+        1,
+    );
+    // Its source endpoint goes too (after the task that uses it).
+    let text = format!(
+        "{text}\n[[endpoints]]\nserver = \"{server}\"\nname = \"src orders qa\"\nstate = \"absent\"\n"
+    );
+    std::fs::write(&m2, text).unwrap();
+    let s = apply(&env, &m2, &[]);
+    assert_eq!(s["changed"], true, "{s}");
+    let eps = env.ok(&["qem", "endpoint", "ls", "--server", server]);
+    assert!(
+        !eps.contains("src orders qa") && eps.contains("tgt orders qa"),
+        "{eps}"
+    );
+    assert!(
+        !task_names(&env, server)
+            .iter()
+            .any(|(n, _)| n == "orders qa")
+    );
+    assert_eq!(apply(&env, &m2, &[])["changed"], false);
+
+    // Server absent removes it.
+    let gone = write(
+        dir,
+        "gone.toml",
+        &format!("[[servers]]\nname = \"{server}\"\nstate = \"absent\"\n"),
+    );
+    assert_eq!(apply(&env, &gone, &[])["changed"], true);
+    env.fails(&["qem", "server", "def", server], 6);
+}
+
+#[test]
+fn apply_refuses_to_delete_a_running_task_without_force_stop() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    let dir = env.path();
+    let def = definition("t1", "s1", "d1", "dbo");
+    write(dir, "t1.json", &def.to_string());
+    let m = manifest(dir, "S", &[("t1", "t1.json")], "");
+    apply(&env, &m, &[]);
+    let text = std::fs::read_to_string(&m).unwrap().replacen(
+        "definition = \"t1.json\"\nrun = \"started\"",
+        "state = \"absent\"",
+        1,
+    );
+    std::fs::write(&m, text).unwrap();
+    let err = env.fails(&["qem", "apply", "-f", m.to_str().unwrap()], 7);
+    assert!(err.contains("force_stop"), "{err}");
+}
+
+#[test]
+fn apply_survives_session_expiry_and_faults() {
+    // 5% of requests fail at the front door (503 or dropped connection) and 5% of session checks
+    // expire the session: 40 tasks make ~90 requests, so re-logins happen mid-run.
+    let sb = Sandbox::start(&["--session-ttl", "1s", "--fault-rate", "0.05"]);
+    let env = qem_env(&sb);
+    let dir = env.path();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let name = format!("task {i}");
+        let def = definition(&name, &format!("src{i}"), &format!("tgt{i}"), "dbo");
+        write(dir, &format!("t{i}.json"), &def.to_string());
+        tasks.push((name, format!("t{i}.json")));
+    }
+    let refs: Vec<(&str, &str)> = tasks
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let m = manifest(dir, "Faulty", &refs, "");
+    let s = apply(&env, &m, &["--concurrency", "4", "--retries", "5"]);
+    assert_eq!(s["failed"], 0, "{s}");
+    assert_eq!(s["applied"], 42, "{s}");
+    assert!(
+        s["logins"].as_u64().unwrap_or(0) >= 2,
+        "no re-login happened: {s}"
+    );
+    let s = apply(&env, &m, &["--retries", "5"]);
+    assert_eq!(s["changed"], false, "{s}");
+}
+
+#[test]
+fn an_expired_cached_session_is_replaced_transparently() {
+    let sb = Sandbox::start(&["--session-ttl", "1s"]);
+    let env = qem_env(&sb);
+    env.ok(&["qem", "server", "ls"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = env.run(&["qem", "server", "ls", "-v"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the QEM session expired; logging in again"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn apply_manifest_errors_are_one_line_with_exit_3() {
+    let env = TestEnv::new();
+    let m = write(
+        env.path(),
+        "bad.yaml",
+        "tasks:\n  - server: s\n    name: t\n",
+    );
+    // No context is needed to reject a bad manifest... but one is resolved first: create one.
+    env.ok(&[
+        "context",
+        "create",
+        "q",
+        "--server",
+        "https://127.0.0.1:9",
+        "--server-type",
+        "qem",
+        "--auth",
+        "api-token",
+        "--api-key",
+        "x",
+    ]);
+    let err = env.fails(
+        &["--context", "q", "qem", "apply", "-f", m.to_str().unwrap()],
+        3,
+    );
+    assert!(err.contains("definition"), "{err}");
+}
