@@ -45,9 +45,12 @@ echo "sandbox peak RSS: $(( $(peak_kib "$sandbox_pid") / 1024 )) MiB"
 
 echo "== peer: nginx serving the same body as a static file over TLS"
 mkdir -p "$work/nginx/html"
+chmod 755 "$work" "$work/nginx" "$work/nginx/html"
 cp "$work/apps.json" "$work/nginx/html/full"
+chmod 644 "$work/nginx/html/full"
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 cat >"$work/nginx/nginx.conf" <<CONF
+user root;
 worker_processes 2;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
