@@ -9,10 +9,12 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Install the subscriber. `QTOOL_LOG` (an `EnvFilter` directive) overrides `-v`.
 pub fn init(verbose: u8) {
+    // Dependencies stay silent below -vvv: qtool reports their failures itself, in one line
+    // with a fix (e.g. rustls logging "failed to verify TLS certificate" next to our error).
     let default = match verbose {
-        0 => "warn",
-        1 => "warn,qtool=info",
-        2 => "warn,qtool=debug",
+        0 => "off,qtool=warn",
+        1 => "off,qtool=info",
+        2 => "off,qtool=debug",
         _ => "warn,qtool=trace",
     };
     let filter = std::env::var("QTOOL_LOG")

@@ -4,12 +4,14 @@
 //! - [`endpoints`]: every QRS path qtool calls, in one table (checked against the QRS spec).
 //! - [`resources`]: the resource table (name, path, what it supports, table columns, enums).
 //! - [`filter`]: QRS filter quoting and composition.
+//! - `reindent`: streaming pretty-printing of large JSON answers.
 //! - [`commands`]: `qtool qrs <resource> <verb>`.
 
 pub mod client;
 pub mod commands;
 pub mod endpoints;
 pub mod filter;
+mod reindent;
 pub mod resources;
 mod token;
 pub mod wire;

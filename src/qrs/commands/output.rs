@@ -14,63 +14,30 @@ use crate::qrs::client::QrsClient;
 use crate::qrs::filter;
 use crate::qrs::resources::{Op, Resource};
 
-/// Pretty-print a (possibly huge) JSON response to stdout while it downloads: the body goes
-/// chunk by chunk through a channel to a blocking thread running [`Printer::json_stream`].
+/// Pretty-print a (possibly huge) JSON response to stdout while it downloads: the bytes are
+/// re-indented chunk by chunk (as `serde_json`'s pretty printer lays them out) without being
+/// parsed into values, and written in 64 KiB blocks.
 pub async fn stream_json(resp: Response, printer: &Printer) -> Result<()> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
-    let p = printer.clone();
-    let writer = tokio::task::spawn_blocking(move || {
-        p.json_stream(ChannelReader {
-            rx,
-            buf: bytes::Bytes::new(),
-        })
-    });
+    let mut reindent = crate::qrs::reindent::Reindent::new();
+    let mut out = Vec::with_capacity(1 << 17);
     let mut body = resp.bytes_stream();
-    let mut failure = None;
+    let invalid = |e: String| Error::server(format!("the server sent invalid JSON: {e}"));
     while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(c) => {
-                if tx.send(c).await.is_err() {
-                    break; // the writer stopped (closed stdout): its result says why
-                }
-            }
-            Err(e) => {
-                failure = Some(Error::network(format!(
-                    "the answer was cut off: {}",
-                    crate::http::root_cause(&e)
-                )));
-                break;
-            }
+        let chunk = chunk.map_err(|e| {
+            Error::network(format!(
+                "the answer was cut off: {}",
+                crate::http::root_cause(&e)
+            ))
+            .with_hint("run the command again")
+        })?;
+        reindent.feed(&chunk, &mut out).map_err(invalid)?;
+        if out.len() >= 1 << 16 {
+            printer.write_raw(&out)?;
+            out.clear();
         }
     }
-    drop(tx);
-    let written = writer
-        .await
-        .map_err(|e| Error::failed(format!("output thread failed: {e}")))?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    written
-}
-
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-    buf: bytes::Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.buf.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.buf = b,
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
-        let _ = self.buf.split_to(n);
-        Ok(n)
-    }
+    reindent.finish(&mut out).map_err(invalid)?;
+    printer.write_raw(&out)
 }
 
 /// Read a JSON (or YAML, by extension) document from a file or `-` (stdin).
