@@ -103,3 +103,93 @@ pub fn decrypt_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Vec<u8>, DecryptEr
     }
     Ok(plain)
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::cipher::{EncryptionContext, PaddedBlockEncryptingKey};
+    use pkcs8::der::Encode;
+
+    use super::*;
+
+    /// A small well-formed PKCS#8 `PrivateKeyInfo` (EC OID, empty inner key).
+    const PLAIN: [u8; 21] = [
+        0x30, 0x13, 0x02, 0x01, 0x00, 0x30, 0x09, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+        0x01, 0x04, 0x03, 0x30, 0x01, 0x00,
+    ];
+    const SALT: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+    const IV: [u8; 16] = [9; 16];
+
+    /// What `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes (PBKDF2-HMAC-SHA256), built with
+    /// the format crates and encrypted with aws-lc-rs.
+    fn encrypt(passphrase: &[u8]) -> Vec<u8> {
+        let mut key = [0u8; 32];
+        let rounds = NonZeroU32::new(2048).unwrap();
+        pbkdf2::derive(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            rounds,
+            &SALT,
+            passphrase,
+            &mut key,
+        );
+        let cipher =
+            PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_256, &key).unwrap())
+                .unwrap();
+        let mut data = PLAIN.to_vec();
+        cipher
+            .less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(IV)))
+            .unwrap();
+        let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &SALT, &IV).unwrap();
+        let info = EncryptedPrivateKeyInfo {
+            encryption_algorithm: params.into(),
+            encrypted_data: &data,
+        };
+        let mut out = vec![0u8; 512];
+        let len = info.encode_to_slice(&mut out).unwrap().len();
+        out.truncate(len);
+        out
+    }
+
+    /// Replace the first occurrence of `from` in `der` by `to` (same length).
+    fn patch(der: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = der.windows(from.len()).position(|w| w == from).unwrap();
+        let mut out = der.to_vec();
+        out[at..at + to.len()].copy_from_slice(to);
+        out
+    }
+
+    #[test]
+    fn decrypts_pbes2_and_spots_a_wrong_passphrase() {
+        let der = encrypt(b"s3cret");
+        assert_eq!(decrypt_pkcs8(&der, b"s3cret").unwrap(), PLAIN);
+        assert_eq!(
+            decrypt_pkcs8(&der, b"wrong").unwrap_err(),
+            DecryptError::WrongPassphrase
+        );
+    }
+
+    #[test]
+    fn other_schemes_are_unsupported_and_garbage_is_corrupt() {
+        let der = encrypt(b"pw");
+        // PBES2 (1.2.840.113549.1.5.13) -> pbeWithMD5AndDES-CBC (1.2.840.113549.1.5.3).
+        let pbes1 = patch(&der, &[0x01, 0x05, 0x0d], &[0x01, 0x05, 0x03]);
+        // AES-256-CBC (2.16.840.1.101.3.4.1.42) -> AES-256-GCM (…1.46).
+        let gcm = patch(&der, &[0x03, 0x04, 0x01, 0x2a], &[0x03, 0x04, 0x01, 0x2e]);
+        // PBKDF2 (1.2.840.113549.1.5.12) -> an unknown KDF (…1.5.127).
+        let kdf = patch(&der, &[0x01, 0x05, 0x0c], &[0x01, 0x05, 0x7f]);
+        for (name, der) in [("pbes1", pbes1), ("gcm", gcm), ("kdf", kdf)] {
+            assert_eq!(
+                decrypt_pkcs8(&der, b"pw").unwrap_err(),
+                DecryptError::Unsupported,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            decrypt_pkcs8(&der[..der.len() - 3], b"pw").unwrap_err(),
+            DecryptError::Corrupt
+        );
+        assert_eq!(
+            decrypt_pkcs8(&[0x30, 0x00], b"pw").unwrap_err(),
+            DecryptError::Corrupt
+        );
+    }
+}
