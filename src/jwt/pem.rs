@@ -77,6 +77,7 @@ pub fn parse(bytes: &[u8]) -> Result<Contents, PemError> {
         Ok(text) if text.contains(BEGIN) => text,
         _ => return der_or_not(bytes),
     };
+    let text = &drop_stray_blank_lines(text);
     // `parse_many` stops quietly at a block without END and fails without saying which block is
     // bad: when it does not account for every BEGIN line, parse the first bad one on its own.
     if let Ok(blocks) = ::pem::parse_many(text)
@@ -85,6 +86,21 @@ pub fn parse(bytes: &[u8]) -> Result<Contents, PemError> {
         return Ok(Contents::Pem(blocks));
     }
     Err(first_bad_block(text))
+}
+
+/// Blank lines inside a block are harmless to most PEM readers, but `pem` takes the first one as
+/// the end of the headers. Keep only the blank line after a `Key: value` header line.
+fn drop_stray_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut previous = "";
+    for line in text.lines() {
+        if !line.trim().is_empty() || previous.contains(':') {
+            out.push_str(line);
+            out.push('\n');
+        }
+        previous = line;
+    }
+    out
 }
 
 /// The error of the first block that does not parse on its own, named by its BEGIN label.
@@ -215,6 +231,15 @@ mod tests {
             parse(b"-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PUBLIC KEY-----\n").unwrap_err(),
             PemError::Mismatched("PRIVATE KEY".into(), "PUBLIC KEY".into())
         );
+    }
+
+    #[test]
+    fn blank_lines_in_the_body_are_fine() {
+        let text = "-----BEGIN CERTIFICATE-----\r\n\r\nMA\n\nEC\n \n-----END CERTIFICATE-----\n\n";
+        let Ok(Contents::Pem(blocks)) = parse(text.as_bytes()) else {
+            panic!("expected PEM");
+        };
+        assert_eq!(blocks[0].contents(), [0x30, 0x01, 0x02]);
     }
 
     #[test]
