@@ -133,10 +133,10 @@ pub fn parse_private_key_with(bytes: &[u8], passphrase: Option<&str>) -> Result<
         Contents::Pem(blocks) => {
             let block = blocks
                 .iter()
-                .find(|b| b.label.ends_with("PRIVATE KEY"))
+                .find(|b| b.tag().ends_with("PRIVATE KEY"))
                 .unwrap_or(&blocks[0]);
-            if block.label == "ENCRYPTED PRIVATE KEY" {
-                return private_from_encrypted(&block.der, passphrase);
+            if block.tag() == "ENCRYPTED PRIVATE KEY" {
+                return private_from_encrypted(block.contents(), passphrase);
             }
             private_from_block(block)
         }
@@ -175,15 +175,15 @@ fn pem_error_for_key(e: PemError) -> Error {
 }
 
 fn private_from_block(block: &Block) -> Result<PrivateKey> {
-    match block.label.as_str() {
-        "PRIVATE KEY" => private_from_pkcs8(&block.der),
-        "RSA PRIVATE KEY" if block.is_legacy_encrypted() => Err(Error::input(
+    match block.tag() {
+        "PRIVATE KEY" => private_from_pkcs8(block.contents()),
+        "RSA PRIVATE KEY" if pem::is_legacy_encrypted(block) => Err(Error::input(
             "is encrypted in the legacy OpenSSL format (Proc-Type: 4,ENCRYPTED)",
         )
         .with_hint(
             "convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY.pem -out KEY8.pem`",
         )),
-        "RSA PRIVATE KEY" => private_from_pkcs1(&block.der, KeyFormat::Pkcs1),
+        "RSA PRIVATE KEY" => private_from_pkcs1(block.contents(), KeyFormat::Pkcs1),
         "ENCRYPTED PRIVATE KEY" => Err(encrypted_error()),
         "EC PRIVATE KEY" => Err(not_rsa("an EC private key")),
         "DSA PRIVATE KEY" => Err(not_rsa("a DSA private key")),
@@ -224,8 +224,8 @@ fn private_from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
         Error::input("is not a valid PKCS#8 private key (corrupt or truncated)")
             .with_hint(KEYGEN_HINT)
     })?;
-    if info.algorithm != pem::OID_RSA_ENCRYPTION {
-        let name = pem::algorithm_name(info.algorithm);
+    if info.algorithm.oid != pem::OID_RSA_ENCRYPTION {
+        let name = pem::algorithm_name(info.algorithm.oid);
         return Err(not_rsa(&format!("{} private key", with_article(name))));
     }
     private_from_pkcs1(info.private_key, KeyFormat::Pkcs8)
@@ -311,15 +311,15 @@ pub fn parse_public_key(bytes: &[u8]) -> Result<PublicKey> {
         Contents::Pem(blocks) => {
             let block = blocks
                 .iter()
-                .find(|b| b.label.contains("CERTIFICATE") || b.label.contains("PUBLIC KEY"))
+                .find(|b| b.tag().contains("CERTIFICATE") || b.tag().contains("PUBLIC KEY"))
                 .unwrap_or(&blocks[0]);
-            match block.label.as_str() {
+            match block.tag() {
                 "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
-                    let text = pem::encode("CERTIFICATE", &block.der);
-                    public_from_certificate(&block.der, Some(text))
+                    let text = pem::encode("CERTIFICATE", block.contents());
+                    public_from_certificate(block.contents(), Some(text))
                 }
-                "PUBLIC KEY" => public_from_spki(&block.der),
-                "RSA PUBLIC KEY" => public_from_pkcs1(&block.der, PublicSource::PublicKey),
+                "PUBLIC KEY" => public_from_spki(block.contents()),
+                "RSA PUBLIC KEY" => public_from_pkcs1(block.contents(), PublicSource::PublicKey),
                 label if label.ends_with("PRIVATE KEY") => {
                     let key = private_from_block(block)?;
                     public_from_private(&key)
@@ -439,7 +439,7 @@ pub fn generate(bits: u32) -> Result<Vec<u8>> {
 /// PKCS#1 `RSAPrivateKey` DER inside a PKCS#8 `PrivateKeyInfo`.
 pub fn pkcs8_to_pkcs1(pkcs8: &[u8]) -> Result<Vec<u8>> {
     pem::parse_pkcs8(pkcs8)
-        .filter(|info| info.algorithm == pem::OID_RSA_ENCRYPTION)
+        .filter(|info| info.algorithm.oid == pem::OID_RSA_ENCRYPTION)
         .map(|info| info.private_key.to_vec())
         .ok_or_else(|| Error::failed("cannot convert the key to PKCS#1"))
 }
