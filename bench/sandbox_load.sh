@@ -6,6 +6,7 @@
 #     emulator costs over a plain file server.
 #  2. /qrs/app/full with 50,000 apps: time to fetch (curl) and the sandbox's peak memory.
 # Usage: bench/sandbox_load.sh [SECONDS] [CONNECTIONS]
+#   QTOOL_BIN=path: benchmark that binary instead of building target/release/qtool (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
@@ -16,8 +17,12 @@ for tool in wrk curl nginx; do
     break
   fi
 done
-cargo build --release --quiet
-bin="$PWD/target/release/qtool"
+if [ -n "${QTOOL_BIN:-}" ]; then
+  bin="$(realpath "$QTOOL_BIN")"
+else
+  cargo build --release --quiet
+  bin="$PWD/target/release/qtool"
+fi
 work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done; sleep 1; rm -rf "$work"; }

@@ -2,6 +2,7 @@
 //! directory, written atomically whenever a state's `generation()` moved (checked every
 //! [`CHECK_EVERY`]) and once more on shutdown; `stats.json` with the injected-fault count.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,10 @@ impl Persister {
         // Read the generation before the snapshot: a change racing with it is written next time.
         let generation = self.qrs.generation();
         if written.qrs != Some(generation) {
-            write_json(&self.qrs_path, &self.qrs.snapshot(), Sensitivity::Secret)?;
+            let qrs = &self.qrs;
+            write_streamed(&self.qrs_path, Sensitivity::Secret, |out| {
+                qrs.write_snapshot(out)
+            })?;
             written.qrs = Some(generation);
         }
         let generation = self.qem.generation();
@@ -113,6 +117,45 @@ impl Persister {
             .await
             .map_err(|e| Error::failed(format!("final snapshot failed: {e}")))?
     }
+}
+
+/// Write what `write` produces to `path` atomically (temp file with the final permissions,
+/// fsynced, renamed over the target), streamed through a buffer: the content is never held whole
+/// in memory.
+fn write_streamed(
+    path: &Path,
+    sensitivity: Sensitivity,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    storage::ensure_private_dir(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (tmp_path, file) = storage::create_temp(dir, &file_name, sensitivity)?;
+    let result = (|| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        write(&mut out)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp_path, path)?;
+        // Makes the rename durable; failure only weakens durability, never correctness.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp_path);
+        Error::io(format!("writing {}", path.display()), e)
+    })
 }
 
 /// Snapshots are `Secret`: they hold the emulated users and settings of a test server.

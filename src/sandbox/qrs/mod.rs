@@ -212,6 +212,36 @@ impl QrsState {
             .unwrap_or_default()
     }
 
+    /// The snapshot as JSON text written to `out`, streamed from the stored rows (compact JSON)
+    /// without building a `Value` of the whole repository; parses to the same as
+    /// [`snapshot`](Self::snapshot). The store lock is held only to take the rows (reference
+    /// counts), not while writing.
+    pub fn write_snapshot(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let tables: Vec<(&'static str, Vec<store::Row>)> = {
+            let s = lock(&self.store);
+            types::TYPES
+                .iter()
+                .filter(|t| t.view_of.is_none())
+                .map(|td| (td.name, s.rows(td.name).cloned().collect()))
+                .collect()
+        };
+        out.write_all(b"{\"version\":1,\"tables\":{")?;
+        for (i, (name, rows)) in tables.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "\"{name}\":[")?;
+            for (j, row) in rows.iter().enumerate() {
+                if j > 0 {
+                    out.write_all(b",\n")?;
+                }
+                out.write_all(row.as_bytes())?;
+            }
+            out.write_all(b"]")?;
+        }
+        out.write_all(b"}}\n")
+    }
+
     pub fn snapshot(&self) -> serde_json::Value {
         let s = lock(&self.store);
         let mut tables = Map::new();

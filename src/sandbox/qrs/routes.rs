@@ -464,16 +464,16 @@ fn list_query(ctx: &Ctx, td: &TypeDef) -> Result<ListQuery, Response> {
     })
 }
 
-/// Rows of `td` matching the filter, in orderby order.
-fn select(st: &QrsState, td: &TypeDef, lq: &ListQuery) -> Vec<Row> {
+/// Rows of `td` matching the filter, in orderby order, with their sequence numbers.
+fn select(st: &QrsState, td: &TypeDef, lq: &ListQuery) -> Vec<(u64, Row)> {
     let source = td.view_of.unwrap_or(td.name);
     let s = st.read();
     if lq.filter.is_none() && lq.orderby.is_empty() {
-        return s.rows(source).cloned().collect();
+        return s.seq_rows(source).map(|(k, r)| (k, r.clone())).collect();
     }
     let mut r = Renderer::new(&s);
-    let mut picked: Vec<(Vec<filter::SortVal>, Row)> = Vec::new();
-    for row in s.rows(source) {
+    let mut picked: Vec<(Vec<filter::SortVal>, (u64, Row))> = Vec::new();
+    for (seq, row) in s.seq_rows(source) {
         let Some(e) = parse_row(row) else { continue };
         let full = r.render(td, e, false, lq.privileges);
         if lq.filter.as_ref().is_some_and(|f| !filter::eval(f, &full)) {
@@ -484,7 +484,7 @@ fn select(st: &QrsState, td: &TypeDef, lq: &ListQuery) -> Vec<Row> {
             .iter()
             .map(|k| filter::sort_val(&full, &k.path))
             .collect();
-        picked.push((keys, row.clone()));
+        picked.push((keys, (seq, row.clone())));
     }
     if !lq.orderby.is_empty() {
         picked.sort_by(|a, b| filter::cmp_sort_vals(&a.0, &b.0, &lq.orderby));
@@ -492,28 +492,65 @@ fn select(st: &QrsState, td: &TypeDef, lq: &ListQuery) -> Vec<Row> {
     picked.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Lists up to this size are answered in one piece; larger ones are streamed in chunks.
-const STREAM_CHUNK: usize = 500;
+/// Lists up to this many entities are answered in one piece; larger ones are streamed in chunks
+/// of this many (about 150 KB of apps each), so memory stays bounded whatever the list size.
+const STREAM_CHUNK: usize = 128;
 
+/// The wire text of each of `rows`, from the render cache where it is fresh; the store lock is
+/// held only to look up (and render what is missing), never while the text is copied or sent.
+fn rendered_texts(
+    st: &QrsState,
+    td: &'static TypeDef,
+    rows: &[(u64, Row)],
+    full: bool,
+    privileges: bool,
+) -> Vec<Row> {
+    let variant = u8::from(full) | (u8::from(privileges) << 1);
+    let mut s = st.read();
+    let mut out: Vec<Option<Row>> = rows
+        .iter()
+        .map(|(seq, row)| s.cached_render(td.name, *seq, variant, row))
+        .collect();
+    if out.iter().any(Option::is_none) {
+        let mut fresh = Vec::new();
+        {
+            let mut r = Renderer::new(&s);
+            for (i, (_, row)) in rows.iter().enumerate() {
+                if out[i].is_some() {
+                    continue;
+                }
+                let Some(e) = parse_row(row) else { continue };
+                let text: Row = Arc::from(r.render(td, e, !full, privileges).to_string());
+                fresh.push((i, text));
+            }
+        }
+        for (i, text) in fresh {
+            let (seq, row) = &rows[i];
+            s.cache_render(td.name, *seq, variant, row.clone(), text.clone());
+            out[i] = Some(text);
+        }
+    }
+    drop(s);
+    out.into_iter().flatten().collect()
+}
+
+/// `rows` rendered as the comma-separated items of a JSON array (`first`: no leading comma).
 fn render_chunk(
     st: &QrsState,
     td: &'static TypeDef,
-    rows: &[Row],
+    rows: &[(u64, Row)],
     full: bool,
     privileges: bool,
     first: bool,
 ) -> Vec<u8> {
-    let s = st.read();
-    let mut r = Renderer::new(&s);
-    let mut out = Vec::with_capacity(rows.len() * 512);
-    for (i, row) in rows.iter().enumerate() {
-        let Some(e) = parse_row(row) else { continue };
+    let texts = rendered_texts(st, td, rows, full, privileges);
+    let len = texts.iter().map(|t| t.len() + 1).sum::<usize>();
+    let mut out = Vec::with_capacity(len);
+    for (i, t) in texts.iter().enumerate() {
         if !(first && i == 0) {
             out.push(b',');
         }
-        let v = r.render(td, e, !full, privileges);
-        // Writing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &v);
+        out.extend_from_slice(t.as_bytes());
     }
     out
 }
@@ -532,18 +569,13 @@ fn list(ctx: Ctx, td: &'static TypeDef, full: bool) -> Response {
         Response::new(Body::from(body))
     } else {
         let st = ctx.st.clone();
-        let chunks: Vec<Vec<Row>> = rows.chunks(STREAM_CHUNK).map(<[Row]>::to_vec).collect();
-        let items =
-            futures_util::stream::iter(chunks.into_iter().enumerate()).map(move |(i, chunk)| {
-                Ok::<Bytes, std::io::Error>(Bytes::from(render_chunk(
-                    &st,
-                    td,
-                    &chunk,
-                    full,
-                    privileges,
-                    i == 0,
-                )))
-            });
+        let rows = Arc::new(rows);
+        let starts = (0..rows.len()).step_by(STREAM_CHUNK);
+        let items = futures_util::stream::iter(starts).map(move |start| {
+            let end = (start + STREAM_CHUNK).min(rows.len());
+            let chunk = render_chunk(&st, td, &rows[start..end], full, privileges, start == 0);
+            Ok::<Bytes, std::io::Error>(Bytes::from(chunk))
+        });
         let open = futures_util::stream::iter([Ok(Bytes::from_static(b"["))]);
         let close = futures_util::stream::iter([Ok(Bytes::from_static(b"]"))]);
         Response::new(Body::from_stream(open.chain(items).chain(close)))

@@ -1,9 +1,13 @@
 //! The repository: one table per entity type. Rows are kept as compact JSON text of the stored
 //! form (references reduced to `{"id": ..}`), so 50,000 apps cost tens of megabytes, and cloning
 //! a row out of the lock is a reference-count increment.
+//!
+//! The rendered wire text of entities (references expanded) is cached per entity and variant
+//! ([`RenderCache`]): an entry is valid while its source row is the stored one (same `Arc`) and
+//! no type its rendering reads from has changed since (those caches are dropped on every change).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
 
@@ -18,9 +22,94 @@ pub struct Table {
     index: HashMap<String, u64>,
 }
 
+/// Upper bound of the cached rendered text (bytes); beyond it, entities are rendered uncached.
+const RENDER_CACHE_BUDGET: usize = 96 * 1024 * 1024;
+
+/// One cached rendering: the row it was made from, and its wire text.
+struct Rendered {
+    source: Row,
+    text: Row,
+}
+
+/// Rendered wire text by rendered type name, then `(row seq, variant)`.
+#[derive(Default)]
+pub struct RenderCache {
+    types: HashMap<&'static str, HashMap<(u64, u8), Rendered>>,
+    bytes: usize,
+}
+
+impl RenderCache {
+    fn get(&self, ty: &str, seq: u64, variant: u8, row: &Row) -> Option<Row> {
+        let r = self.types.get(ty)?.get(&(seq, variant))?;
+        Arc::ptr_eq(&r.source, row).then(|| r.text.clone())
+    }
+
+    fn insert(&mut self, ty: &'static str, seq: u64, variant: u8, source: Row, text: Row) {
+        if self.bytes + text.len() > RENDER_CACHE_BUDGET {
+            return;
+        }
+        self.bytes += text.len();
+        let old = self
+            .types
+            .entry(ty)
+            .or_default()
+            .insert((seq, variant), Rendered { source, text });
+        if let Some(old) = old {
+            self.bytes -= old.text.len();
+        }
+    }
+
+    /// Entity `seq` of `ty` changed or went away.
+    fn changed(&mut self, ty: &str, seq: u64) {
+        let mut freed = 0;
+        self.types.retain(|rendered, entries| {
+            if reads_refs_of(rendered, ty) {
+                freed += entries.values().map(|r| r.text.len()).sum::<usize>();
+                return false;
+            }
+            if types::type_def(rendered).is_some_and(|td| td.view_of.unwrap_or(td.name) == ty) {
+                for v in 0..4 {
+                    if let Some(r) = entries.remove(&(seq, v)) {
+                        freed += r.text.len();
+                    }
+                }
+            }
+            true
+        });
+        self.bytes -= freed;
+    }
+}
+
+/// Whether rendering an entity of `rendered` reads entities of `ty` through references
+/// (transitively).
+fn reads_refs_of(rendered: &str, ty: &str) -> bool {
+    static DEPS: OnceLock<HashMap<&'static str, HashSet<&'static str>>> = OnceLock::new();
+    let deps = DEPS.get_or_init(|| {
+        let mut out = HashMap::new();
+        for td in types::TYPES {
+            let mut seen: HashSet<&'static str> = HashSet::new();
+            let mut todo = vec![td.view_of.unwrap_or(td.name)];
+            while let Some(t) = todo.pop() {
+                let Some(def) = types::type_def(t) else {
+                    continue;
+                };
+                for (_, target) in def.refs {
+                    if seen.insert(target) {
+                        todo.push(target);
+                    }
+                }
+            }
+            out.insert(td.name, seen);
+        }
+        out
+    });
+    deps.get(rendered).is_none_or(|d| d.contains(ty))
+}
+
 #[derive(Default)]
 pub struct Store {
     tables: HashMap<&'static str, Table>,
+    rendered: RenderCache,
     seq: u64,
     last_ms: i128,
     /// `(lowercase dir, lowercase userId)` → user id.
@@ -114,6 +203,22 @@ impl Store {
         self.table(ty).into_iter().flat_map(|t| t.rows.values())
     }
 
+    /// Rows in insertion order, with their sequence numbers (the render cache's keys).
+    pub fn seq_rows(&self, ty: &str) -> impl Iterator<Item = (u64, &Row)> {
+        self.table(ty)
+            .into_iter()
+            .flat_map(|t| t.rows.iter().map(|(k, v)| (*k, v)))
+    }
+
+    /// The cached rendering of row `seq` (`row` is the text it must have been made from).
+    pub fn cached_render(&self, ty: &str, seq: u64, variant: u8, row: &Row) -> Option<Row> {
+        self.rendered.get(ty, seq, variant, row)
+    }
+
+    pub fn cache_render(&mut self, ty: &'static str, seq: u64, variant: u8, row: Row, text: Row) {
+        self.rendered.insert(ty, seq, variant, row, text);
+    }
+
     /// Every stored entity of `ty`, parsed.
     pub fn all(&self, ty: &str) -> Vec<Map<String, Value>> {
         self.rows(ty).filter_map(|r| parse_row(r)).collect()
@@ -133,16 +238,19 @@ impl Store {
             Err(_) => return,
         };
         let table = self.tables.entry(ty).or_default();
-        match table.index.get(&id) {
+        let seq = match table.index.get(&id) {
             Some(seq) => {
                 table.rows.insert(*seq, text);
+                *seq
             }
             None => {
                 self.seq += 1;
                 table.index.insert(id, self.seq);
                 table.rows.insert(self.seq, text);
+                self.seq
             }
-        }
+        };
+        self.rendered.changed(ty, seq);
     }
 
     fn index_user(&mut self, entity: &Map<String, Value>, id: &str) {
@@ -159,6 +267,7 @@ impl Store {
         let table = self.tables.get_mut(ty)?;
         let seq = table.index.remove(&id.to_ascii_lowercase())?;
         let row = table.rows.remove(&seq)?;
+        self.rendered.changed(ty, seq);
         if ty == "user" {
             let id = id.to_ascii_lowercase();
             self.users.retain(|_, v| *v != id);

@@ -946,6 +946,10 @@ async fn snapshot_restore_generation_and_proxies() {
     ));
 
     let snap = t.st.snapshot();
+    let mut streamed = Vec::new();
+    t.st.write_snapshot(&mut streamed).unwrap();
+    let streamed: Value = serde_json::from_slice(&streamed).unwrap();
+    assert_eq!(streamed, snap, "the streamed snapshot is the snapshot");
     let restored = QrsState::restore(config(t._dir.path(), 0, 0), snap.clone()).unwrap();
     assert_eq!(restored.snapshot(), snap);
     assert_eq!(restored.virtual_proxies(), t.st.virtual_proxies());
@@ -1346,4 +1350,59 @@ async fn restore_ends_running_executions_and_triggers_follow_updates() {
     let id = ev["id"].as_str().unwrap().to_string();
     let put = ok(&r2, "PUT", &format!("/qrs/schemaevent/{id}"), Some(ev)).await;
     assert_eq!(put["operational"]["nextExecution"], json!(later));
+}
+
+#[tokio::test]
+async fn cached_renderings_follow_changes() {
+    let t = setup(300, 0);
+    let published = |apps: &Value| {
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| !a["stream"].is_null())
+            .cloned()
+            .unwrap()
+    };
+    let apps = ok(&t, "GET", "/qrs/app/full", None).await;
+    let app = published(&apps);
+    let (aid, sid) = (
+        app["id"].as_str().unwrap(),
+        app["stream"]["id"].as_str().unwrap(),
+    );
+    // a referenced entity changes: every cached app showing it follows
+    let mut stream = ok(&t, "GET", &format!("/qrs/stream/{sid}"), None).await;
+    stream["name"] = json!("Renamed stream");
+    ok(&t, "PUT", &format!("/qrs/stream/{sid}"), Some(stream)).await;
+    for uri in ["/qrs/app/full", "/qrs/app", "/qrs/app/full?privileges=true"] {
+        let apps = ok(&t, "GET", uri, None).await;
+        let a = apps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == aid)
+            .unwrap();
+        assert_eq!(a["stream"]["name"], "Renamed stream", "{uri}");
+        assert_eq!(
+            a["privileges"].is_null(),
+            !uri.contains("privileges"),
+            "{uri}"
+        );
+    }
+    // the entity itself changes
+    let mut a = ok(&t, "GET", &format!("/qrs/app/{aid}"), None).await;
+    a["description"] = json!("changed");
+    ok(&t, "PUT", &format!("/qrs/app/{aid}"), Some(a)).await;
+    let apps = ok(&t, "GET", "/qrs/app/full", None).await;
+    let a = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == aid)
+        .unwrap();
+    assert_eq!(a["description"], "changed");
+    // and goes away
+    ok(&t, "DELETE", &format!("/qrs/app/{aid}"), None).await;
+    let apps = ok(&t, "GET", "/qrs/app/full", None).await;
+    assert!(apps.as_array().unwrap().iter().all(|a| a["id"] != aid));
+    assert_eq!(apps.as_array().unwrap().len(), 299);
 }
