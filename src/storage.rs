@@ -164,23 +164,41 @@ pub struct DirLock {
 }
 
 impl DirLock {
+    /// Wait for the lock on `<dir>/.lock`.
     pub fn acquire(dir: &Path) -> Result<DirLock> {
-        ensure_private_dir(dir)?;
-        let path = dir.join(".lock");
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options
-            .open(&path)
-            .map_err(|e| Error::io(format!("opening lock {}", path.display()), e))?;
+        let (file, path) = open_lock_file(dir, ".lock")?;
         file.lock()
             .map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
         Ok(DirLock { _file: file })
     }
+
+    /// Take the lock on `<dir>/<name>` if nobody holds it; `Ok(None)` when someone does.
+    pub fn try_acquire(dir: &Path, name: &str) -> Result<Option<DirLock>> {
+        let (file, path) = open_lock_file(dir, name)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DirLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(Error::io(format!("locking {}", path.display()), e))
+            }
+        }
+    }
+}
+
+fn open_lock_file(dir: &Path, name: &str) -> Result<(File, PathBuf)> {
+    ensure_private_dir(dir)?;
+    let path = dir.join(name);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening lock {}", path.display()), e))?;
+    Ok((file, path))
 }
 
 /// Warn (once per file) when a secret file is readable by group or others.

@@ -359,6 +359,17 @@ pub fn body_excerpt(body: &str) -> String {
     text
 }
 
+/// The Qlik proxy session cookie (`X-Qlik-Session*=value`, without attributes) a response sets.
+pub fn qlik_session_cookie(resp: &Response) -> Option<&str> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::trim)
+        .find(|c| c.to_ascii_lowercase().starts_with("x-qlik-session"))
+}
+
 /// True when a response is an HTML page (a login form) rather than API data.
 pub fn is_html(resp: &Response) -> bool {
     resp.headers()

@@ -262,14 +262,7 @@ impl QrsClient {
     }
 
     fn remember_session(&self, resp: &Response) {
-        let cookie = resp
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .map(str::trim)
-            .find(|c| c.to_ascii_lowercase().starts_with("x-qlik-session"));
+        let cookie = http::qlik_session_cookie(resp);
         if let (Some(c), Ok(mut slot)) = (cookie, self.session.lock()) {
             *slot = Some(c.to_string());
         }

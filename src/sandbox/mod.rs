@@ -17,7 +17,6 @@ pub mod qrs;
 pub mod server;
 pub mod walkthrough;
 
-use std::fs::{File, OpenOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -201,29 +200,11 @@ impl Drop for TempStateDir {
 }
 
 /// One sandbox per state directory: an exclusive lock on `<state>/.sandbox.lock`.
-fn lock_state_dir(dir: &Path) -> Result<File> {
-    let path = dir.join(".sandbox.lock");
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options
-        .open(&path)
-        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::conflict(format!(
-            "another sandbox is running on {}",
-            dir.display()
-        ))
-        .with_hint("stop it, or pass another --state-dir")),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(Error::io(format!("locking {}", path.display()), e))
-        }
-    }
+fn lock_state_dir(dir: &Path) -> Result<storage::DirLock> {
+    storage::DirLock::try_acquire(dir, ".sandbox.lock")?.ok_or_else(|| {
+        Error::conflict(format!("another sandbox is running on {}", dir.display()))
+            .with_hint("stop it, or pass another --state-dir")
+    })
 }
 
 /// A random alphanumeric secret.

@@ -165,14 +165,7 @@ async fn forms_login(
     .await?;
 
     // 3. The first session cookie the proxy sets is the one we keep.
-    let cookie = resp
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::trim)
-        .find(|c| c.to_ascii_lowercase().starts_with("x-qlik-session"));
+    let cookie = http::qlik_session_cookie(&resp);
     match cookie {
         Some(c) => Ok(c.to_string()),
         None => Err(Error::auth(format!(
