@@ -9,9 +9,11 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Install the subscriber. `QTOOL_LOG` (an `EnvFilter` directive) overrides `-v`.
 pub fn init(verbose: u8) {
+    // rustls-platform-verifier logs every rejected certificate at `error`, on top of the one-line
+    // error qtool prints for it: keep it for -vv and above.
     let default = match verbose {
-        0 => "warn",
-        1 => "warn,qtool=info",
+        0 => "warn,rustls_platform_verifier=off",
+        1 => "warn,rustls_platform_verifier=off,qtool=info",
         2 => "warn,qtool=debug",
         _ => "warn,qtool=trace",
     };
