@@ -388,11 +388,19 @@ impl QemClient {
                 .with_hint(
                     "check the context URL: https://HOST[:PORT] (qtool appends /attunityenterprisemanager)",
                 ),
-                None => Error::server(format!(
-                    "QEM login failed with HTTP {}: {}",
-                    status.as_u16(),
-                    http::body_excerpt(&body)
-                )),
+                None => {
+                    let excerpt = http::body_excerpt(&body);
+                    let detail = if excerpt.is_empty() {
+                        "(no error details)".to_string()
+                    } else {
+                        excerpt
+                    };
+                    Error::server(format!(
+                        "QEM login failed with HTTP {}: {detail}",
+                        status.as_u16(),
+                    ))
+                    .with_hint("retry later, or check the Enterprise Manager logs (run with -vv to see the request)")
+                }
             };
             return Err(e);
         }
