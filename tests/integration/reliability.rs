@@ -901,6 +901,8 @@ fn commands_hold_under_ten_percent_faults() {
     assert!(n >= 10, "only {n} faults injected");
 }
 
+/// Sessions slide (1 s of idleness ends one) and 10% of session checks expire it on the spot:
+/// 40 tasks make ~90 checks, so the apply must log in again mid-run (P(no expiry) < 0.01%).
 #[test]
 fn session_expiry_with_latency_and_faults_mid_apply_recovers() {
     let keep = tempfile::tempdir().expect("temp dir");
@@ -910,7 +912,7 @@ fn session_expiry_with_latency_and_faults_mid_apply_recovers() {
             "--session-ttl",
             "1s",
             "--latency",
-            "150ms",
+            "40ms",
             "--fault-rate",
             "0.1",
         ],
@@ -918,7 +920,7 @@ fn session_expiry_with_latency_and_faults_mid_apply_recovers() {
     let env = qem_env(&sb);
     let dir = env.path();
     let mut tasks = Vec::new();
-    for i in 0..12 {
+    for i in 0..40 {
         let name = format!("slow {i}");
         write(
             dir,
