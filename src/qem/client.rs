@@ -19,6 +19,8 @@ use crate::http::{self, ClientOptions};
 /// Re-logins allowed for one request before giving up (a session can expire again right after a
 /// fresh login when the server is unhealthy).
 const MAX_RELOGINS: u32 = 3;
+/// Sessions renewed by other requests that one request may pick up before giving up.
+const MAX_SHARED_RENEWALS: u32 = 20;
 
 /// A failed QEM call: either the server's `{error_code, error_message}` or any other failure.
 #[derive(Debug)]
@@ -327,11 +329,12 @@ impl QemClient {
         Ok((id, guard.generation))
     }
 
-    /// Drop the session `generation` (stale) and log in again, unless another request already did.
-    async fn relogin(&self, stale_generation: u64) -> Result<()> {
+    /// Drop the session `generation` (stale) and log in again, unless another request already did;
+    /// `true` when this call logged in.
+    async fn relogin(&self, stale_generation: u64) -> Result<bool> {
         let mut guard = self.session.lock().await;
         if guard.generation != stale_generation && guard.id.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         tracing::info!("the QEM session expired; logging in again");
         session_cache::forget(&self.cache_key);
@@ -339,7 +342,7 @@ impl QemClient {
         let id = self.login_request().await?;
         guard.id = Some(id);
         guard.generation += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Log in now (ignoring any cached session) and cache the new session.
@@ -464,6 +467,7 @@ impl QemClient {
     ) -> QemResult<Response> {
         let url = api_url(&self.base, segments, query);
         let mut relogins = 0;
+        let mut shared_renewals = 0u32;
         let mut repeats = 0u32;
         let repeat = repeatable(&method, query);
         loop {
@@ -525,9 +529,18 @@ impl QemClient {
             }
             let text = resp.text().await.unwrap_or_default();
             match parse_api_error(&text) {
-                Some((c, _)) if c == code::INVALID_SESSION_ID && relogins < MAX_RELOGINS => {
-                    relogins += 1;
-                    self.relogin(generation).await?;
+                // Only logins this request made count: with many requests in flight, one lost
+                // session fails them all, and all but one just pick up the new session.
+                Some((c, _))
+                    if c == code::INVALID_SESSION_ID
+                        && relogins < MAX_RELOGINS
+                        && shared_renewals < MAX_SHARED_RENEWALS =>
+                {
+                    if self.relogin(generation).await? {
+                        relogins += 1;
+                    } else {
+                        shared_renewals += 1;
+                    }
                     continue;
                 }
                 Some((c, message)) => {
