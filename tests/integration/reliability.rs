@@ -889,7 +889,10 @@ fn commands_hold_under_ten_percent_faults() {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
+    // Without `run = "started"`: a start after a dropped connection is reported, not repeated.
     let m = manifest(&dir, "Faulty", &refs, "");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
     env.ok(&["context", "use", "qem"]);
     let s = apply(&env, &m, &["--retries", "8"]);
     assert_eq!(s["failed"], 0, "{s}");
@@ -933,7 +936,11 @@ fn session_expiry_with_latency_and_faults_mid_apply_recovers() {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
+    // No `run = "started"`: starting a task is not repeatable after a dropped connection (the
+    // commands test covers that); this one is about sessions.
     let m = manifest(dir, "Slow", &refs, "");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
     let s = apply(&env, &m, &["--concurrency", "1", "--retries", "8"]);
     assert_eq!(s["failed"], 0, "{s}");
     assert!(
