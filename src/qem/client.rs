@@ -19,6 +19,8 @@ use crate::http::{self, ClientOptions};
 /// Re-logins one request may trigger before giving up (a session can expire again right after a
 /// fresh login when the server is unhealthy). Re-logins done by concurrent requests do not count.
 const MAX_RELOGINS: u32 = 3;
+/// Sessions renewed by other requests that one request may pick up before giving up.
+const MAX_SHARED_RENEWALS: u32 = 20;
 
 /// A failed QEM call: either the server's `{error_code, error_message}` or any other failure.
 #[derive(Debug)]
@@ -332,8 +334,8 @@ impl QemClient {
         Ok((id, guard.generation))
     }
 
-    /// Drop the session `generation` (stale) and log in again, unless another request already did.
-    /// Returns whether this call logged in (false: another request already replaced the session).
+    /// Drop the session `generation` (stale) and log in again, unless another request already did;
+    /// `true` when this call logged in.
     async fn relogin(&self, stale_generation: u64) -> Result<bool> {
         let mut guard = self.session.lock().await;
         if guard.generation != stale_generation && guard.id.is_some() {
@@ -394,11 +396,19 @@ impl QemClient {
                 .with_hint(
                     "check the context URL: https://HOST[:PORT] (qtool appends /attunityenterprisemanager)",
                 ),
-                None => Error::server(format!(
-                    "QEM login failed with HTTP {}: {}",
-                    status.as_u16(),
-                    http::body_excerpt(&body)
-                )),
+                None => {
+                    let excerpt = http::body_excerpt(&body);
+                    let detail = if excerpt.is_empty() {
+                        "(no error details)".to_string()
+                    } else {
+                        excerpt
+                    };
+                    Error::server(format!(
+                        "QEM login failed with HTTP {}: {detail}",
+                        status.as_u16(),
+                    ))
+                    .with_hint("retry later, or check the Enterprise Manager logs (run with -vv to see the request)")
+                }
             };
             return Err(e);
         }
@@ -462,6 +472,7 @@ impl QemClient {
     ) -> QemResult<Response> {
         let url = api_url(&self.base, segments, query);
         let mut relogins = 0;
+        let mut shared_renewals = 0u32;
         let mut repeats = 0u32;
         let repeat = repeatable(&method, query);
         loop {
@@ -523,11 +534,17 @@ impl QemClient {
             }
             let text = resp.text().await.unwrap_or_default();
             match parse_api_error(&text) {
-                Some((c, _)) if c == code::INVALID_SESSION_ID && relogins < MAX_RELOGINS => {
-                    // Only this request's own logins count: a session another request already
-                    // replaced costs nothing (concurrent requests share one re-login).
+                // Only logins this request made count: with many requests in flight, one lost
+                // session fails them all, and all but one just pick up the new session.
+                Some((c, _))
+                    if c == code::INVALID_SESSION_ID
+                        && relogins < MAX_RELOGINS
+                        && shared_renewals < MAX_SHARED_RENEWALS =>
+                {
                     if self.relogin(generation).await? {
                         relogins += 1;
+                    } else {
+                        shared_renewals += 1;
                     }
                     continue;
                 }

@@ -221,6 +221,11 @@ impl QrsClient {
         self.send_with_timeout(method, url, body, None).await
     }
 
+    /// Retries for safe requests (`--retries`).
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
     /// The run's request timeout: long transfers use it as the limit between two chunks.
     pub fn timeout(&self) -> std::time::Duration {
         self.timeout

@@ -8,4 +8,6 @@ mod generated;
 mod jwt;
 mod qem;
 mod qrs;
+mod reliability;
 mod sandbox;
+mod secrets;

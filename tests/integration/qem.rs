@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::{Sandbox, TestEnv, json};
 
 /// A test environment with a `qem` context (AD password login) for the sandbox, made current.
-fn qem_env(sb: &Sandbox) -> TestEnv {
+pub(crate) fn qem_env(sb: &Sandbox) -> TestEnv {
     let env = TestEnv::new();
     let password = std::fs::read_to_string(sb.get("/qem/password_file")).expect("password file");
     env.ok_stdin(
@@ -34,7 +34,7 @@ fn qem_env(sb: &Sandbox) -> TestEnv {
 }
 
 /// A Replicate task definition in the export format (sparse settings, two endpoints).
-fn definition(task: &str, source: &str, target: &str, schema: &str) -> Value {
+pub(crate) fn definition(task: &str, source: &str, target: &str, schema: &str) -> Value {
     json!({
         "name": format!("{task}__2026-01-01--10-00-00-000000"),
         "cmd.replication_definition": {
@@ -66,7 +66,7 @@ fn definition(task: &str, source: &str, target: &str, schema: &str) -> Value {
     })
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
     path
@@ -91,7 +91,7 @@ fn state_of(env: &TestEnv, server: &str, task: &str) -> String {
     v["state"].as_str().unwrap_or("").to_string()
 }
 
-fn first_server(env: &TestEnv) -> String {
+pub(crate) fn first_server(env: &TestEnv) -> String {
     let servers = json(&env.ok(&["qem", "server", "ls", "--json"]));
     servers[0]["name"]
         .as_str()
@@ -481,7 +481,7 @@ fn task_commands() {
 }
 
 /// A manifest for `n` tasks on one registered server; task 0 is started.
-fn manifest(dir: &Path, server: &str, tasks: &[(&str, &str)], extra: &str) -> PathBuf {
+pub(crate) fn manifest(dir: &Path, server: &str, tasks: &[(&str, &str)], extra: &str) -> PathBuf {
     let mut text = format!(
         "[vars]\nenv = \"qa\"\nDB_PASSWORD = \"secret\"\n\n[[servers]]\nname = \"{server}\"\nhost = \"rep.${{env}}.example.com\"\nport = 3552\nuser = 'REP\\admin'\npassword = \"rep-pass\"\n\n[servers.acl.admin]\nusers = ['D\\alice']\n\n"
     );
@@ -495,7 +495,7 @@ fn manifest(dir: &Path, server: &str, tasks: &[(&str, &str)], extra: &str) -> Pa
     write(dir, "qem.toml", &text)
 }
 
-fn apply(env: &TestEnv, manifest: &Path, extra: &[&str]) -> Value {
+pub(crate) fn apply(env: &TestEnv, manifest: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["qem", "apply", "-f", manifest.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
     json(&env.ok(&args))

@@ -378,7 +378,35 @@ impl Drop for PartFile {
     }
 }
 
+/// One app, retried from step 1 with a fresh export token when the server dropped the connection
+/// or answered 5xx (the export POST itself is never re-sent, and a killed attempt's temp file is
+/// removed): `--retries` covers the whole two-step export, not only its GET.
 async fn export_one(
+    client: &QrsClient,
+    p: &Planned,
+    opts: &ExportOptions,
+    progress: &MultiProgress,
+) -> Result<u64> {
+    let mut attempt = 0u32;
+    loop {
+        match export_attempt(client, p, opts, progress).await {
+            Err(e)
+                if attempt < client.retries()
+                    && matches!(
+                        e.class(),
+                        crate::error::ErrorClass::Network | crate::error::ErrorClass::Server
+                    ) =>
+            {
+                tracing::info!("export failed ({e}); retrying (attempt {})", attempt + 2);
+                tokio::time::sleep(Duration::from_millis(200 * (1u64 << attempt.min(4)))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn export_attempt(
     client: &QrsClient,
     p: &Planned,
     opts: &ExportOptions,

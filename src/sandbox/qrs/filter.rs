@@ -480,6 +480,10 @@ fn normalize_date(s: &str) -> Option<String> {
         (p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit())).then(|| format!("{p:0>2}"))
     };
     let (h, m, sec) = (num("00")?, num("00")?, num("00")?);
+    // More than h:m:s is not a date (`1110-00-60:::x` used to equal `1110-00-60:::`).
+    if parts.next().is_some() {
+        return None;
+    }
     if !frac.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
@@ -808,5 +812,12 @@ mod tests {
             Some("2012-05-09T00:00:00.000")
         );
         assert_eq!(normalize_date("Sales"), None);
+        // Found by fuzz/qrs_filter_quote: a fourth `:` part was ignored, so two different names
+        // compared equal.
+        assert_eq!(normalize_date("1110-00-60:::x"), None);
+        assert_eq!(normalize_date("2012-05-09 12:00:00:7"), None);
+        let e = parse("name eq '1110-00-60:::'").expect("parses");
+        assert!(eval(&e, &serde_json::json!({"name": "1110-00-60:::"})));
+        assert!(!eval(&e, &serde_json::json!({"name": "1110-00-60:::x"})));
     }
 }

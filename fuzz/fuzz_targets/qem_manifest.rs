@@ -1,0 +1,34 @@
+//! `qem apply` manifests come from Git, edited by hand: any text (TOML or YAML, chosen by the
+//! first byte) loads or gives an input error, never a panic; `${…}` substitution and `--var`
+//! parsing likewise.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+use qtool::qem::apply::manifest::{load, parse_var, substitute};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let ext = match selector % 3 {
+        0 => "toml",
+        1 => "yaml",
+        _ => "manifest",
+    };
+    let dir = std::env::temp_dir().join(format!("qtool-fuzz-manifest-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("apply.{ext}"));
+    if std::fs::write(&path, text).is_ok() {
+        let _ = load(&path, &[("site".to_string(), "prod".to_string())]);
+    }
+    let mut vars = BTreeMap::new();
+    vars.insert("site".to_string(), "prod".to_string());
+    if let Ok(out) = substitute(text, &vars) {
+        // Without `$`, substitution is the identity.
+        if !text.contains('$') {
+            assert_eq!(out, text);
+        }
+    }
+    let _ = parse_var(text);
+});

@@ -1,0 +1,954 @@
+//! Reliability: every bad input of docs/errors.md that no other test covers (exact message, exit
+//! code, one line), kill -9 in the middle of large downloads, and the sandbox's fault injection
+//! against read-only, idempotent and non-idempotent commands.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::qem::{apply, definition, first_server, manifest, qem_env, write};
+use crate::support::{Sandbox, TestEnv, json};
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+/// A plain-HTTP server on 127.0.0.1 that answers every request with `response` (a whole HTTP
+/// response), for bodies the sandbox never sends. Lives until the test process ends.
+fn canned_server(response: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let response = response.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream.write_all(response.as_bytes());
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+fn http_response(status: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A TCP forwarder listening on another loopback address (127.0.0.2) to `target`: the TLS
+/// certificate names 127.0.0.1/localhost, so connecting through it is a host-name mismatch.
+fn forwarder(target: &str) -> Option<String> {
+    let listener = TcpListener::bind("127.0.0.2:0").ok()?;
+    let port = listener.local_addr().ok()?.port();
+    let target = target.to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = TcpStream::connect(&target) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                ),
+                (server, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    Some(format!("https://127.0.0.2:{port}"))
+}
+
+/// Exit code `code`, and stderr is exactly one line: `error: ...` containing every `needle`.
+fn one_line_error(out: &Output, code: i32, needles: &[&str], what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit {code}\nstdout: {}\nstderr: {stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: stderr is not one line:\n{stderr}");
+    assert!(lines[0].starts_with("error: "), "{what}: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{what}: `{n}` missing from: {stderr}");
+    }
+    stderr
+}
+
+fn run_env(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = env.cmd();
+    cmd.args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run qtool")
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A context `bearer` (the sandbox's admin token) on the JWT virtual proxy, made current.
+fn qrs_env(sb: &Sandbox) -> TestEnv {
+    let env = TestEnv::new();
+    let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
+    env.ok_stdin(
+        &[
+            "context",
+            "create",
+            "bearer",
+            "--server",
+            &sb.get("/qseow/jwt_url"),
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &sb.get("/ca_cert"),
+            "--api-key-stdin",
+        ],
+        &token,
+    );
+    env.ok(&["context", "use", "bearer"]);
+    env
+}
+
+// ---- bad inputs --------------------------------------------------------------------------------
+
+#[test]
+fn network_tls_and_server_failures_are_one_line() {
+    let sb = Sandbox::start(&[]);
+    let env = TestEnv::new();
+    let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
+    let token = token.trim();
+    let jwt_url = sb.get("/qseow/jwt_url");
+    let ca = sb.get("/ca_cert");
+    let key = [("QTOOL_API_KEY", token)];
+
+    // Refused connection: a port nobody listens on (bound, then closed).
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let url = format!("https://127.0.0.1:{closed}/jwt");
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &url,
+            "--ca-cert",
+            &ca,
+            "--retries",
+            "1",
+            "qrs",
+            "about",
+        ],
+        &key,
+    );
+    one_line_error(
+        &out,
+        8,
+        &["connection refused by 127.0.0.1:", "is the server running"],
+        "closed port",
+    );
+
+    // TLS: no --ca-cert, a CA that did not sign the server, a host name the certificate lacks.
+    let out = run_env(&env, &["--server", &jwt_url, "qrs", "about"], &key);
+    one_line_error(
+        &out,
+        9,
+        &["not signed by a trusted authority", "--ca-cert"],
+        "no --ca-cert",
+    );
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &jwt_url,
+            "--ca-cert",
+            &sb.get("/qseow/jwt/certificate"),
+            "qrs",
+            "about",
+        ],
+        &key,
+    );
+    one_line_error(&out, 9, &["not signed by a trusted authority"], "wrong CA");
+    let proxy = jwt_url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .expect("host:port")
+        .to_string();
+    if let Some(other) = forwarder(&proxy) {
+        let out = run_env(
+            &env,
+            &[
+                "--server",
+                &format!("{other}/jwt"),
+                "--ca-cert",
+                &ca,
+                "qrs",
+                "about",
+            ],
+            &key,
+        );
+        one_line_error(&out, 9, &["127.0.0.2"], "wrong host name");
+    }
+
+    // Canned answers the sandbox never gives.
+    let html500 = canned_server(http_response(
+        "500 Internal Server Error",
+        "text/html",
+        "<html><body><h1>Oops</h1></body></html>",
+    ));
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &format!("{html500}/jwt"),
+            "--retries",
+            "0",
+            "qrs",
+            "about",
+        ],
+        &key,
+    );
+    one_line_error(
+        &out,
+        10,
+        &["GET /jwt/qrs/about failed with HTTP 500", "retry later"],
+        "QRS 500 with HTML",
+    );
+    let garbage = canned_server(http_response(
+        "200 OK",
+        "application/json",
+        "not json at all",
+    ));
+    let out = run_env(
+        &env,
+        &["--server", &format!("{garbage}/jwt"), "qrs", "app", "ls"],
+        &key,
+    );
+    one_line_error(
+        &out,
+        10,
+        &["GET /jwt/qrs/app returned invalid JSON", "not json at all"],
+        "QRS 200 non-JSON",
+    );
+    let forbidden = canned_server(http_response(
+        "403 Forbidden",
+        "text/plain",
+        "Access denied",
+    ));
+    let out = run_env(
+        &env,
+        &["--server", &format!("{forbidden}/jwt"), "qrs", "app", "ls"],
+        &key,
+    );
+    one_line_error(&out, 5, &["HTTP 403"], "QRS 403");
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &html500,
+            "--server-type",
+            "qem",
+            "--retries",
+            "0",
+            "qem",
+            "server",
+            "ls",
+        ],
+        &key,
+    );
+    one_line_error(
+        &out,
+        10,
+        &[
+            "QEM login failed with HTTP 500: <html>",
+            "Enterprise Manager logs",
+        ],
+        "QEM 500 login",
+    );
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &garbage,
+            "--server-type",
+            "qem",
+            "qem",
+            "server",
+            "ls",
+        ],
+        &key,
+    );
+    one_line_error(
+        &out,
+        10,
+        &["without an EnterpriseManager.APISessionID header"],
+        "QEM 200 non-API",
+    );
+    let unauthorized = canned_server(http_response(
+        "401 Unauthorized",
+        "text/html",
+        "<html>401</html>",
+    ));
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &unauthorized,
+            "--server-type",
+            "qem",
+            "qem",
+            "server",
+            "ls",
+        ],
+        &key,
+    );
+    one_line_error(&out, 5, &["QEM refused the login"], "QEM 401 HTML");
+
+    // 404s.
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &jwt_url,
+            "--ca-cert",
+            &ca,
+            "qrs",
+            "app",
+            "get",
+            "00000000-0000-0000-0000-000000000000",
+        ],
+        &key,
+    );
+    one_line_error(
+        &out,
+        6,
+        &["no app with id 00000000-0000-0000-0000-000000000000"],
+        "QRS 404 app",
+    );
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &jwt_url,
+            "--ca-cert",
+            &ca,
+            "qrs",
+            "raw",
+            "GET",
+            "/qrs/nosuchthing",
+        ],
+        &key,
+    );
+    one_line_error(
+        &out,
+        6,
+        &["GET /jwt/qrs/nosuchthing failed with HTTP 404"],
+        "QRS 404 raw",
+    );
+
+    // A token signed by a key the virtual proxy does not trust.
+    env.ok(&["jwt", "keygen", "--out", "foreign.pem"]);
+    let foreign = env
+        .ok(&[
+            "jwt",
+            "sign",
+            "--key",
+            "foreign.pem",
+            "--userid",
+            "admin",
+            "--userdirectory",
+            "SANDBOX",
+            "--audience",
+            "qtool-sandbox",
+        ])
+        .trim()
+        .to_string();
+    let out = run_env(
+        &env,
+        &["--server", &jwt_url, "--ca-cert", &ca, "qrs", "about"],
+        &[("QTOOL_API_KEY", &foreign)],
+    );
+    one_line_error(
+        &out,
+        5,
+        &["HTTP 401: JWT signature invalid", "sign a new one"],
+        "foreign-signed JWT",
+    );
+    // --json: the same failure as one JSON object.
+    let out = run_env(
+        &env,
+        &[
+            "--server",
+            &jwt_url,
+            "--ca-cert",
+            &ca,
+            "--json",
+            "qrs",
+            "about",
+        ],
+        &[("QTOOL_API_KEY", &foreign)],
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let doc = json(&stderr);
+    assert_eq!(doc["error"]["class"], "auth", "{doc}");
+    assert_eq!(doc["error"]["exit_code"], 5, "{doc}");
+}
+
+#[test]
+fn malformed_files_are_one_line_with_exit_3_or_4() {
+    let sb = Sandbox::start(&[]);
+    let env = qem_env(&sb);
+    let dir = env.path();
+    // credentials.toml that is not TOML at all (contexts.toml and wrong types: context.rs).
+    let cred = env.config_dir().join("credentials.toml");
+    let saved = std::fs::read(&cred).expect("credentials");
+    std::fs::write(&cred, "[qem\npassword = \"x\"\n").expect("write");
+    let out = env.run(&["qem", "server", "ls"]);
+    one_line_error(
+        &out,
+        4,
+        &["credentials.toml", "line 1"],
+        "malformed credentials.toml",
+    );
+    assert_eq!(
+        std::fs::read(&cred).expect("read"),
+        b"[qem\npassword = \"x\"\n",
+        "left alone"
+    );
+    std::fs::write(&cred, saved).expect("restore");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    // Manifests.
+    for (file, text, needles) in [
+        (
+            "bad.toml",
+            "tasks = [\n",
+            &[
+                "bad.toml is not valid TOML",
+                "line 1, column 10",
+                "docs/qem-apply.md",
+            ][..],
+        ),
+        (
+            "bad.yaml",
+            "tasks:\n  - [oops\n",
+            &["bad.yaml is not valid YAML", "docs/qem-apply.md"][..],
+        ),
+        (
+            "unknown.toml",
+            "[[tasks]]\nserver = \"s\"\nname = \"t\"\ndefinition = \"t.json\"\nfrobnicate = 1\n",
+            &["unknown field `frobnicate`"][..],
+        ),
+        ("vars.toml", "vars = 3\n", &["`vars` must be a table"][..]),
+        (
+            "unclosed.toml",
+            "[[tasks]]\nserver = \"${site\"\nname = \"t\"\ndefinition = \"t.json\"\n",
+            &["unclosed `${`"][..],
+        ),
+        (
+            "undefined.toml",
+            "[[tasks]]\nserver = \"${nowhere}\"\nname = \"t\"\ndefinition = \"t.json\"\n",
+            &["variable `nowhere` is not defined"][..],
+        ),
+    ] {
+        let m = write(dir, file, text);
+        let out = env.run(&["qem", "apply", "-f", m.to_str().expect("utf-8")]);
+        one_line_error(&out, 3, needles, file);
+    }
+
+    // Task definitions that are not JSON, for import and for apply.
+    let server = first_server(&env);
+    write(dir, "broken.json", "{\"cmd.replication_definition\": \n");
+    let out = env.run(&["qem", "task", "import", "--server", &server, "broken.json"]);
+    one_line_error(
+        &out,
+        3,
+        &[
+            "broken.json: not a task definition (JSON)",
+            "qtool qem task export",
+        ],
+        "broken task JSON",
+    );
+    let out = env
+        .cmd()
+        .args(["qem", "task", "import", "--server", &server, "-"])
+        .write_stdin("<html>")
+        .output()
+        .expect("run");
+    one_line_error(
+        &out,
+        3,
+        &["not a task definition (JSON)"],
+        "HTML as task JSON on stdin",
+    );
+    let m = write(
+        dir,
+        "apply-broken.toml",
+        &format!("[[tasks]]\nserver = \"{server}\"\nname = \"x\"\ndefinition = \"broken.json\"\n"),
+    );
+    let out = env.run(&["qem", "apply", "-f", m.to_str().expect("utf-8")]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a task definition (JSON)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---- kill -9 -------------------------------------------------------------------------------------
+
+/// Kill -9 once `ready` says so (or after `limit`), and return whether the kill came first.
+fn kill_when(mut child: std::process::Child, limit: Duration, ready: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if ready() || started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn kill_9_during_a_large_app_export_leaves_no_file_under_the_final_name() {
+    let sb = Sandbox::start(&[]);
+    let env = qrs_env(&sb);
+    // A 200 MB QVF with a recognisable pattern.
+    let size: usize = 200 * 1024 * 1024;
+    let big = env.path().join("big.qvf");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).expect("create"));
+        let block: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        for i in 0..200u8 {
+            let mut b = block.clone();
+            b[0] = i;
+            f.write_all(&b).expect("write");
+        }
+    }
+    let id = json(&env.ok(&[
+        "qrs",
+        "app",
+        "import",
+        big.to_str().expect("utf-8"),
+        "--name",
+        "Big",
+        "--json",
+    ]))["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let out_dir = env.path().join("out");
+    std::fs::create_dir_all(&out_dir).expect("out dir");
+    let final_path = out_dir.join("big-copy.qvf");
+    for attempt in 0..3 {
+        let child = env
+            .std_cmd()
+            .args(["qrs", "app", "export", &id, "--out"])
+            .arg(&final_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let dir = out_dir.clone();
+        // Kill once a temp file holds some data (mid-download).
+        let killed = kill_when(child, Duration::from_secs(120), || {
+            std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    e.metadata()
+                        .map(|m| m.len() > 4 * 1024 * 1024)
+                        .unwrap_or(false)
+                })
+        });
+        assert!(
+            killed,
+            "attempt {attempt}: the export finished before it could be killed"
+        );
+        assert!(
+            !final_path.exists(),
+            "attempt {attempt}: a killed export left {}",
+            final_path.display()
+        );
+        for name in files_in(&out_dir) {
+            assert!(
+                name.starts_with('.'),
+                "attempt {attempt}: non-hidden leftover {name}"
+            );
+        }
+    }
+    env.ok(&[
+        "qrs",
+        "app",
+        "export",
+        &id,
+        "--out",
+        final_path.to_str().expect("utf-8"),
+    ]);
+    let copy = std::fs::read(&final_path).expect("export");
+    assert_eq!(copy.len(), size);
+    assert!(
+        copy == std::fs::read(&big).expect("original"),
+        "the export differs from the upload"
+    );
+}
+
+#[test]
+fn kill_9_during_qem_task_export_all_leaves_only_complete_files() {
+    let sb = Sandbox::start(&["--seed", "apps=1,tasks=1,qem-tasks=60", "--latency", "30ms"]);
+    let env = qem_env(&sb);
+    let server = first_server(&env);
+    let total = json(&env.ok(&["qem", "task", "ls", "--server", &server, "--json"]))
+        .as_array()
+        .expect("array")
+        .len();
+    assert!(total >= 60, "{total}");
+    let dir = env.path().join("tasks");
+    let child = env
+        .std_cmd()
+        .args([
+            "qem", "task", "export", "--server", &server, "--all", "--dir",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let watched = dir.clone();
+    let killed = kill_when(child, Duration::from_secs(60), || {
+        files_in(&watched).len() >= 5
+    });
+    assert!(killed, "the export finished before it could be killed");
+    let names = files_in(&dir);
+    assert!(
+        names.len() < total,
+        "everything was written before the kill"
+    );
+    for name in &names {
+        if name.starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(name)).expect("read");
+        let v: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is corrupt: {e}"));
+        assert!(v.get("cmd.replication_definition").is_some(), "{name}");
+    }
+    env.ok(&[
+        "qem",
+        "task",
+        "export",
+        "--server",
+        &server,
+        "--all",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    let complete: Vec<String> = files_in(&dir)
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(complete.len(), total, "{complete:?}");
+    for name in &complete {
+        let text = std::fs::read_to_string(dir.join(name)).expect("read");
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{name} is corrupt: {e}"));
+    }
+}
+
+// ---- fault injection ---------------------------------------------------------------------------
+
+/// Stop the sandbox and return the faults it counted (stats.json, and its last log line).
+/// Start it with `start_in` a directory that outlives it.
+fn faults_injected(sb: Sandbox) -> u64 {
+    let state_dir = sb.state_dir.clone();
+    let status = sb.stop();
+    assert!(status.success(), "{status}");
+    let stats = json(&std::fs::read_to_string(state_dir.join("stats.json")).expect("stats.json"));
+    let log = std::fs::read_to_string(state_dir.with_extension("log")).expect("log");
+    let n = stats["faults_injected"].as_u64().expect("count");
+    assert!(log.contains(&format!("faults injected: {n}")), "{log}");
+    n
+}
+
+#[test]
+fn commands_hold_under_ten_percent_faults() {
+    let keep = tempfile::tempdir().expect("temp dir");
+    let sb = Sandbox::start_in(
+        &keep.path().join("state"),
+        &["--fault-rate", "0.1", "--seed", "apps=5,tasks=3"],
+    );
+    let env = qrs_env(&sb);
+    let r = ["--retries", "8"];
+    let ok = |args: &[&str]| {
+        let mut all = r.to_vec();
+        all.extend_from_slice(args);
+        env.ok(&all)
+    };
+    // Read-only and idempotent QRS commands.
+    let apps = json(&ok(&["qrs", "app", "ls", "--json"]));
+    let app = apps[0]["id"].as_str().expect("app").to_string();
+    for _ in 0..3 {
+        ok(&["qrs", "about"]);
+        ok(&["qrs", "app", "ls", "-q"]);
+        ok(&["qrs", "app", "count"]);
+        ok(&["qrs", "app", "get", &app]);
+        ok(&["qrs", "stream", "ls"]);
+        ok(&["qrs", "reloadtask", "ls"]);
+        ok(&["qrs", "servicestatus"]);
+    }
+    ok(&["qrs", "app", "export", &app, "--out", "a.qvf"]);
+    ok(&[
+        "qrs",
+        "app",
+        "export",
+        "--filter",
+        "name ne ''",
+        "--dir",
+        "all",
+    ]);
+    assert_eq!(
+        files_in(&env.path().join("all"))
+            .iter()
+            .filter(|n| !n.starts_with('.'))
+            .count(),
+        apps.as_array().expect("array").len()
+    );
+
+    // Non-idempotent: each import/create succeeds once or fails with one line, never twice.
+    std::fs::write(env.path().join("small.qvf"), vec![7u8; 64 * 1024]).expect("write");
+    let (mut created, mut failed) = (0, 0);
+    for i in 0..12 {
+        let name = format!("imported {i}");
+        let out = env.run(&[
+            "--retries",
+            "8",
+            "qrs",
+            "app",
+            "import",
+            "small.qvf",
+            "--name",
+            &name,
+        ]);
+        let count: usize = ok(&[
+            "qrs",
+            "app",
+            "count",
+            "--filter",
+            &format!("name eq '{name}'"),
+        ])
+        .trim()
+        .parse()
+        .expect("count");
+        if out.status.success() {
+            created += 1;
+            assert_eq!(count, 1, "{name}: imported once, found {count}");
+        } else {
+            failed += 1;
+            one_line_error(&out, out.status.code().unwrap_or(-1), &[], &name);
+            assert!(count <= 1, "{name}: a failed import left {count} apps");
+        }
+        let task = format!("reload {i}");
+        let out = env.run(&[
+            "--retries",
+            "8",
+            "qrs",
+            "reloadtask",
+            "create",
+            "--app",
+            &app,
+            "--name",
+            &task,
+        ]);
+        let count: usize = ok(&[
+            "qrs",
+            "reloadtask",
+            "count",
+            "--filter",
+            &format!("name eq '{task}'"),
+        ])
+        .trim()
+        .parse()
+        .expect("count");
+        if out.status.success() {
+            created += 1;
+            assert_eq!(count, 1, "{task}: created once, found {count}");
+        } else {
+            failed += 1;
+            one_line_error(&out, out.status.code().unwrap_or(-1), &[], &task);
+            assert!(count <= 1, "{task}: a failed create left {count} tasks");
+        }
+    }
+    assert!(
+        created > 0,
+        "no non-idempotent call ever succeeded ({failed} failed)"
+    );
+
+    // QEM: reads, then a full apply and a no-op re-apply through the same faults.
+    let password = std::fs::read_to_string(sb.get("/qem/password_file")).expect("password");
+    env.ok_stdin(
+        &[
+            "--retries",
+            "8",
+            "context",
+            "create",
+            "qem",
+            "--server",
+            &sb.get("/qem/url"),
+            "--server-type",
+            "qem",
+            "--ca-cert",
+            &sb.get("/ca_cert"),
+            "--user",
+            &sb.get("/qem/user"),
+            "--password-stdin",
+        ],
+        &password,
+    );
+    let q = |args: &[&str]| {
+        let mut all = vec!["--context", "qem", "--retries", "8"];
+        all.extend_from_slice(args);
+        env.ok(&all)
+    };
+    let server = json(&q(&["qem", "server", "ls", "--json"]))[0]["name"]
+        .as_str()
+        .expect("server")
+        .to_string();
+    for _ in 0..3 {
+        q(&["qem", "server", "ls"]);
+        q(&["qem", "task", "ls", "--server", &server]);
+    }
+    q(&[
+        "qem",
+        "task",
+        "export",
+        "--server",
+        &server,
+        "--all",
+        "--dir",
+        "qem-tasks",
+    ]);
+    let dir = env.path().join("apply");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let name = format!("faulty {i}");
+        write(
+            &dir,
+            &format!("t{i}.json"),
+            &definition(&name, &format!("s{i}"), &format!("d{i}"), "dbo").to_string(),
+        );
+        tasks.push((name, format!("t{i}.json")));
+    }
+    let refs: Vec<(&str, &str)> = tasks
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    // Without `run = "started"`: a start after a dropped connection is reported, not repeated.
+    let m = manifest(&dir, "Faulty", &refs, "");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
+    env.ok(&["context", "use", "qem"]);
+    let s = apply(&env, &m, &["--retries", "8"]);
+    assert_eq!(s["failed"], 0, "{s}");
+    let s = apply(&env, &m, &["--retries", "8"]);
+    assert_eq!(s["changed"], false, "{s}");
+
+    let n = faults_injected(sb);
+    eprintln!("faults injected: {n}");
+    assert!(n >= 10, "only {n} faults injected");
+}
+
+/// Sessions slide (1 s of idleness ends one) and 10% of session checks expire it on the spot:
+/// 40 tasks make ~90 checks, so the apply must log in again mid-run (P(no expiry) < 0.01%).
+#[test]
+fn session_expiry_with_latency_and_faults_mid_apply_recovers() {
+    let keep = tempfile::tempdir().expect("temp dir");
+    let sb = Sandbox::start_in(
+        &keep.path().join("state"),
+        &[
+            "--session-ttl",
+            "1s",
+            "--latency",
+            "40ms",
+            "--fault-rate",
+            "0.1",
+        ],
+    );
+    let env = qem_env(&sb);
+    let dir = env.path();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let name = format!("slow {i}");
+        write(
+            dir,
+            &format!("t{i}.json"),
+            &definition(&name, &format!("s{i}"), &format!("d{i}"), "dbo").to_string(),
+        );
+        tasks.push((name, format!("t{i}.json")));
+    }
+    let refs: Vec<(&str, &str)> = tasks
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    // No `run = "started"`: starting a task is not repeatable after a dropped connection (the
+    // commands test covers that); this one is about sessions.
+    let m = manifest(dir, "Slow", &refs, "");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
+    let s = apply(&env, &m, &["--concurrency", "1", "--retries", "8"]);
+    assert_eq!(s["failed"], 0, "{s}");
+    assert!(
+        s["logins"].as_u64().unwrap_or(0) >= 2,
+        "the session never expired mid-run: {s}"
+    );
+    let s = apply(&env, &m, &["--retries", "8"]);
+    assert_eq!(s["changed"], false, "{s}");
+    let n = faults_injected(sb);
+    eprintln!("faults injected: {n}");
+}

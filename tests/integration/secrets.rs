@@ -1,0 +1,541 @@
+//! Secrets audit: run representative commands at `-vvv` (and failing ones with `--json`), gather
+//! every secret involved (tokens, passwords, the Basic header they make, private key bodies, the
+//! forms session cookie, the QEM session id, signed JWTs), and require that none appears in any
+//! output, nor in any file but the 0600 credentials file, key files and session cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use base64::Engine;
+
+use crate::support::{Sandbox, TestEnv, json};
+
+/// What ran and what it printed.
+struct Transcript {
+    runs: Vec<(String, String, String)>,
+}
+
+impl Transcript {
+    fn record(&mut self, args: &[&str], out: &Output) {
+        self.runs.push((
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+}
+
+fn run(env: &TestEnv, t: &mut Transcript, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = env.cmd();
+    cmd.args(args);
+    if let Some(s) = stdin {
+        cmd.write_stdin(s);
+    }
+    let out = cmd.output().expect("run qtool");
+    t.record(args, &out);
+    out
+}
+
+fn ok(env: &TestEnv, t: &mut Transcript, args: &[&str], stdin: Option<&str>) -> String {
+    let out = run(env, t, args, stdin);
+    assert!(
+        out.status.success(),
+        "qtool {args:?} failed ({:?})\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// The base64 lines of a PEM private key: each one is a secret on its own.
+fn pem_body_lines(pem: &str) -> Vec<String> {
+    pem.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----") && l.len() >= 32)
+        .map(str::to_string)
+        .collect()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("meta").permissions().mode() & 0o777
+}
+
+/// Every string leaf of a TOML document.
+fn toml_strings(v: &toml::Value, out: &mut Vec<String>) {
+    match v {
+        toml::Value::String(s) => out.push(s.clone()),
+        toml::Value::Table(t) => t.values().for_each(|v| toml_strings(v, out)),
+        toml::Value::Array(a) => a.iter().for_each(|v| toml_strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_secret_reaches_output_logs_or_public_files() {
+    let sb = Sandbox::start(&[]);
+    let env = TestEnv::new();
+    let mut t = Transcript { runs: Vec::new() };
+    let ca = sb.get("/ca_cert");
+    let jwt_url = sb.get("/qseow/jwt_url");
+    let qseow_token = read_trim(&sb.get("/qseow/jwt/token_file"));
+    let forms_user = sb.get("/qseow/forms/user");
+    let forms_password = read_trim(&sb.get("/qseow/forms/password_file"));
+    let qem_user = sb.get("/qem/user");
+    let qem_url = sb.get("/qem/url");
+    let qem_password = read_trim(&sb.get("/qem/password_file"));
+    let qem_api_token = read_trim(&sb.get("/qem/api_token_file"));
+    let wrong_password = "Wr0ng-but-still-a-Secret-77";
+    let sandbox_key = std::fs::read_to_string(sb.get("/qseow/jwt/private_key")).expect("key");
+    let client_key = std::fs::read_to_string(sb.get("/qseow/client_cert/key")).expect("key");
+
+    // QSEoW: a fixed token from stdin, a JWT recipe, a client certificate, a forms login.
+    let vvv = "-vvv";
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "context",
+            "create",
+            "bearer",
+            "--server",
+            &jwt_url,
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--api-key-stdin",
+        ],
+        Some(&qseow_token),
+    );
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "context",
+            "create",
+            "jwt",
+            "--server",
+            &jwt_url,
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--jwt-key",
+            &sb.get("/qseow/jwt/private_key"),
+            "--jwt-userid",
+            &sb.get("/qseow/jwt/userid"),
+            "--jwt-userdirectory",
+            &sb.get("/qseow/jwt/userdirectory"),
+            "--jwt-audience",
+            &sb.get("/qseow/jwt/audience"),
+        ],
+        None,
+    );
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "context",
+            "create",
+            "cert",
+            "--server",
+            &sb.get("/qseow/cert_url"),
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--client-cert",
+            &sb.get("/qseow/client_cert/cert"),
+            "--client-key",
+            &sb.get("/qseow/client_cert/key"),
+            "--user",
+            &sb.get("/qseow/client_cert/user"),
+        ],
+        None,
+    );
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "context",
+            "create",
+            "cookie",
+            "--server",
+            &sb.get("/qseow/forms_url"),
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--user",
+            &forms_user,
+        ],
+        None,
+    );
+    ok(
+        &env,
+        &mut t,
+        &[vvv, "context", "login", "cookie", "--password-stdin"],
+        Some(&forms_password),
+    );
+    // QEM: a password and an API token from stdin, and a wrong password.
+    for (name, extra, secret) in [
+        (
+            "qem",
+            vec!["--user", qem_user.as_str(), "--password-stdin"],
+            qem_password.as_str(),
+        ),
+        (
+            "qemtoken",
+            vec!["--auth", "api-token", "--api-key-stdin"],
+            qem_api_token.as_str(),
+        ),
+        (
+            "qembad",
+            vec!["--user", qem_user.as_str(), "--password-stdin"],
+            wrong_password,
+        ),
+    ] {
+        let mut args = vec![
+            vvv,
+            "context",
+            "create",
+            name,
+            "--server",
+            &qem_url,
+            "--server-type",
+            "qem",
+            "--ca-cert",
+            &ca,
+        ];
+        args.extend(extra);
+        ok(&env, &mut t, &args, Some(secret));
+    }
+    ok(&env, &mut t, &["context", "use", "bearer"], None);
+
+    // The JWT toolkit.
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv, "jwt", "keygen", "--out", "key.pem", "--cert", "cert.cer",
+        ],
+        None,
+    );
+    let signed = ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "jwt",
+            "sign",
+            "--key",
+            "key.pem",
+            "--userid",
+            "harry",
+            "--userdirectory",
+            "qsefw",
+            "--audience",
+            "qtool-sandbox",
+        ],
+        None,
+    )
+    .trim()
+    .to_string();
+    assert!(signed.starts_with("eyJ"), "{signed}");
+    let signed_stdout_index = t.runs.len() - 1;
+    // A token signed by a key the proxy does not trust, stored in a context.
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "context",
+            "create",
+            "foreign",
+            "--server",
+            &jwt_url,
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--api-key-stdin",
+        ],
+        Some(&signed),
+    );
+
+    // Reading contexts back.
+    for args in [
+        vec![vvv, "context", "get", "bearer"],
+        vec![vvv, "context", "get", "qem", "--json"],
+        vec![vvv, "context", "get", "cookie", "-o", "yaml"],
+        vec![vvv, "context", "ls", "--json"],
+    ] {
+        ok(&env, &mut t, &args, None);
+    }
+
+    // QRS through every auth method, and an export.
+    for ctx in ["bearer", "jwt", "cert", "cookie"] {
+        ok(
+            &env,
+            &mut t,
+            &[vvv, "--context", ctx, "qrs", "app", "ls"],
+            None,
+        );
+    }
+    let apps = json(&ok(&env, &mut t, &["qrs", "app", "ls", "--json"], None));
+    let app_id = apps[0]["id"].as_str().expect("an app").to_string();
+    ok(
+        &env,
+        &mut t,
+        &[vvv, "qrs", "app", "export", &app_id, "--out", "app.qvf"],
+        None,
+    );
+
+    // QEM: login, list, export; with the token too.
+    ok(
+        &env,
+        &mut t,
+        &[vvv, "--context", "qem", "qem", "login"],
+        None,
+    );
+    let servers = json(&ok(
+        &env,
+        &mut t,
+        &[vvv, "--context", "qem", "qem", "server", "ls", "--json"],
+        None,
+    ));
+    let server = servers[0]["name"].as_str().expect("a server").to_string();
+    let tasks = json(&ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "ls",
+            "--server",
+            &server,
+            "--json",
+        ],
+        None,
+    ));
+    let task = tasks[0]["name"].as_str().expect("a task").to_string();
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "--context",
+            "qem",
+            "qem",
+            "task",
+            "export",
+            "--server",
+            &server,
+            &task,
+            "--with-endpoints",
+            "--out",
+            "task.json",
+        ],
+        None,
+    );
+    ok(
+        &env,
+        &mut t,
+        &[
+            vvv,
+            "--context",
+            "qemtoken",
+            "qem",
+            "task",
+            "ls",
+            "--server",
+            &server,
+        ],
+        None,
+    );
+
+    // Failing authentication, as text and as JSON.
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec![vvv, "--context", "qembad", "qem", "server", "ls"];
+        args.extend(extra);
+        let out = run(&env, &mut t, &args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut args = vec![vvv, "--context", "foreign", "qrs", "app", "ls"];
+        args.extend(extra);
+        let out = run(&env, &mut t, &args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Fully verbose logs did happen (the audit is not vacuous).
+    let all_stderr: String = t.runs.iter().map(|r| r.2.as_str()).collect();
+    assert!(
+        all_stderr.contains("TRACE") || all_stderr.contains("DEBUG"),
+        "no logs at -vvv"
+    );
+    assert!(
+        all_stderr.to_ascii_lowercase().contains("authorization"),
+        "no header logged"
+    );
+
+    // Secrets that exist only now: the forms cookie and everything else stored in credentials,
+    // and the QEM session id in the cache.
+    let config = env.config_dir();
+    let credentials = config.join("credentials.toml");
+    let stored: toml::Value =
+        toml::from_str(&std::fs::read_to_string(&credentials).expect("credentials")).expect("toml");
+    let mut stored_strings = Vec::new();
+    toml_strings(&stored, &mut stored_strings);
+    let cache_dir = config.join("cache");
+    let mut cache_files = Vec::new();
+    files_under(&cache_dir, &mut cache_files);
+    assert!(
+        !cache_files.is_empty(),
+        "no QEM session cache under {}",
+        cache_dir.display()
+    );
+    let mut session_ids = Vec::new();
+    for f in &cache_files {
+        let v = json(&std::fs::read_to_string(f).expect("cache"));
+        if let Some(id) = v["session_id"].as_str() {
+            session_ids.push(id.to_string());
+        }
+    }
+    assert!(!session_ids.is_empty(), "no session id cached");
+
+    let basic = |user: &str, password: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    };
+    let mut secrets: Vec<(String, String)> = vec![
+        ("QSEoW token".into(), qseow_token.clone()),
+        ("forms password".into(), forms_password.clone()),
+        ("QEM password".into(), qem_password.clone()),
+        ("QEM API token".into(), qem_api_token.clone()),
+        ("wrong QEM password".into(), wrong_password.to_string()),
+        ("QEM Basic header".into(), basic(&qem_user, &qem_password)),
+        (
+            "wrong Basic header".into(),
+            basic(&qem_user, wrong_password),
+        ),
+        ("signed JWT".into(), signed.clone()),
+        (
+            "signed JWT signature".into(),
+            signed.rsplit('.').next().unwrap_or("").to_string(),
+        ),
+    ];
+    for s in &stored_strings {
+        // Every stored secret-looking value (skip short words like auth kinds).
+        if s.len() >= 16 {
+            secrets.push(("stored credential".into(), s.clone()));
+        }
+    }
+    assert!(
+        stored_strings.iter().any(|s| s.len() >= 16
+            && !s.contains(&forms_password)
+            && s != &qseow_token
+            && s != &qem_password
+            && s != &qem_api_token
+            && s != wrong_password),
+        "the forms session cookie is not in credentials.toml: {stored_strings:?}"
+    );
+    for id in &session_ids {
+        secrets.push(("QEM session id".into(), id.clone()));
+    }
+    let own_key = std::fs::read_to_string(env.path().join("key.pem")).expect("key.pem");
+    for (what, pem) in [
+        ("generated key", &own_key),
+        ("sandbox JWT key", &sandbox_key),
+        ("client key", &client_key),
+    ] {
+        let lines = pem_body_lines(pem);
+        assert!(!lines.is_empty(), "{what}: no PEM body");
+        for l in lines {
+            secrets.push((format!("{what} PEM line"), l));
+        }
+    }
+    for (what, s) in &secrets {
+        assert!(s.len() >= 8, "{what} is too short to audit: {s:?}");
+    }
+
+    // 1. No output of any command carries a secret (the JWT printed by `jwt sign` is its output).
+    for (i, (args, stdout, stderr)) in t.runs.iter().enumerate() {
+        for (what, s) in &secrets {
+            if i == signed_stdout_index && signed.contains(s.as_str()) {
+                continue;
+            }
+            assert!(
+                !stdout.contains(s.as_str()),
+                "{what} on stdout of `qtool {args}`:\n{stdout}"
+            );
+            assert!(
+                !stderr.contains(s.as_str()),
+                "{what} on stderr of `qtool {args}`:\n{stderr}"
+            );
+        }
+    }
+
+    // 2. No file in the test's world carries one, except the private ones, which are 0600.
+    let mut files = Vec::new();
+    files_under(env.path(), &mut files);
+    let private: Vec<PathBuf> = [credentials.clone(), env.path().join("key.pem")]
+        .into_iter()
+        .chain(cache_files.iter().cloned())
+        .collect();
+    for f in &private {
+        assert!(f.exists(), "{}", f.display());
+        #[cfg(unix)]
+        assert_eq!(mode(f), 0o600, "{} is not 0600", f.display());
+    }
+    let mut checked = 0;
+    for f in &files {
+        if private.contains(f) {
+            continue;
+        }
+        let bytes = std::fs::read(f).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for (what, s) in &secrets {
+            assert!(!text.contains(s.as_str()), "{what} in {}", f.display());
+        }
+        checked += 1;
+    }
+    // contexts.toml, cert.cer, app.qvf and task.json at least.
+    assert!(
+        checked >= 4,
+        "only {checked} public files checked: {files:?}"
+    );
+}
