@@ -17,7 +17,9 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
 
 /// Re-logins one request may trigger before giving up (a session can expire again right after a
-/// fresh login when the server is unhealthy). Re-logins done by concurrent requests do not count.
+/// fresh login when the server is unhealthy), on top of `--retries`. Re-logins done by concurrent
+/// requests do not count; but when many requests share a session, whichever notices a lost
+/// session first logs in, so on a flaky server one request can be that one several times.
 const MAX_RELOGINS: u32 = 3;
 /// Sessions renewed by other requests that one request may pick up before giving up.
 const MAX_SHARED_RENEWALS: u32 = 20;
@@ -472,6 +474,7 @@ impl QemClient {
     ) -> QemResult<Response> {
         let url = api_url(&self.base, segments, query);
         let mut relogins = 0;
+        let relogin_budget = MAX_RELOGINS.saturating_add(self.target.retries);
         let mut shared_renewals = 0u32;
         let mut repeats = 0u32;
         let repeat = repeatable(&method, query);
@@ -538,7 +541,7 @@ impl QemClient {
                 // session fails them all, and all but one just pick up the new session.
                 Some((c, _))
                     if c == code::INVALID_SESSION_ID
-                        && relogins < MAX_RELOGINS
+                        && relogins < relogin_budget
                         && shared_renewals < MAX_SHARED_RENEWALS =>
                 {
                     if self.relogin(generation).await? {

@@ -11,7 +11,7 @@ pub mod client;
 pub mod commands;
 pub mod endpoints;
 pub mod filter;
-mod reindent;
+pub mod reindent;
 pub mod resources;
 mod token;
 pub mod wire;

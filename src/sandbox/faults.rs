@@ -1,6 +1,11 @@
 //! Latency and fault injection, applied to every request on every listener before its handler
 //! runs: sleep `latency`, then with probability `fault_rate` fail the request, half the time
 //! with `503 Service Unavailable` and half the time by closing the connection without an answer.
+//! The QEM emulator also asks here whether to expire a session on a session check.
+//!
+//! With `--fault-seed` the rolls come from a seeded sequence instead of the system RNG, so a run
+//! that makes the same requests in the same order meets the same faults (a failure found under
+//! faults can be replayed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,19 +25,29 @@ pub enum Verdict {
 pub struct Faults {
     latency: Duration,
     rate: f64,
+    seed: Option<u64>,
+    /// Rolls drawn so far from the seeded sequence.
+    draws: AtomicU64,
     injected: AtomicU64,
 }
 
 impl Faults {
-    pub fn new(latency: Duration, rate: f64) -> Faults {
+    pub fn new(latency: Duration, rate: f64, seed: Option<u64>) -> Faults {
         Faults {
             latency,
             rate: rate.clamp(0.0, 1.0),
+            seed,
+            draws: AtomicU64::new(0),
             injected: AtomicU64::new(0),
         }
     }
 
-    /// Faults injected so far.
+    /// No latency, no faults.
+    pub fn none() -> Faults {
+        Faults::new(Duration::ZERO, 0.0, None)
+    }
+
+    /// Faults injected so far (failed requests and expired sessions).
     pub fn injected(&self) -> u64 {
         self.injected.load(Ordering::Relaxed)
     }
@@ -42,7 +57,20 @@ impl Faults {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        self.decide(random_unit(), random_unit())
+        if self.rate <= 0.0 {
+            return Verdict::Pass;
+        }
+        let (roll, kind) = (self.roll(), self.roll());
+        self.decide(roll, kind)
+    }
+
+    /// Whether to expire the session being checked (QEM): true with probability `fault_rate`.
+    pub fn expire_session(&self) -> bool {
+        if self.rate <= 0.0 || self.roll() >= self.rate {
+            return false;
+        }
+        self.injected.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     fn decide(&self, roll: f64, kind: f64) -> Verdict {
@@ -56,16 +84,42 @@ impl Faults {
             Verdict::Drop
         }
     }
+
+    /// A uniform number in [0, 1): the next of the seeded sequence, or from the system RNG.
+    fn roll(&self) -> f64 {
+        match self.seed {
+            Some(seed) => {
+                let n = self.draws.fetch_add(1, Ordering::Relaxed);
+                to_unit(splitmix64(seed.wrapping_add(n.wrapping_mul(GOLDEN_GAMMA))))
+            }
+            None => random_unit(),
+        }
+    }
 }
 
-/// A uniform number in [0, 1) from the system RNG (0 if the RNG fails, which only means "no fault").
+const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function: a well-mixed 64-bit value for each counter value.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(GOLDEN_GAMMA);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// 53 random bits → [0, 1).
+fn to_unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A uniform number in [0, 1) from the system RNG (just under 1 if the RNG fails, which only
+/// means "no fault").
 pub fn random_unit() -> f64 {
     let mut bytes = [0u8; 8];
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {
         return 0.999_999;
     }
-    // 53 random bits → [0, 1).
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+    to_unit(u64::from_le_bytes(bytes))
 }
 
 #[cfg(test)]
@@ -74,13 +128,15 @@ mod tests {
 
     #[test]
     fn rate_zero_never_faults_and_one_always_does() {
-        let none = Faults::new(Duration::ZERO, 0.0);
+        let none = Faults::none();
         assert_eq!(none.decide(0.0, 0.0), Verdict::Pass);
-        let all = Faults::new(Duration::ZERO, 1.0);
+        assert!(!none.expire_session());
+        let all = Faults::new(Duration::ZERO, 1.0, None);
         assert_eq!(all.decide(0.999, 0.1), Verdict::Unavailable);
         assert_eq!(all.decide(0.0, 0.9), Verdict::Drop);
-        assert_eq!(all.injected(), 2);
-        let half = Faults::new(Duration::ZERO, 0.5);
+        assert!(all.expire_session());
+        assert_eq!(all.injected(), 3);
+        let half = Faults::new(Duration::ZERO, 0.5, None);
         assert_eq!(half.decide(0.7, 0.1), Verdict::Pass);
     }
 
@@ -90,5 +146,19 @@ mod tests {
             let x = random_unit();
             assert!((0.0..1.0).contains(&x));
         }
+    }
+
+    #[test]
+    fn a_seed_replays_the_same_faults_at_the_requested_rate() {
+        let run = |seed| {
+            let f = Faults::new(Duration::ZERO, 0.1, Some(seed));
+            (0..10_000).map(|_| f.expire_session()).collect::<Vec<_>>()
+        };
+        let a = run(7);
+        assert_eq!(a, run(7));
+        assert_ne!(a, run(8));
+        let hits = a.iter().filter(|&&x| x).count();
+        // 10% of 10,000 draws, within 4 standard deviations (30).
+        assert!((880..=1120).contains(&hits), "{hits}");
     }
 }

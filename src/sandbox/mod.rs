@@ -72,6 +72,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "P", value_parser = parse_rate, default_value_t = 0.0)]
     pub fault_rate: f64,
 
+    /// Draw the faults from a sequence seeded with N instead of at random, so that the same
+    /// requests in the same order meet the same faults.
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
+
     /// QEM session lifetime (sliding).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "300s")]
     pub session_ttl: Duration,
@@ -298,12 +303,13 @@ async fn serve(args: SandboxArgs, state_dir: &Path, app: &App) -> Result<()> {
         Some(snapshot) => QrsState::restore(qrs_config, snapshot)?,
         None => QrsState::new(qrs_config)?,
     };
+    let faults = Arc::new(Faults::new(args.latency, args.fault_rate, args.fault_seed));
     let qem_config = QemConfig {
         users: vec![(discovery::QEM_USER.to_string(), qem_password)],
         api_tokens: vec![qem_api_token],
         jwt_certificate: Some(pki.jwt_cert.clone()),
         session_ttl: args.session_ttl,
-        fault_rate: args.fault_rate,
+        faults: faults.clone(),
         seed_tasks: args.seed.qem_tasks,
     };
     let qem_state = match persist::load_snapshot(&state_dir.join("qem.json"))? {
@@ -312,7 +318,6 @@ async fn serve(args: SandboxArgs, state_dir: &Path, app: &App) -> Result<()> {
     };
 
     // The three listeners.
-    let faults = Arc::new(Faults::new(args.latency, args.fault_rate));
     let proxy_listener = server::bind(args.listen, "QSEoW proxy").await?;
     let cert_listener = server::bind(args.cert_listen, "QRS certificate port").await?;
     let qem_listener = server::bind(args.qem_listen, "QEM").await?;

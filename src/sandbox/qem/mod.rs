@@ -38,6 +38,7 @@ use jsonwebtoken::DecodingKey;
 
 use crate::error::Error;
 use crate::qem::wire::task_state;
+use crate::sandbox::faults::Faults;
 use model::Store;
 use session::Session;
 
@@ -53,8 +54,8 @@ pub struct QemConfig {
     pub jwt_certificate: Option<String>,
     /// Sliding session lifetime.
     pub session_ttl: Duration,
-    /// Probability of expiring a session at random (fault injection).
-    pub fault_rate: f64,
+    /// Fault injection: also decides when a session check expires the session at random.
+    pub faults: Arc<Faults>,
     /// Number of Replicate tasks to seed on a fresh start.
     pub seed_tasks: usize,
 }

@@ -397,8 +397,7 @@ fn check_session(state: &QemState, headers: &HeaderMap) -> ApiResult<(String, St
         return Err(ApiError::invalid_session());
     };
     let expired = session.last_seen.elapsed() > ttl;
-    let faulted =
-        !expired && state.config.fault_rate > 0.0 && util::random_unit() < state.config.fault_rate;
+    let faulted = !expired && state.config.faults.expire_session();
     if expired || faulted {
         inner.sessions.remove(&id);
         return Err(ApiError::invalid_session());

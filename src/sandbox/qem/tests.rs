@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{QemConfig, QemState, router};
+use crate::sandbox::faults::Faults;
 
 const BASE: &str = "/attunityenterprisemanager/api/v1";
 const SERVER: &str = "Sandbox%20Replicate";
@@ -21,7 +22,7 @@ fn config() -> QemConfig {
         api_tokens: vec!["pat-0123456789".into()],
         jwt_certificate: None,
         session_ttl: Duration::from_secs(300),
-        fault_rate: 0.0,
+        faults: Arc::new(Faults::none()),
         seed_tasks: 4,
     }
 }
@@ -310,7 +311,7 @@ async fn sessions_slide_expire_and_log_out() {
 #[tokio::test]
 async fn fault_injection_expires_sessions() {
     let mut cfg = config();
-    cfg.fault_rate = 1.0;
+    cfg.faults = Arc::new(Faults::new(Duration::ZERO, 1.0, None));
     let c = Client::new(QemState::new(cfg).unwrap()).await;
     let r = c.get("/servers").await;
     assert_eq!(r.code(), "INVALID_SESSION_ID");

@@ -40,12 +40,6 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-/// A uniformly distributed float in [0, 1).
-pub fn random_unit() -> f64 {
-    let b = random_bytes::<8>();
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// A random integer in `lo..=hi`.
 pub fn random_between(lo: u64, hi: u64) -> u64 {
     if hi <= lo {
@@ -126,13 +120,5 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(id, session_id());
-    }
-
-    #[test]
-    fn random_unit_in_range() {
-        for _ in 0..100 {
-            let x = random_unit();
-            assert!((0.0..1.0).contains(&x));
-        }
     }
 }
