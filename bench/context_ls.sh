@@ -6,10 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-50}"
-cargo build --release --quiet
-bin="$PWD/target/release/qtool"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 export QTOOL_CONFIG_DIR="$work/config"
 for i in $(seq -w 1 200); do
   printf 'token-%s-abcdefghijklmnop' "$i" | "$bin" context create "ctx-$i" --server "https://qlik$i.example.com/jwt" \

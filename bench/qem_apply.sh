@@ -9,15 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks="${1:-200}"
 latency="${2:-20ms}"
-cargo build --release --quiet
-bin="$PWD/target/release/qtool"
-work="$(mktemp -d)"
-sandbox_pid=""
-cleanup() {
-  if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # Definitions and manifest: one server, $tasks tasks with their own endpoints.
 mkdir -p "$work/defs"
@@ -61,11 +54,6 @@ start_sandbox() {
   "$bin" context create bench --server "$url" --server-type qem --ca-cert "$ca" --user "$user" \
     --password-stdin < "$pwfile" >/dev/null 2>&1
   "$bin" context use bench >/dev/null 2>&1
-}
-stop_sandbox() {
-  kill "$sandbox_pid" 2>/dev/null || true
-  wait "$sandbox_pid" 2>/dev/null || true
-  sandbox_pid=""
 }
 timed() { # prints seconds
   local t0 t1

@@ -8,15 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
-cargo build --release --quiet
-bin="$PWD/target/release/qtool"
-work="$(mktemp -d)"
-sandbox_pid=""
-cleanup() {
-  if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 export QTOOL_CONFIG_DIR="$work/config"
 state="$work/state"
 

@@ -25,6 +25,20 @@ impl Sensitivity {
     }
 }
 
+/// `name` with the characters no file name may hold on Windows, macOS or Linux (path
+/// separators, reserved and control characters) replaced by `_`.
+pub fn replace_unsafe_file_chars(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// qtool's configuration directory: `$QTOOL_CONFIG_DIR`, else `$XDG_CONFIG_HOME/qtool`, else
 /// `~/.config/qtool` (also on macOS, like oxide, xh and atuin), or `%APPDATA%\qtool` on Windows.
 pub fn config_dir() -> Result<PathBuf> {

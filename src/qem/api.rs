@@ -15,6 +15,15 @@ fn secs(d: Duration) -> String {
     d.as_secs().max(1).to_string()
 }
 
+/// `Ok(None)` where QEM answered with error code `absent`: the thing asked for is not there.
+fn none_if_absent<T>(result: QemResult<T>, absent: &str) -> QemResult<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is(absent) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl QemClient {
     // ---- servers -------------------------------------------------------------------------
 
@@ -30,11 +39,8 @@ impl QemClient {
 
     /// GetServer; `None` when the server is not registered.
     pub async fn server_def(&self, server: &str) -> QemResult<Option<Value>> {
-        match self.get_json(&["servers", server, "def"], &[]).await {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is(code::SERVER_NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let def = self.get_json(&["servers", server, "def"], &[]).await;
+        none_if_absent(def, code::SERVER_NOT_FOUND)
     }
 
     pub async fn put_server(&self, server: &str, def: &Value) -> QemResult<()> {
@@ -67,14 +73,10 @@ impl QemClient {
 
     /// GetServerAcl; `None` when the server has no explicit ACL.
     pub async fn server_acl(&self, server: &str) -> QemResult<Option<Value>> {
-        match self
+        let acl = self
             .get_json(&["servers", server], &[("action", "acl".into())])
-            .await
-        {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is(code::SERVER_HAS_NO_ACL) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await;
+        none_if_absent(acl, code::SERVER_HAS_NO_ACL)
     }
 
     pub async fn put_server_acl(&self, server: &str, acl: &Value) -> QemResult<()> {
@@ -89,19 +91,16 @@ impl QemClient {
     }
 
     pub async fn delete_server_acl(&self, server: &str) -> QemResult<()> {
-        match self
+        let deleted = self
             .call(
                 Method::DELETE,
                 &["servers", server],
                 &[("action", "acl".into())],
                 None,
             )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is(code::SERVER_HAS_NO_ACL) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await;
+        // No explicit ACL to delete is success: there is none afterwards either way.
+        none_if_absent(deleted, code::SERVER_HAS_NO_ACL).map(drop)
     }
 
     pub async fn export_all(&self, server: &str) -> QemResult<bytes::Bytes> {
@@ -136,14 +135,10 @@ impl QemClient {
 
     /// The task state; `None` when the task does not exist.
     pub async fn task_state(&self, server: &str, task: &str) -> QemResult<Option<String>> {
-        match self.task_details(server, task).await {
-            Ok(v) => {
-                let state = model::task_state(&v);
-                Ok((state != ts::NOT_EXIST).then_some(state))
-            }
-            Err(e) if e.is(code::TASK_NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let details = self.task_details(server, task).await;
+        Ok(none_if_absent(details, code::TASK_NOT_FOUND)?
+            .map(|v| model::task_state(&v))
+            .filter(|state| state != ts::NOT_EXIST))
     }
 
     pub async fn export_task_bytes(
@@ -169,13 +164,13 @@ impl QemClient {
         task: &str,
         with_endpoints: bool,
     ) -> QemResult<Option<Value>> {
-        match self.export_task_bytes(server, task, with_endpoints).await {
-            Ok(bytes) => parse_definition(&bytes)
-                .map(Some)
-                .map_err(|e| QemError::Other(e.context(format!("export of task `{task}`")))),
-            Err(e) if e.is(code::TASK_NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let exported = self.export_task_bytes(server, task, with_endpoints).await;
+        let Some(bytes) = none_if_absent(exported, code::TASK_NOT_FOUND)? else {
+            return Ok(None);
+        };
+        parse_definition(&bytes)
+            .map(Some)
+            .map_err(|e| QemError::Other(e.context(format!("export of task `{task}`"))))
     }
 
     pub async fn import_task(&self, server: &str, task: &str, definition: &Value) -> QemResult<()> {

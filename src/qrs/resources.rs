@@ -94,14 +94,6 @@ pub struct EnumField {
 
 /// Enum names the shared `wire` module does not carry (yet), as the QRS spec's `x-enumNames`.
 const EVENT_TYPE: &[&str] = &["Schema", "Composite"];
-const VP_AUTHENTICATION_METHOD: &[&str] = &[
-    "Ticket",
-    "HeaderStaticUserDirectory",
-    "HeaderDynamicUserDirectory",
-    "SAML",
-    "JWT",
-    "OIDC",
-];
 
 const fn en(path: &'static str, names: &'static [&'static str]) -> EnumField {
     EnumField { path, names }
@@ -492,7 +484,7 @@ pub static RESOURCES: &[Resource] = &[
         name_field: Some("prefix"),
         columns: VP_COLS,
         full_columns: &[],
-        enums: &[en("authenticationMethod", VP_AUTHENTICATION_METHOD)],
+        enums: &[en("authenticationMethod", wire::AUTHENTICATION_METHOD)],
     },
     Resource {
         name: "userdirectory",

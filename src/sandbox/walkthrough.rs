@@ -107,6 +107,16 @@ impl Steps<'_> {
             .line(&self.printer.paint(&format!("## {title}"), Paint::Bold))
     }
 
+    /// Run `qtool --context qem qem task <args>` and return its stdout.
+    fn qem_task(&mut self, what: &str, args: &[&str]) -> Result<String> {
+        let full: Vec<&str> = ["--context", "qem", "qem", "task"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        self.run(what, &full, None)
+    }
+
     /// Run `qtool <args>` (stdin from `stdin_file` when given) and return its stdout.
     fn run(&mut self, what: &str, args: &[&str], stdin_file: Option<&Path>) -> Result<String> {
         self.number += 1;
@@ -363,19 +373,11 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
         &["--context", "qem", "qem", "login"],
         None,
     )?;
-    let listed = steps.run(
-        "Tasks on every server",
-        &["--context", "qem", "qem", "task", "ls", "--json"],
-        None,
-    )?;
+    let listed = steps.qem_task("Tasks on every server", &["ls", "--json"])?;
     let (server, task) = first_qem_task(&listed)?;
-    steps.run(
+    steps.qem_task(
         "Export a task definition with its endpoints (the versioning step)",
         &[
-            "--context",
-            "qem",
-            "qem",
-            "task",
             "export",
             "--server",
             &server,
@@ -384,15 +386,10 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
             "--out",
             "task.json",
         ],
-        None,
     )?;
-    steps.run(
+    steps.qem_task(
         "Import it as a new task",
         &[
-            "--context",
-            "qem",
-            "qem",
-            "task",
             "import",
             "task.json",
             "--server",
@@ -400,15 +397,10 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
             "--name",
             "Walkthrough Task",
         ],
-        None,
     )?;
-    steps.run(
+    steps.qem_task(
         "Start it and wait until it runs",
         &[
-            "--context",
-            "qem",
-            "qem",
-            "task",
             "start",
             "--server",
             &server,
@@ -416,29 +408,14 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
             "--timeout",
             "30s",
         ],
-        None,
     )?;
-    steps.run(
+    steps.qem_task(
         "Stop it",
-        &[
-            "--context",
-            "qem",
-            "qem",
-            "task",
-            "stop",
-            "--server",
-            &server,
-            "Walkthrough Task",
-        ],
-        None,
+        &["stop", "--server", &server, "Walkthrough Task"],
     )?;
-    steps.run(
+    steps.qem_task(
         "Export it again",
         &[
-            "--context",
-            "qem",
-            "qem",
-            "task",
             "export",
             "--server",
             &server,
@@ -446,7 +423,6 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
             "--out",
             "walkthrough-task.json",
         ],
-        None,
     )?;
     steps.run("Log out", &["--context", "qem", "qem", "logout"], None)?;
 

@@ -125,8 +125,35 @@ pub(crate) fn parse_duration(text: &str) -> std::result::Result<std::time::Durat
     crate::duration::parse(text).map_err(|e| e.to_string())
 }
 
+/// Print a decoded token: as a document with `verified` when the output is structured, else
+/// `banner` (painted) above a table of its fields.
+fn print_token(
+    app: &App,
+    decoded: token::Decoded,
+    verified: bool,
+    banner: &str,
+    paint: Paint,
+) -> Result<u8> {
+    if app.printer.is_structured() {
+        app.printer.document(&serde_json::json!({
+            "header": Value::Object(decoded.header),
+            "claims": Value::Object(decoded.claims),
+            "verified": verified,
+        }))?;
+        return Ok(0);
+    }
+    let mut out = app.printer.paint(banner, paint);
+    out.push('\n');
+    out.push_str(&crate::output::render_table(
+        None,
+        &token_rows(app, &decoded.header, &decoded.claims),
+    ));
+    app.printer.write_raw(out.as_bytes())?;
+    Ok(0)
+}
+
 /// Key/value rows for a token: header fields, then claims with human dates for iat/exp/nbf.
-pub(crate) fn token_rows(
+fn token_rows(
     app: &App,
     header: &Map<String, Value>,
     claims: &Map<String, Value>,

@@ -4,14 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::{Value, json};
 
-use super::{parse_duration, read_token, token_rows};
+use super::{parse_duration, print_token, read_token};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::jwt::keys::{self, PublicSource};
 use crate::jwt::token::{self, VerifyError, VerifyOptions};
-use crate::output::{Paint, render_table};
+use crate::output::Paint;
 
 #[derive(Debug, Args)]
 #[command(
@@ -54,29 +53,17 @@ pub fn run(args: VerifyArgs, app: &App) -> Result<u8> {
             crate::output::scalar_text(aud)
         ));
     }
-    if app.printer.is_structured() {
-        app.printer.document(&json!({
-            "header": Value::Object(decoded.header),
-            "claims": Value::Object(decoded.claims),
-            "verified": true,
-        }))?;
-        return Ok(0);
-    }
     let signer = match &key.source {
         PublicSource::Certificate { subject, .. } => format!("certificate {subject}"),
         _ => format!("RSA {}-bit key", key.bits),
     };
-    let mut out = app.printer.paint(
+    print_token(
+        app,
+        decoded,
+        true,
         &format!("VERIFIED: signature valid ({signer}), not expired"),
         Paint::Green,
-    );
-    out.push('\n');
-    out.push_str(&render_table(
-        None,
-        &token_rows(app, &decoded.header, &decoded.claims),
-    ));
-    app.printer.write_raw(out.as_bytes())?;
-    Ok(0)
+    )
 }
 
 fn failure(e: &VerifyError) -> Error {

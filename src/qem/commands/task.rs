@@ -364,16 +364,7 @@ pub fn render_definition(v: &Value) -> Result<Vec<u8>> {
 
 /// A file name for a task: the name with path separators and control characters replaced.
 pub fn file_name_for(task: &str) -> String {
-    let mut name: String = task
-        .chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let mut name = crate::storage::replace_unsafe_file_chars(task);
     if name.is_empty() || name.starts_with('.') {
         name.insert(0, '_');
     }

@@ -302,16 +302,7 @@ fn render_template(template: &str, app: &Value, date: &str) -> Result<String> {
 /// A file name safe on Windows, macOS and Linux: no separators, reserved or control characters,
 /// no trailing dots/spaces, not empty, at most 200 bytes (the extension kept).
 pub fn sanitize(name: &str, fallback_id: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let mut s = crate::storage::replace_unsafe_file_chars(name);
     s = s.trim().trim_end_matches(['.', ' ']).to_string();
     // No hidden files: a leading dot (".qvf" from an empty name) gets the id in front.
     let mut s = if s.is_empty() {

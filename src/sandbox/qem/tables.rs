@@ -70,21 +70,54 @@ fn with_task<R>(ctx: &Ctx, server: &str, task: &str, f: impl FnOnce(&Task) -> R)
     Ok(f(t))
 }
 
-pub fn list(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+/// A table of a task, where it is at unix time `now`.
+struct TableAt<'a> {
+    task: &'a Task,
+    schema: &'a str,
+    table: &'a str,
+    phase: TablePhase,
+    /// `(load_start, load_end)`, as `table_phase` gives it.
+    window: Option<(i64, i64)>,
+    now: i64,
+}
+
+/// `item` of every table of the task that the request's filter admits, in table order.
+fn admitted_tables(
+    ctx: &Ctx,
+    server: &str,
+    task: &str,
+    item: impl Fn(&TableAt) -> Value,
+) -> ApiResult<Vec<Value>> {
     let filter = filter(ctx)?;
     let now = util::unix_now();
-    let items = with_task(ctx, server, task, |t| {
+    with_task(ctx, server, task, |t| {
         t.tables()
             .iter()
             .enumerate()
             .filter_map(|(i, (schema, table))| {
-                let (phase, _) = table_phase(t, i, schema, table, now);
-                filter
-                    .admits(schema, table, phase)
-                    .then(|| json!({"schema": schema, "table": table, "state": phase.wire()}))
+                let (phase, window) = table_phase(t, i, schema, table, now);
+                filter.admits(schema, table, phase).then(|| {
+                    item(&TableAt {
+                        task: t,
+                        schema,
+                        table,
+                        phase,
+                        window,
+                        now,
+                    })
+                })
             })
-            .collect::<Vec<Value>>()
-    })?;
+            .collect()
+    })
+}
+
+pub fn list(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+    let items = admitted_tables(
+        ctx,
+        server,
+        task,
+        |at| json!({"schema": at.schema, "table": at.table, "state": at.phase.wire()}),
+    )?;
     Ok(json_ok(&json!({ "tablelist": items })))
 }
 
@@ -98,64 +131,58 @@ fn target_schema(t: &Task, schema: &str) -> String {
 }
 
 pub fn statuses(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
-    let filter = filter(ctx)?;
-    let now = util::unix_now();
-    let items = with_task(ctx, server, task, |t| {
-        t.tables()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (schema, table))| {
-                let (phase, window) = table_phase(t, i, schema, table, now);
-                if !filter.admits(schema, table, phase) {
-                    return None;
-                }
-                let rows = table_rows(schema, table);
-                let transferred = match phase {
-                    TablePhase::Queued => 0,
-                    TablePhase::Loading(pm) => rows * pm / 1000,
-                    _ if window.is_some() => rows,
-                    _ => 0,
-                };
-                let (start, end) = match window {
-                    Some((s, e)) => (
-                        util::iso_unix(s),
-                        if now >= e { util::iso_unix(e) } else { String::new() },
-                    ),
-                    None => (String::new(), String::new()),
-                };
-                let cdc_secs = match (phase, t.stats.started_at) {
-                    (TablePhase::ChangeProcessing, Some(st)) => (now - st).max(0) as u64,
-                    _ => 0,
-                };
-                let share = 1 + stable_hash(&[schema, table, "cdc"]) % 4;
-                Some(json!({
-                    "schema_on_source": schema,
-                    "table_on_source": table,
-                    "schema_on_target": target_schema(t, schema),
-                    "table_on_target": table,
-                    "state": phase.wire(),
-                    "data_errors_count": 0,
-                    "table_full_load_info": {
-                        "start_time": start,
-                        "end_time": end,
-                        "estimated_row_count": rows,
-                        "estimated_end_time": window.map(|(_, e)| util::iso_unix(e)).unwrap_or_default(),
-                        "transferred_row_count": transferred,
-                        "transferred_volume_mb": transferred / 20_000,
-                    },
-                    "table_cdc_info": {
-                        "insert_count": cdc_secs.saturating_mul(share),
-                        "update_count": cdc_secs.saturating_mul(share) / 2,
-                        "delete_count": cdc_secs.saturating_mul(share) / 5,
-                        "ddl_count": 0,
-                        "last_update_time": if cdc_secs > 0 { util::iso_unix(now) } else { String::new() },
-                        "cached_insert_count": 0,
-                        "cached_update_count": 0,
-                        "cached_delete_count": 0,
-                    },
-                }))
-            })
-            .collect::<Vec<Value>>()
+    let items = admitted_tables(ctx, server, task, |at| {
+        let (t, schema, table, phase, window, now) =
+            (at.task, at.schema, at.table, at.phase, at.window, at.now);
+        let rows = table_rows(schema, table);
+        let transferred = match phase {
+            TablePhase::Queued => 0,
+            TablePhase::Loading(pm) => rows * pm / 1000,
+            _ if window.is_some() => rows,
+            _ => 0,
+        };
+        let (start, end) = match window {
+            Some((s, e)) => (
+                util::iso_unix(s),
+                if now >= e {
+                    util::iso_unix(e)
+                } else {
+                    String::new()
+                },
+            ),
+            None => (String::new(), String::new()),
+        };
+        let cdc_secs = match (phase, t.stats.started_at) {
+            (TablePhase::ChangeProcessing, Some(st)) => (now - st).max(0) as u64,
+            _ => 0,
+        };
+        let share = 1 + stable_hash(&[schema, table, "cdc"]) % 4;
+        json!({
+            "schema_on_source": schema,
+            "table_on_source": table,
+            "schema_on_target": target_schema(t, schema),
+            "table_on_target": table,
+            "state": phase.wire(),
+            "data_errors_count": 0,
+            "table_full_load_info": {
+                "start_time": start,
+                "end_time": end,
+                "estimated_row_count": rows,
+                "estimated_end_time": window.map(|(_, e)| util::iso_unix(e)).unwrap_or_default(),
+                "transferred_row_count": transferred,
+                "transferred_volume_mb": transferred / 20_000,
+            },
+            "table_cdc_info": {
+                "insert_count": cdc_secs.saturating_mul(share),
+                "update_count": cdc_secs.saturating_mul(share) / 2,
+                "delete_count": cdc_secs.saturating_mul(share) / 5,
+                "ddl_count": 0,
+                "last_update_time": if cdc_secs > 0 { util::iso_unix(now) } else { String::new() },
+                "cached_insert_count": 0,
+                "cached_update_count": 0,
+                "cached_delete_count": 0,
+            },
+        })
     })?;
     Ok(json_ok(&json!({ "table_details": items })))
 }

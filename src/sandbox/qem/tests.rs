@@ -83,15 +83,47 @@ async fn call(
     }
 }
 
-async fn login(app: &Router) -> String {
-    let r = call(
+/// `{BASE}/login` with `Authorization: <authorization>` and no body.
+async fn login_with(app: &Router, method: Method, authorization: &str) -> Resp {
+    call(
         app,
-        Method::GET,
+        method,
         &format!("{BASE}/login"),
-        &[("Authorization", &basic("SANDBOX\\admin:Passw0rd!"))],
+        &[("Authorization", authorization)],
         "",
     )
-    .await;
+    .await
+}
+
+/// A login the way the 2021 Python client sends it: POST with a form content type.
+async fn form_login(app: &Router, body: &str) -> Resp {
+    call(
+        app,
+        Method::POST,
+        &format!("{BASE}/login"),
+        &[
+            ("Authorization", &basic("SANDBOX\\admin:Passw0rd!")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body,
+    )
+    .await
+}
+
+/// A GET of `{BASE}{path}` with nothing but session id `sid`.
+async fn get_with_session(app: &Router, path: &str, sid: &str) -> Resp {
+    call(
+        app,
+        Method::GET,
+        &format!("{BASE}{path}"),
+        &[("EnterpriseManager.APISessionID", sid)],
+        "",
+    )
+    .await
+}
+
+async fn login(app: &Router) -> String {
+    let r = login_with(app, Method::GET, &basic("SANDBOX\\admin:Passw0rd!")).await;
     assert_eq!(r.status, StatusCode::OK);
     r.headers["EnterpriseManager.APISessionID"]
         .to_str()
@@ -129,8 +161,14 @@ impl Client {
     async fn post(&self, path: &str, body: &str) -> Resp {
         self.req(Method::POST, path, body).await
     }
+    async fn post_empty(&self, path: &str) -> Resp {
+        self.req(Method::POST, path, "").await
+    }
     async fn put(&self, path: &str, body: &str) -> Resp {
         self.req(Method::PUT, path, body).await
+    }
+    async fn delete(&self, path: &str) -> Resp {
+        self.req(Method::DELETE, path, "").await
     }
 }
 
@@ -151,14 +189,7 @@ async fn login_variants() {
         "admin@SANDBOX:Passw0rd!",
         "api-token:pat-0123456789",
     ] {
-        let r = call(
-            &app,
-            Method::GET,
-            &url,
-            &[("Authorization", &basic(cred))],
-            "",
-        )
-        .await;
+        let r = login_with(&app, Method::GET, &basic(cred)).await;
         assert_eq!(r.status, StatusCode::OK, "{cred}");
         assert!(r.body.is_empty());
         let sid = r.headers["enterpriseManager.apiSessionId"]
@@ -172,14 +203,7 @@ async fn login_variants() {
         "api-token:nope",
         "jwt:abc",
     ] {
-        let r = call(
-            &app,
-            Method::POST,
-            &url,
-            &[("Authorization", &basic(cred))],
-            "",
-        )
-        .await;
+        let r = login_with(&app, Method::POST, &basic(cred)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{cred}");
         assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
         assert_eq!(r.headers["content-type"], "application/json; charset=utf-8");
@@ -188,25 +212,11 @@ async fn login_variants() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // `Basic: <b64>` (the Go exporter's spelling).
     let odd = basic("SANDBOX\\admin:Passw0rd!").replacen("Basic", "Basic:", 1);
-    let r = call(&app, Method::GET, &url, &[("Authorization", &odd)], "").await;
+    let r = login_with(&app, Method::GET, &odd).await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = call(
-        &app,
-        Method::GET,
-        &url,
-        &[("Authorization", "Bearer x")],
-        "",
-    )
-    .await;
+    let r = login_with(&app, Method::GET, "Bearer x").await;
     assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
-    let r = call(
-        &app,
-        Method::GET,
-        &url,
-        &[("Authorization", "Basic !!!")],
-        "",
-    )
-    .await;
+    let r = login_with(&app, Method::GET, "Basic !!!").await;
     assert_eq!(r.code(), "UNAUTHORIZED_REQUEST");
 }
 
@@ -215,17 +225,7 @@ async fn login_variants() {
 #[tokio::test]
 async fn python_client_2021_login_and_echoed_headers() {
     let app = router(QemState::new(config()).unwrap());
-    let r = call(
-        &app,
-        Method::POST,
-        &format!("{BASE}/login"),
-        &[
-            ("Authorization", &basic("SANDBOX\\admin:Passw0rd!")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "",
-    )
-    .await;
+    let r = form_login(&app, "").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.headers.contains_key("transfer-encoding"));
     let mut echoed: Vec<(String, String)> = r
@@ -254,17 +254,7 @@ async fn python_client_2021_login_and_echoed_headers() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert_eq!(r.json()["serverList"][0]["name"], "Sandbox Replicate");
     // Login with a non-empty form body and credentials also works.
-    let r = call(
-        &app,
-        Method::POST,
-        &format!("{BASE}/login"),
-        &[
-            ("Authorization", &basic("SANDBOX\\admin:Passw0rd!")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "x=1",
-    )
-    .await;
+    let r = form_login(&app, "x=1").await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -285,24 +275,10 @@ async fn sessions_slide_expire_and_log_out() {
     assert_eq!(r.code(), "INVALID_SESSION_ID");
 
     let sid = login(&c.app).await;
-    let r = call(
-        &c.app,
-        Method::GET,
-        &format!("{BASE}/logout"),
-        &[("enterprisemanager.apisessionid", &sid)],
-        "",
-    )
-    .await;
+    let r = get_with_session(&c.app, "/logout", &sid).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "text/html");
-    let r = call(
-        &c.app,
-        Method::GET,
-        &format!("{BASE}/servers"),
-        &[("EnterpriseManager.APISessionID", &sid)],
-        "",
-    )
-    .await;
+    let r = get_with_session(&c.app, "/servers", &sid).await;
     assert_eq!(r.code(), "INVALID_SESSION_ID");
     let r = call(&c.app, Method::GET, &format!("{BASE}/servers"), &[], "").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -323,30 +299,28 @@ async fn fault_injection_expires_sessions() {
 async fn errors_and_routing() {
     let (_, c) = fresh().await;
     // No Content-Length on a body-less POST: HTTP.sys answers 411 before anything else.
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!(
-            "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
-        ))
-        .header("EnterpriseManager.APISessionID", &c.sid)
-        .body(Body::empty())
-        .unwrap();
-    let resp = c.app.clone().oneshot(req).await.unwrap();
+    // Built by hand: `call` would add the Content-Length this is about.
+    let stop_without_length = |extra: &[(&'static str, &'static str)]| {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(format!(
+                "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
+            ))
+            .header("EnterpriseManager.APISessionID", &c.sid);
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        c.app.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    let resp = stop_without_length(&[]).await.unwrap();
     assert_eq!(resp.status(), StatusCode::LENGTH_REQUIRED);
     assert_eq!(
         resp.headers()["content-type"],
         "text/html; charset=us-ascii"
     );
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!(
-            "{BASE}/servers/{SERVER}/tasks/orders_archive?action=stop"
-        ))
-        .header("EnterpriseManager.APISessionID", &c.sid)
-        .header("Transfer-Encoding", "chunked")
-        .body(Body::empty())
+    let resp = stop_without_length(&[("Transfer-Encoding", "chunked")])
+        .await
         .unwrap();
-    let resp = c.app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(c.get("/nothing").await.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -355,7 +329,7 @@ async fn errors_and_routing() {
             .status,
         StatusCode::NOT_FOUND
     );
-    let r = c.req(Method::DELETE, "/servers", "").await;
+    let r = c.delete("/servers").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     let r = c.get("/servers/Nope/tasks").await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -441,13 +415,9 @@ async fn servers_list_details_def_and_acl() {
     assert_eq!(got["disable_inheritance"], true);
     assert_eq!(got["viewer_role"]["users"], json!([]));
     assert_eq!(
-        c.req(
-            Method::DELETE,
-            "/servers/My%20Sample%20Server?action=acl",
-            ""
-        )
-        .await
-        .status,
+        c.delete("/servers/My%20Sample%20Server?action=acl")
+            .await
+            .status,
         StatusCode::OK
     );
 
@@ -468,9 +438,7 @@ async fn servers_list_details_def_and_acl() {
 
     // Delete.
     assert_eq!(
-        c.req(Method::DELETE, "/servers/My%20Sample%20Server/def", "")
-            .await
-            .status,
+        c.delete("/servers/My%20Sample%20Server/def").await.status,
         StatusCode::OK
     );
     let r = c.get("/servers/My%20Sample%20Server/def").await;
@@ -664,36 +632,32 @@ async fn run_stop_state_machine() {
     assert!(state.generation() > g0);
     // A huge timeout does not overflow; a bad one is a 400.
     let r = c
-        .post(&format!("{t}?action=run&timeout=18446744073709551615"), "")
+        .post_empty(&format!("{t}?action=run&timeout=18446744073709551615"))
         .await;
     assert_eq!(r.json()["state"], "RUNNING");
-    let r = c.post(&format!("{t}?action=run&timeout=-1"), "").await;
+    let r = c.post_empty(&format!("{t}?action=run&timeout=-1")).await;
     assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
     let r = c.post(&format!("{t}?action=run"), "{bad").await;
     assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
     // Running again changes nothing.
     let r = c
-        .post(
-            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=0"),
-            "",
-        )
+        .post_empty(&format!(
+            "{t}?action=run&option=RESUME_PROCESSING&timeout=0"
+        ))
         .await;
     assert_eq!(r.json()["state"], "RUNNING");
     // Delete while running is refused.
     let r = c
-        .post(&format!("{t}?action=delete&deletetasklogs=True"), "")
+        .post_empty(&format!("{t}?action=delete&deletetasklogs=True"))
         .await;
     assert_eq!(r.code(), "AEM_TASK_NOT_STOPPED");
-    let r = c.post(&format!("{t}/?action=stop&timeout=5"), "").await;
+    let r = c.post_empty(&format!("{t}/?action=stop&timeout=5")).await;
     assert_eq!(r.json(), json!({"state": "STOPPED", "error_message": ""}));
-    let r = c.post(&format!("{t}?action=stop&timeout=5"), "").await;
+    let r = c.post_empty(&format!("{t}?action=stop&timeout=5")).await;
     assert_eq!(r.code(), "AEM_TASK_ALREADY_STOPPED");
     // timeout=0 answers at once with the transition state.
     let r = c
-        .post(
-            &format!("{t}?action=run&option=RELOAD_TARGET&timeout=0"),
-            "",
-        )
+        .post_empty(&format!("{t}?action=run&option=RELOAD_TARGET&timeout=0"))
         .await;
     assert_eq!(r.json()["state"], "STARTING");
     let list = c.get(&format!("/servers/{SERVER}/tasks")).await.json();
@@ -707,18 +671,17 @@ async fn run_stop_state_machine() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(d["state"], "RUNNING");
-    let r = c.post(&format!("{t}?action=stop&timeout=0"), "").await;
+    let r = c.post_empty(&format!("{t}?action=stop&timeout=0")).await;
     assert_eq!(r.json()["state"], "STOPPING");
-    let r = c.post(&format!("{t}?action=stop&timeout=5"), "").await;
+    let r = c.post_empty(&format!("{t}?action=stop&timeout=5")).await;
     assert_eq!(r.json()["state"], "STOPPED");
     // Options.
-    let r = c.post(&format!("{t}?action=run&option=FASTER"), "").await;
+    let r = c.post_empty(&format!("{t}?action=run&option=FASTER")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = c
-        .post(
-            &format!("{t}?action=run&option=RESUME_PROCESSING_FROM_TIMESTAMP"),
-            "",
-        )
+        .post_empty(&format!(
+            "{t}?action=run&option=RESUME_PROCESSING_FROM_TIMESTAMP"
+        ))
         .await;
     assert_eq!(r.code(), "DESERIALIZE_TO_TYPE");
     let r = c
@@ -735,11 +698,11 @@ async fn run_stop_state_machine() {
         )
         .await;
     assert_eq!(r.json()["state"], "RUNNING");
-    let r = c.post(&format!("{t}?action=stop&timeout=5"), "").await;
+    let r = c.post_empty(&format!("{t}?action=stop&timeout=5")).await;
     assert_eq!(r.json()["state"], "STOPPED");
     // Delete once stopped.
     let r = c
-        .post(&format!("{t}?action=delete&deletetasklogs=false"), "")
+        .post_empty(&format!("{t}?action=delete&deletetasklogs=false"))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(c.get(&t).await.code(), "AEM_TASK_NOT_FOUND");
@@ -764,12 +727,9 @@ async fn parallel_runs_and_stops() {
     for n in names.clone() {
         let c = Arc::clone(&c);
         handles.push(tokio::spawn(async move {
-            c.post(
-                &format!(
-                    "/servers/{SERVER}/tasks/{n}?action=run&option=RESUME_PROCESSING&timeout=10"
-                ),
-                "",
-            )
+            c.post_empty(&format!(
+                "/servers/{SERVER}/tasks/{n}?action=run&option=RESUME_PROCESSING&timeout=10"
+            ))
             .await
             .json()
         }));
@@ -797,17 +757,13 @@ async fn endpoints_list_test_patch_delete() {
         .await;
     assert_eq!(r.json()["status"], "CONNECTED");
     let r = c
-        .post(
-            &format!("/servers/{SERVER}/endpoints/Oracle%20Sales?action=delete"),
-            "",
-        )
+        .post_empty(&format!(
+            "/servers/{SERVER}/endpoints/Oracle%20Sales?action=delete"
+        ))
         .await;
     assert_eq!(r.code(), "AEM_ENDPOINT_IS_IN_USE");
     let r = c
-        .post(
-            &format!("/servers/{SERVER}/endpoints/Nope?action=delete"),
-            "",
-        )
+        .post_empty(&format!("/servers/{SERVER}/endpoints/Nope?action=delete"))
         .await;
     assert_eq!(r.code(), "AEM_ENDPOINT_NOT_FOUND");
     // Patch the file target, then delete it after deleting its only task.
@@ -839,20 +795,17 @@ async fn endpoints_list_test_patch_delete() {
         .await;
     assert_eq!(r.code(), "AEM_PATCH_ENDPOINT_INNER_ERR");
     assert_eq!(
-        c.post(
-            &format!("/servers/{SERVER}/tasks/orders_archive?action=delete"),
-            ""
-        )
+        c.post_empty(&format!(
+            "/servers/{SERVER}/tasks/orders_archive?action=delete"
+        ))
         .await
         .status,
         StatusCode::OK
     );
     let r = c
-        .req(
-            Method::DELETE,
-            &format!("/servers/{SERVER}/endpoints/File%20Archive/?action=delete"),
-            "",
-        )
+        .delete(&format!(
+            "/servers/{SERVER}/endpoints/File%20Archive/?action=delete"
+        ))
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
@@ -887,13 +840,13 @@ async fn tables() {
     assert_eq!(r["tablelist"].as_array().unwrap().len(), 0);
     // Reload one table: it loads again.
     let r = c
-        .post(&format!("{t}?action=reload&schema=SALES&table=ORDERS"), "")
+        .post_empty(&format!("{t}?action=reload&schema=SALES&table=ORDERS"))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = c.get(&format!("{t}?includeloading=true")).await.json();
     assert_eq!(r["tablelist"][0]["table"], "ORDERS");
     let r = c
-        .post(&format!("{t}?action=reload&schema=SALES&table=NOPE"), "")
+        .post_empty(&format!("{t}?action=reload&schema=SALES&table=NOPE"))
         .await;
     assert_eq!(r.code(), "AEM_RELOAD_TABLE_ERR");
     // Selection.
@@ -948,10 +901,9 @@ async fn audit_trail() {
 async fn snapshot_restore_round_trip() {
     let (state, c) = fresh().await;
     let t = format!("/servers/{SERVER}/tasks/Inventory%20to%20Kafka");
-    c.post(
-        &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=0"),
-        "",
-    )
+    c.post_empty(&format!(
+        "{t}?action=run&option=RESUME_PROCESSING&timeout=0"
+    ))
     .await;
     c.put(
         &format!("/servers/{SERVER}?action=acl"),
@@ -986,14 +938,7 @@ async fn snapshot_restore_round_trip() {
         .json();
     assert_eq!(acl["viewer_role"]["groups"][0]["name"], "DOM\\ops");
     // Old sessions are gone after a restore.
-    let r = call(
-        &c2.app,
-        Method::GET,
-        &format!("{BASE}/servers"),
-        &[("EnterpriseManager.APISessionID", &c.sid)],
-        "",
-    )
-    .await;
+    let r = get_with_session(&c2.app, "/servers", &c.sid).await;
     assert_eq!(r.code(), "INVALID_SESSION_ID");
     // Exports of the restored state still decrypt (same master key) and re-import cleanly.
     let e = c2
@@ -1066,16 +1011,7 @@ async fn jwt_login() {
     };
     let try_login = |jwt: String| {
         let app = app.clone();
-        async move {
-            call(
-                &app,
-                Method::POST,
-                &format!("{BASE}/login"),
-                &[("Authorization", &basic(&format!("jwt:{jwt}")))],
-                "",
-            )
-            .await
-        }
+        async move { login_with(&app, Method::POST, &basic(&format!("jwt:{jwt}"))).await }
     };
     let ok = try_login(token(
         Algorithm::RS256,
@@ -1235,10 +1171,9 @@ async fn unmonitored_unreachable_and_expired_servers() {
     let d = c.get(&format!("/servers/{SERVER}")).await.json();
     assert_eq!(d["server_details"]["license"]["state"], "EXPIRED_LICENSE");
     let r = c
-        .post(
-            &format!("/servers/{SERVER}/tasks/orders_archive?action=run&option=RESUME_PROCESSING"),
-            "",
-        )
+        .post_empty(&format!(
+            "/servers/{SERVER}/tasks/orders_archive?action=run&option=RESUME_PROCESSING"
+        ))
         .await;
     assert_eq!(r.code(), "AEM_SERVER_LICENSE_EXPIRED");
 }
@@ -1278,10 +1213,9 @@ async fn unreachable_endpoint_fails_the_start() {
     .await;
     let t = format!("/servers/{SERVER}/tasks/Broken");
     let r = c
-        .post(
-            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=5"),
-            "",
-        )
+        .post_empty(&format!(
+            "{t}?action=run&option=RESUME_PROCESSING&timeout=5"
+        ))
         .await;
     let body = r.json();
     assert_eq!(body["state"], "ERROR");
@@ -1306,11 +1240,11 @@ async fn unreachable_endpoint_fails_the_start() {
         ))
         .await;
     assert_eq!(r.json()["status"], "ERROR");
-    let r = c.post(&format!("{t}?action=stop"), "").await;
+    let r = c.post_empty(&format!("{t}?action=stop")).await;
     assert_eq!(r.code(), "AEM_TASK_ALREADY_STOPPED");
     // A task in ERROR can be deleted.
     assert_eq!(
-        c.post(&format!("{t}?action=delete"), "").await.status,
+        c.post_empty(&format!("{t}?action=delete")).await.status,
         StatusCode::OK
     );
 }
@@ -1325,10 +1259,9 @@ async fn full_load_only_task_finishes_by_itself() {
     .await;
     let t = format!("/servers/{SERVER}/tasks/FL%20only");
     let r = c
-        .post(
-            &format!("{t}?action=run&option=RESUME_PROCESSING&timeout=5"),
-            "",
-        )
+        .post_empty(&format!(
+            "{t}?action=run&option=RESUME_PROCESSING&timeout=5"
+        ))
         .await;
     assert_eq!(r.json()["state"], "RUNNING");
     let d = c.get(&t).await.json();

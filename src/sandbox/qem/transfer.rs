@@ -53,16 +53,6 @@ fn version_json(version: &str) -> Value {
 
 fn envelope(server: &Server, label: &str, rd: Map<String, Value>) -> Value {
     let now = util::now();
-    let stamp = format!(
-        "{:04}-{:02}-{:02}--{:02}-{:02}-{:02}-{:06}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.microsecond()
-    );
     let time = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
         now.year(),
@@ -73,6 +63,8 @@ fn envelope(server: &Server, label: &str, rd: Map<String, Value>) -> Value {
         now.second(),
         now.microsecond()
     );
+    // The name's stamp is the same time with file-name-safe separators.
+    let stamp = time.replace(' ', "--").replace([':', '.'], "-");
     json!({
         "name": format!("{label}__{stamp}"),
         RD: Value::Object(rd),

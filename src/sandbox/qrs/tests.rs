@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -59,11 +59,21 @@ fn setup(apps: usize, tasks: usize) -> T {
     }
 }
 
+/// A client of `st`, whose data dir another `T` keeps.
+fn serving(st: Arc<QrsState>) -> T {
+    T {
+        _dir: tempfile::tempdir().unwrap(),
+        app: router(st.clone()),
+        st,
+    }
+}
+
 fn with_key(uri: &str) -> String {
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}xrfkey={KEY}")
 }
 
+/// A request from the signed-in tester, with a matching xrfkey; a JSON body when given one.
 fn req(method: &str, uri: &str, body: Option<Value>) -> Request<Body> {
     let mut b = Request::builder()
         .method(method)
@@ -82,27 +92,100 @@ fn req(method: &str, uri: &str, body: Option<Value>) -> Request<Body> {
     r
 }
 
-async fn send(t: &T, r: Request<Body>) -> (StatusCode, Vec<u8>, axum::http::HeaderMap) {
-    let resp = t.app.clone().oneshot(r).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, bytes.to_vec(), headers)
+/// An app upload to `uri`: `body` sent with `content_type`.
+fn upload(uri: &str, content_type: &str, body: Body) -> Request<Body> {
+    let mut r = req("POST", uri, None);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+    *r.body_mut() = body;
+    r
 }
 
-async fn call(t: &T, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let (s, b, _) = send(t, req(method, uri, body)).await;
-    let v = serde_json::from_slice(&b)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&b).into_owned()));
-    (s, v)
+/// What the router answered, and to what (for failure messages).
+struct Resp {
+    request: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
 }
 
-async fn ok(t: &T, method: &str, uri: &str, body: Option<Value>) -> Value {
-    let (s, v) = call(t, method, uri, body).await;
-    assert!(s.is_success(), "{method} {uri}: {s} {v}");
-    v
+impl Resp {
+    /// The body as JSON; QRS's plain-text errors as a JSON string.
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned()))
+    }
+
+    /// The JSON body of a successful answer.
+    #[track_caller]
+    fn ok(&self) -> Value {
+        let v = self.json();
+        assert!(
+            self.status.is_success(),
+            "{}: {} {v}",
+            self.request,
+            self.status
+        );
+        v
+    }
+}
+
+impl T {
+    async fn send(&self, r: Request<Body>) -> Resp {
+        let request = format!("{} {}", r.method(), r.uri());
+        let resp = self.app.clone().oneshot(r).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Resp {
+            request,
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Resp {
+        self.send(req("GET", uri, None)).await
+    }
+
+    /// A GET of `path` with a `filter` query.
+    async fn get_filtered(&self, path: &str, filter: &str) -> Resp {
+        self.get(&filtered(path, filter)).await
+    }
+
+    async fn delete(&self, uri: &str) -> Resp {
+        self.send(req("DELETE", uri, None)).await
+    }
+
+    async fn post(&self, uri: &str) -> Resp {
+        self.send(req("POST", uri, None)).await
+    }
+
+    async fn post_json(&self, uri: &str, body: Value) -> Resp {
+        self.send(req("POST", uri, Some(body))).await
+    }
+
+    async fn put(&self, uri: &str) -> Resp {
+        self.send(req("PUT", uri, None)).await
+    }
+
+    async fn put_json(&self, uri: &str, body: Value) -> Resp {
+        self.send(req("PUT", uri, Some(body))).await
+    }
+}
+
+/// An object's field names, in order.
+fn field_names(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+/// `path` with a percent-encoded `filter` query.
+fn filtered(path: &str, filter: &str) -> String {
+    format!("{path}?filter={}", enc(filter))
 }
 
 fn enc(s: &str) -> String {
@@ -129,138 +212,161 @@ async fn xrfkey_is_required_and_must_match() {
         ("/qrs/app?xrfkey=short", Some("short")),
         ("/qrs/app?xrfkey=abcdefghij01234!", Some("abcdefghij01234!")),
     ] {
-        let (s, b, _) = send(&t, plain(uri, key)).await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{uri}");
-        assert_eq!(String::from_utf8(b).unwrap(), wire::XSRF_FAILED);
+        let r = t.send(plain(uri, key)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(String::from_utf8(r.body).unwrap(), wire::XSRF_FAILED);
     }
-    let (s, _, _) = send(&t, plain("/qrs/app?XrfKey=abcdefghij012345", Some(KEY))).await;
-    assert_eq!(s, StatusCode::OK);
+    let r = t
+        .send(plain("/qrs/app?XrfKey=abcdefghij012345", Some(KEY)))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     // an unencoded & in a filter value
-    let (s, b, _) = send(
-        &t,
-        plain(
+    let r = t
+        .send(plain(
             "/qrs/app?filter=name%20eq%20'A&B'&xrfkey=abcdefghij012345",
             Some(KEY),
-        ),
-    )
-    .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(String::from_utf8(b).unwrap(), "Missing parameter value(s)");
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        String::from_utf8(r.body).unwrap(),
+        "Missing parameter value(s)"
+    );
 }
 
 #[tokio::test]
 async fn generic_crud_with_conflicts() {
     let t = setup(0, 0);
-    let tag = ok(&t, "POST", "/qrs/tag", Some(json!({"name": "Blue"}))).await;
+    let tag = t.post_json("/qrs/tag", json!({"name": "Blue"})).await.ok();
     assert_eq!(tag["schemaPath"], "Tag");
     assert_eq!(tag["modifiedByUserName"], "SANDBOX\\tester");
     assert!(tag["privileges"].is_null());
     let id = tag["id"].as_str().unwrap().to_string();
-    let (s, _) = call(&t, "POST", "/qrs/tag", Some(json!({"name": "Blue"}))).await;
-    assert_eq!(s, StatusCode::CREATED);
-    let got = ok(&t, "GET", &format!("/qrs/tag/{id}?privileges=true"), None).await;
+    assert_eq!(
+        t.post_json("/qrs/tag", json!({"name": "Blue"}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let got = t.get(&format!("/qrs/tag/{id}?privileges=true")).await.ok();
     assert_eq!(
         got["privileges"],
         json!(["create", "read", "update", "delete"])
     );
     assert_eq!(got["name"], "Blue");
-    let count = ok(&t, "GET", "/qrs/tag/count", None).await;
+    let count = t.get("/qrs/tag/count").await.ok();
     assert_eq!(count["value"].as_u64().unwrap(), 7);
-    let count = ok(
-        &t,
-        "GET",
-        &format!("/qrs/tag/count?filter={}", enc("name eq 'blue'")),
-        None,
-    )
-    .await;
+    let count = t
+        .get_filtered("/qrs/tag/count", "name eq 'blue'")
+        .await
+        .ok();
     assert_eq!(count, json!({"value": 2}));
 
     // PUT: modifiedDate required and must be current
     let mut upd = got.clone();
     upd["name"] = json!("Green");
     upd.as_object_mut().unwrap().remove("modifiedDate");
-    let (s, _) = call(&t, "PUT", &format!("/qrs/tag/{id}"), Some(upd.clone())).await;
-    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(
+        t.put_json(&format!("/qrs/tag/{id}"), upd.clone())
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
     upd["modifiedDate"] = json!("2020-01-01T00:00:00.000Z");
-    let (s, _) = call(&t, "PUT", &format!("/qrs/tag/{id}"), Some(upd.clone())).await;
-    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(
+        t.put_json(&format!("/qrs/tag/{id}"), upd.clone())
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
     upd["modifiedDate"] = got["modifiedDate"].clone();
-    let put = ok(&t, "PUT", &format!("/qrs/tag/{id}"), Some(upd.clone())).await;
+    let put = t
+        .put_json(&format!("/qrs/tag/{id}"), upd.clone())
+        .await
+        .ok();
     assert_eq!(put["name"], "Green");
     assert!(put["modifiedDate"].as_str() > got["modifiedDate"].as_str());
     assert_eq!(put["createdDate"], got["createdDate"]);
     // the same (now stale) body again
-    let (s, _) = call(&t, "PUT", &format!("/qrs/tag/{id}"), Some(upd.clone())).await;
-    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(
+        t.put_json(&format!("/qrs/tag/{id}"), upd.clone())
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
     // id mismatch
     let mut other = put.clone();
     other["id"] = json!(uuid::Uuid::new_v4().to_string());
-    let (s, _) = call(&t, "PUT", &format!("/qrs/tag/{id}"), Some(other)).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        t.put_json(&format!("/qrs/tag/{id}"), other).await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     // triggers need an existing task
-    let (s, _) = call(&t, "POST", "/qrs/schemaevent", Some(json!({"name": "x"}))).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = call(
-        &t,
-        "POST",
-        "/qrs/schemaevent",
-        Some(json!({"name": "x", "reloadTask": {"id": uuid::Uuid::new_v4()}})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.post_json("/qrs/schemaevent", json!({"name": "x"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        t.post_json(
+            "/qrs/schemaevent",
+            json!({"name": "x", "reloadTask": {"id": uuid::Uuid::new_v4()}})
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
 
     // many
-    let many = ok(
-        &t,
-        "POST",
-        "/qrs/tag/many",
-        Some(json!([{"name": "a"}, {"name": "b"}])),
-    )
-    .await;
+    let many = t
+        .post_json("/qrs/tag/many", json!([{"name": "a"}, {"name": "b"}]))
+        .await
+        .ok();
     assert_eq!(many.as_array().unwrap().len(), 2);
 
     // bad bodies
-    let (s, _, _) = send(&t, {
-        let mut r = req("POST", "/qrs/tag", None);
-        *r.body_mut() = Body::from("{not json");
-        r
-    })
-    .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = call(&t, "POST", "/qrs/tag", Some(json!([1]))).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = call(&t, "POST", "/qrs/tag", Some(json!({"name": ""}))).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let mut r = req("POST", "/qrs/tag", None);
+    *r.body_mut() = Body::from("{not json");
+    assert_eq!(t.send(r).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        t.post_json("/qrs/tag", json!([1])).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        t.post_json("/qrs/tag", json!({"name": ""})).await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     // delete
-    let (s, _) = call(&t, "DELETE", &format!("/qrs/tag/{id}"), None).await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, v) = call(&t, "GET", &format!("/qrs/tag/{id}"), None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    assert!(v.as_str().unwrap().contains(&id));
-    let (s, _) = call(&t, "DELETE", &format!("/qrs/tag/{id}"), None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.delete(&format!("/qrs/tag/{id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let r = t.get(&format!("/qrs/tag/{id}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json().as_str().unwrap().contains(&id));
+    assert_eq!(
+        t.delete(&format!("/qrs/tag/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // methods and paths that do not exist
-    let (s, _) = call(&t, "POST", "/qrs/app", Some(json!({"name": "x"}))).await;
-    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
-    let (s, _) = call(&t, "GET", "/qrs/nosuchtype", None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.post_json("/qrs/app", json!({"name": "x"})).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(t.get("/qrs/nosuchtype").await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn app_lists_filters_and_order() {
     let t = setup(40, 0);
-    let list = ok(&t, "GET", "/qrs/app", None).await;
+    let list = t.get("/qrs/app").await.ok();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 40);
-    let keys: Vec<&str> = list[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = field_names(&list[0]);
     assert_eq!(
         keys,
         [
@@ -279,7 +385,7 @@ async fn app_lists_filters_and_order() {
     assert_eq!(list[0]["stream"]["name"], "Everyone");
     assert!(list[0]["stream"]["privileges"].is_null());
 
-    let full = ok(&t, "GET", "/qrs/app/full?privileges=true", None).await;
+    let full = t.get("/qrs/app/full?privileges=true").await.ok();
     let a0 = &full[0];
     assert_eq!(a0["schemaPath"], "App");
     assert_eq!(a0["owner"]["userDirectory"], "SANDBOX");
@@ -293,8 +399,8 @@ async fn app_lists_filters_and_order() {
         json!(["create", "read", "update", "delete"])
     );
 
-    let f = |q: &str| format!("/qrs/app/full?filter={}", enc(q));
-    let sales = ok(&t, "GET", &f("stream.name eq 'sales'"), None).await;
+    let f = |q: &str| filtered("/qrs/app/full", q);
+    let sales = t.get(&f("stream.name eq 'sales'")).await.ok();
     assert!(!sales.as_array().unwrap().is_empty());
     assert!(
         sales
@@ -303,13 +409,10 @@ async fn app_lists_filters_and_order() {
             .iter()
             .all(|a| a["stream"]["name"] == "Sales")
     );
-    let tagged = ok(
-        &t,
-        "GET",
-        &f("tags.name eq 'Certified' and published eq true"),
-        None,
-    )
-    .await;
+    let tagged = t
+        .get(&f("tags.name eq 'Certified' and published eq true"))
+        .await
+        .ok();
     assert!(
         tagged
             .as_array()
@@ -317,25 +420,19 @@ async fn app_lists_filters_and_order() {
             .iter()
             .all(|a| a["published"] == true)
     );
-    let unpub = ok(
-        &t,
-        "GET",
-        &f("not published eq true or stream eq null"),
-        None,
-    )
-    .await;
+    let unpub = t
+        .get(&f("not published eq true or stream eq null"))
+        .await
+        .ok();
     assert_eq!(unpub.as_array().unwrap().len(), 20);
-    let names = ok(
-        &t,
-        "GET",
-        &format!(
+    let names = t
+        .get(&format!(
             "{}&orderby={}",
             f("name sw 'S'"),
             enc("name desc, createdDate")
-        ),
-        None,
-    )
-    .await;
+        ))
+        .await
+        .ok();
     let names: Vec<String> = names
         .as_array()
         .unwrap()
@@ -348,7 +445,7 @@ async fn app_lists_filters_and_order() {
     sorted.reverse();
     assert_eq!(names, sorted);
 
-    let dept = ok(&t, "GET", &f("customProperties.definition.name eq 'Department' and customProperties.value eq 'Finance'"), None).await;
+    let dept = t.get(&f("customProperties.definition.name eq 'Department' and customProperties.value eq 'Finance'")).await.ok();
     assert!(!dept.as_array().unwrap().is_empty());
     assert!(
         dept.as_array()
@@ -356,13 +453,10 @@ async fn app_lists_filters_and_order() {
             .iter()
             .all(|a| a["customProperties"][0]["value"] == "Finance")
     );
-    let owned = ok(
-        &t,
-        "GET",
-        &f("owner.userId eq 'alice' or owner.userId eq 'bob'"),
-        None,
-    )
-    .await;
+    let owned = t
+        .get(&f("owner.userId eq 'alice' or owner.userId eq 'bob'"))
+        .await
+        .ok();
     assert!(
         owned
             .as_array()
@@ -370,41 +464,26 @@ async fn app_lists_filters_and_order() {
             .iter()
             .all(|a| ["alice", "bob"].contains(&a["owner"]["userId"].as_str().unwrap()))
     );
-    let recent = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/app/count?filter={}",
-            enc("createdDate ge '2000-01-01 00:00:00' and fileSize gt 0")
-        ),
-        None,
-    )
-    .await;
+    let recent = t
+        .get_filtered(
+            "/qrs/app/count",
+            "createdDate ge '2000-01-01 00:00:00' and fileSize gt 0",
+        )
+        .await
+        .ok();
     assert_eq!(recent["value"], 40);
-    let by_id = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/app?filter={}",
-            enc(&format!(
-                "id eq {}",
-                list[3]["id"].as_str().unwrap().to_uppercase()
-            ))
-        ),
-        None,
-    )
-    .await;
+    let by_id = t
+        .get_filtered(
+            "/qrs/app",
+            &format!("id eq {}", list[3]["id"].as_str().unwrap().to_uppercase()),
+        )
+        .await
+        .ok();
     assert_eq!(by_id.as_array().unwrap().len(), 1);
-    let status = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/app/count?filter={}",
-            enc("availabilityStatus eq NotApplicable")
-        ),
-        None,
-    )
-    .await;
+    let status = t
+        .get_filtered("/qrs/app/count", "availabilityStatus eq NotApplicable")
+        .await
+        .ok();
     assert_eq!(status["value"], 40);
     for bad in [
         "name eq",
@@ -413,8 +492,9 @@ async fn app_lists_filters_and_order() {
         "(name eq 'x'",
         "availabilityStatus eq Nope",
     ] {
-        let (s, v) = call(&t, "GET", &f(bad), None).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+        let r = t.get(&f(bad)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        let v = r.json();
         assert!(
             v.as_str()
                 .unwrap()
@@ -422,60 +502,43 @@ async fn app_lists_filters_and_order() {
             "{v}"
         );
     }
-    let (s, _) = call(&t, "GET", "/qrs/app?orderby=name%20sideways", None).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = call(&t, "GET", "/qrs/app?privileges=maybe", None).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        t.get("/qrs/app?orderby=name%20sideways").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        t.get("/qrs/app?privileges=maybe").await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     // deleting a tag removes it from the apps
-    let certified = ok(
-        &t,
-        "GET",
-        &format!("/qrs/tag?filter={}", enc("name eq 'Certified'")),
-        None,
-    )
-    .await;
+    let certified = t.get_filtered("/qrs/tag", "name eq 'Certified'").await.ok();
     let cid = certified[0]["id"].as_str().unwrap();
-    ok(&t, "DELETE", &format!("/qrs/tag/{cid}"), None).await;
-    let n = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/app/count?filter={}",
-            enc(&format!("tags.id eq {cid}"))
-        ),
-        None,
-    )
-    .await;
+    t.delete(&format!("/qrs/tag/{cid}")).await.ok();
+    let n = t
+        .get_filtered("/qrs/app/count", &format!("tags.id eq {cid}"))
+        .await
+        .ok();
     assert_eq!(n["value"], 0);
-    let n = ok(
-        &t,
-        "GET",
-        &format!("/qrs/app/count?filter={}", enc("tags.name eq 'Production'")),
-        None,
-    )
-    .await;
+    let n = t
+        .get_filtered("/qrs/app/count", "tags.name eq 'Production'")
+        .await
+        .ok();
     assert_eq!(n["value"], 14);
 
     // renaming a stream shows in the apps
-    let stream = ok(
-        &t,
-        "GET",
-        &format!("/qrs/stream/full?filter={}", enc("name eq 'Sales'")),
-        None,
-    )
-    .await;
+    let stream = t
+        .get_filtered("/qrs/stream/full", "name eq 'Sales'")
+        .await
+        .ok();
     let mut stream = stream[0].clone();
     stream["name"] = json!("Revenue");
     let sid = stream["id"].as_str().unwrap().to_string();
-    ok(&t, "PUT", &format!("/qrs/stream/{sid}"), Some(stream)).await;
-    let n = ok(
-        &t,
-        "GET",
-        &format!("/qrs/app/count?filter={}", enc("stream.name eq 'Revenue'")),
-        None,
-    )
-    .await;
+    t.put_json(&format!("/qrs/stream/{sid}"), stream).await.ok();
+    let n = t
+        .get_filtered("/qrs/app/count", "stream.name eq 'Revenue'")
+        .await
+        .ok();
     assert_eq!(
         n["value"].as_u64(),
         Some(sales.as_array().unwrap().len() as u64)
@@ -486,139 +549,117 @@ async fn app_lists_filters_and_order() {
 async fn upload_export_download_copy_publish_delete() {
     let t = setup(3, 0);
     let content: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let mut r = req("POST", "/qrs/app/upload?name=My%20App&keepdata=false", None);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        wire::APP_CONTENT_TYPE.parse().unwrap(),
-    );
-    *r.body_mut() = Body::from(content.clone());
-    let (s, b, _) = send(&t, r).await;
-    assert_eq!(s, StatusCode::CREATED);
-    let app: Value = serde_json::from_slice(&b).unwrap();
+    let r = t
+        .send(upload(
+            "/qrs/app/upload?name=My%20App&keepdata=false",
+            wire::APP_CONTENT_TYPE,
+            Body::from(content.clone()),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let app = r.json();
     assert_eq!(app["name"], "My App");
     assert_eq!(app["fileSize"], json!(content.len()));
     assert_eq!(app["owner"]["userId"], "tester");
     let id = app["id"].as_str().unwrap().to_string();
 
     // wrong content type
-    let mut r = req("POST", "/qrs/app/upload?name=x", None);
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
-    *r.body_mut() = Body::from("x");
-    assert_eq!(send(&t, r).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = upload("/qrs/app/upload?name=x", "text/plain", Body::from("x"));
+    assert_eq!(t.send(r).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // export, download once
     let token = uuid::Uuid::new_v4().to_string();
-    let ex = ok(
-        &t,
-        "POST",
-        &format!("/qrs/app/{id}/export/{token}?skipData=true"),
-        None,
-    )
-    .await;
+    let ex = t
+        .post(&format!("/qrs/app/{id}/export/{token}?skipData=true"))
+        .await
+        .ok();
     assert_eq!(ex["schemaPath"], "AppExportResponse");
     assert_eq!(ex["exportToken"], json!(token));
     assert_eq!(ex["cancelled"], false);
     let path = ex["downloadPath"].as_str().unwrap().to_string();
     assert!(path.starts_with("/tempcontent/") && path.contains("/My%20App.qvf?serverNodeId="));
-    let (s, body, h) = send(&t, req("GET", &path, None)).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(h[header::CONTENT_TYPE], "application/octet-stream");
+    let r = t.get(&path).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/octet-stream");
     assert_eq!(
-        h[header::CONTENT_LENGTH],
+        r.headers[header::CONTENT_LENGTH],
         content.len().to_string().as_str()
     );
-    assert!(body == content, "download is not byte-exact");
-    assert_eq!(
-        send(&t, req("GET", &path, None)).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert!(r.body == content, "download is not byte-exact");
+    assert_eq!(t.get(&path).await.status, StatusCode::NOT_FOUND);
 
     // cancel
     let token2 = uuid::Uuid::new_v4().to_string();
-    let ex2 = ok(&t, "POST", &format!("/qrs/app/{id}/export/{token2}"), None).await;
-    let c = ok(
-        &t,
-        "DELETE",
-        &format!("/qrs/app/{id}/export/{token2}"),
-        None,
-    )
-    .await;
+    let ex2 = t.post(&format!("/qrs/app/{id}/export/{token2}")).await.ok();
+    let c = t
+        .delete(&format!("/qrs/app/{id}/export/{token2}"))
+        .await
+        .ok();
     assert_eq!(c["cancelled"], true);
     let p2 = ex2["downloadPath"].as_str().unwrap();
+    assert_eq!(t.get(p2).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        send(&t, req("GET", p2, None)).await.0,
-        StatusCode::NOT_FOUND
+        t.post(&format!("/qrs/app/{id}/export/not-a-guid"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
     );
-    let (s, _) = call(
-        &t,
-        "POST",
-        &format!("/qrs/app/{id}/export/not-a-guid"),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // a seeded app without a file yet exports its (lazily created) content
-    let seeded = ok(&t, "GET", "/qrs/app/full", None).await;
+    let seeded = t.get("/qrs/app/full").await.ok();
     let last = seeded[2]["id"].as_str().unwrap().to_string();
     std::fs::remove_file(t.st.app_file(&last)).ok();
-    let ex3 = ok(
-        &t,
-        "POST",
-        &format!("/qrs/app/{last}/export/{}", uuid::Uuid::new_v4()),
-        None,
-    )
-    .await;
-    let (s, body, _) = send(&t, req("GET", ex3["downloadPath"].as_str().unwrap(), None)).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(Some(body.len() as u64), seeded[2]["fileSize"].as_u64());
+    let ex3 = t
+        .post(&format!("/qrs/app/{last}/export/{}", uuid::Uuid::new_v4()))
+        .await
+        .ok();
+    let r = t.get(ex3["downloadPath"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(Some(r.body.len() as u64), seeded[2]["fileSize"].as_u64());
 
     // copy
-    let cp = ok(&t, "POST", &format!("/qrs/app/{id}/copy?name=Copied"), None).await;
+    let cp = t
+        .post(&format!("/qrs/app/{id}/copy?name=Copied"))
+        .await
+        .ok();
     assert_eq!(cp["name"], "Copied");
     assert_eq!(cp["sourceAppId"], json!(id));
     let cid = cp["id"].as_str().unwrap().to_string();
     assert_eq!(std::fs::read(t.st.app_file(&cid)).unwrap(), content);
 
     // publish
-    let streams = ok(&t, "GET", "/qrs/stream", None).await;
+    let streams = t.get("/qrs/stream").await.ok();
     let sid = streams[0]["id"].as_str().unwrap();
-    let (s, _) = call(
-        &t,
-        "PUT",
-        &format!("/qrs/app/{cid}/publish?stream={}", uuid::Uuid::new_v4()),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let p = ok(
-        &t,
-        "PUT",
-        &format!("/qrs/app/{cid}/publish?stream={sid}&name=Published"),
-        None,
-    )
-    .await;
+    assert_eq!(
+        t.put(&format!(
+            "/qrs/app/{cid}/publish?stream={}",
+            uuid::Uuid::new_v4()
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let p = t
+        .put(&format!(
+            "/qrs/app/{cid}/publish?stream={sid}&name=Published"
+        ))
+        .await
+        .ok();
     assert_eq!(p["published"], true);
     assert_eq!(p["name"], "Published");
     assert_eq!(p["stream"]["id"], json!(sid));
-    let (s, _) = call(
-        &t,
-        "PUT",
-        &format!("/qrs/app/{cid}/publish?stream={sid}"),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        t.put(&format!("/qrs/app/{cid}/publish?stream={sid}"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 
     // replace the published copy with another app's content
-    let rep = ok(
-        &t,
-        "PUT",
-        &format!("/qrs/app/{last}/replace?app={cid}"),
-        None,
-    )
-    .await;
+    let rep = t
+        .put(&format!("/qrs/app/{last}/replace?app={cid}"))
+        .await
+        .ok();
     assert_eq!(rep["id"], json!(cid));
     assert_eq!(
         std::fs::read(t.st.app_file(&cid)).unwrap(),
@@ -626,32 +667,31 @@ async fn upload_export_download_copy_publish_delete() {
     );
 
     // upload/replace
-    let mut r = req(
-        "POST",
-        &format!("/qrs/app/upload/replace?targetappid={cid}"),
-        None,
-    );
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        wire::APP_CONTENT_TYPE.parse().unwrap(),
-    );
-    *r.body_mut() = Body::from(vec![1u8; 1234]);
-    let (s, b, _) = send(&t, r).await;
-    assert_eq!(s, StatusCode::CREATED);
-    let v: Value = serde_json::from_slice(&b).unwrap();
-    assert_eq!(v["fileSize"], 1234);
+    let r = t
+        .send(upload(
+            &format!("/qrs/app/upload/replace?targetappid={cid}"),
+            wire::APP_CONTENT_TYPE,
+            Body::from(vec![1u8; 1234]),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.json()["fileSize"], 1234);
 
     // delete removes the file
-    let (s, _) = call(&t, "DELETE", &format!("/qrs/app/{id}"), None).await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.delete(&format!("/qrs/app/{id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert!(!t.st.app_file(&id).exists());
-    let (s, _) = call(&t, "GET", &format!("/qrs/app/{id}"), None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.get(&format!("/qrs/app/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn wait_final(t: &T, task: &str) -> Value {
     for _ in 0..100 {
-        let v = ok(t, "GET", &format!("/qrs/reloadtask/{task}"), None).await;
+        let v = t.get(&format!("/qrs/reloadtask/{task}")).await.ok();
         let st = v["operational"]["lastExecutionResult"]["status"]
             .as_i64()
             .unwrap();
@@ -666,7 +706,7 @@ async fn wait_final(t: &T, task: &str) -> Value {
 #[tokio::test]
 async fn reload_tasks_run_fail_and_stop() {
     let t = setup(4, 0);
-    let apps = ok(&t, "GET", "/qrs/app", None).await;
+    let apps = t.get("/qrs/app").await.ok();
     let app = apps[0]["id"].as_str().unwrap().to_string();
     let bundle = json!({
         "task": {"name": "Nightly", "app": {"id": app}, "taskType": 0, "enabled": true,
@@ -677,80 +717,66 @@ async fn reload_tasks_run_fail_and_stop() {
             "incrementOption": 2, "enabled": true}],
         "compositeEvents": [],
     });
-    let task = ok(&t, "POST", "/qrs/reloadtask/create", Some(bundle)).await;
+    let task = t.post_json("/qrs/reloadtask/create", bundle).await.ok();
     assert_eq!(task["schemaPath"], "ReloadTask");
     assert_eq!(task["app"]["id"], json!(app));
     assert_eq!(task["operational"]["lastExecutionResult"]["status"], 0);
     let tid = task["id"].as_str().unwrap().to_string();
-    let ev = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/schemaevent/full?filter={}",
-            enc(&format!("reloadTask.id eq {tid}"))
-        ),
-        None,
-    )
-    .await;
+    let ev = t
+        .get_filtered("/qrs/schemaevent/full", &format!("reloadTask.id eq {tid}"))
+        .await
+        .ok();
     assert_eq!(ev.as_array().unwrap().len(), 1);
     assert_eq!(ev[0]["reloadTask"]["name"], "Nightly");
     assert!(ev[0]["operational"]["nextExecution"].as_str().unwrap() > "2026-01-01");
 
     // synchronous start: session exists while running, then 404; result FinishedSuccess
-    let sid = ok(
-        &t,
-        "POST",
-        &format!("/qrs/task/{tid}/start/synchronous"),
-        None,
-    )
-    .await;
+    let sid = t
+        .post(&format!("/qrs/task/{tid}/start/synchronous"))
+        .await
+        .ok();
     let sid = sid["value"].as_str().unwrap().to_string();
     assert_ne!(sid, wire::EMPTY_GUID);
-    let sess = ok(&t, "GET", &format!("/qrs/executionsession/{sid}"), None).await;
+    let sess = t.get(&format!("/qrs/executionsession/{sid}")).await.ok();
     assert_eq!(sess["reloadTask"]["id"], json!(tid));
     let done = wait_final(&t, &tid).await;
     assert_eq!(done["operational"]["lastExecutionResult"]["status"], 7);
-    let (s, _) = call(&t, "GET", &format!("/qrs/executionsession/{sid}"), None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let res = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/executionresult/full?filter={}",
-            enc(&format!("ExecutionId eq {sid}"))
-        ),
-        None,
-    )
-    .await;
+    assert_eq!(
+        t.get(&format!("/qrs/executionsession/{sid}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let res = t
+        .get_filtered(
+            "/qrs/executionresult/full",
+            &format!("ExecutionId eq {sid}"),
+        )
+        .await
+        .ok();
     let res = &res[0];
     assert_eq!(res["status"], 7);
     assert_eq!(res["taskID"], json!(tid));
     assert_eq!(res["appID"], json!(app));
     assert!(res["duration"].as_i64().unwrap() > 0);
     assert!(res["stopTime"].as_str() > res["startTime"].as_str());
-    let n = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/reloadtask/count?filter={}",
-            enc("operational.lastExecutionResult.status eq FinishedSuccess")
-        ),
-        None,
-    )
-    .await;
+    let n = t
+        .get_filtered(
+            "/qrs/reloadtask/count",
+            "operational.lastExecutionResult.status eq FinishedSuccess",
+        )
+        .await
+        .ok();
     assert_eq!(n["value"], 1);
 
     // the task's own modifiedDate did not change: a PUT with it still works
     let mut upd = done.clone();
     upd["name"] = json!("Nightly [fail]");
-    let failing = ok(&t, "PUT", &format!("/qrs/reloadtask/{tid}"), Some(upd)).await;
-    ok(
-        &t,
-        "POST",
-        &format!("/qrs/task/start?name={}", enc("Nightly [fail]")),
-        None,
-    )
-    .await;
+    let failing = t
+        .put_json(&format!("/qrs/reloadtask/{tid}"), upd)
+        .await
+        .ok();
+    t.post(&format!("/qrs/task/start?name={}", enc("Nightly [fail]")))
+        .await
+        .ok();
     let done = wait_final(&t, &tid).await;
     assert_eq!(done["operational"]["lastExecutionResult"]["status"], 8);
     let details = done["operational"]["lastExecutionResult"]["details"]
@@ -760,10 +786,12 @@ async fn reload_tasks_run_fail_and_stop() {
 
     // stop
     t.st.set_run_duration(5_000, 5_000);
-    ok(&t, "POST", "/qrs/task/start/many", Some(json!([tid]))).await;
+    t.post_json("/qrs/task/start/many", json!([tid])).await.ok();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let (s, _) = call(&t, "POST", &format!("/qrs/task/{tid}/stop"), None).await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.post(&format!("/qrs/task/{tid}/stop")).await.status,
+        StatusCode::NO_CONTENT
+    );
     let done = wait_final(&t, &tid).await;
     assert_eq!(done["operational"]["lastExecutionResult"]["status"], 6);
 
@@ -771,107 +799,88 @@ async fn reload_tasks_run_fail_and_stop() {
     let mut dis = failing.clone();
     dis["enabled"] = json!(false);
     dis["modifiedDate"] = done["modifiedDate"].clone();
-    ok(&t, "PUT", &format!("/qrs/reloadtask/{tid}"), Some(dis)).await;
-    let sid = ok(
-        &t,
-        "POST",
-        &format!("/qrs/task/{tid}/start/synchronous"),
-        None,
-    )
-    .await;
+    t.put_json(&format!("/qrs/reloadtask/{tid}"), dis)
+        .await
+        .ok();
+    let sid = t
+        .post(&format!("/qrs/task/{tid}/start/synchronous"))
+        .await
+        .ok();
     assert_eq!(sid, json!({"value": wire::EMPTY_GUID}));
 
     // unknown ids / names
-    let (s, _) = call(
-        &t,
-        "POST",
-        &format!("/qrs/task/{}/start", uuid::Uuid::new_v4()),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = call(&t, "POST", "/qrs/task/start?name=nope", None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.post(&format!("/qrs/task/{}/start", uuid::Uuid::new_v4()))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.post("/qrs/task/start?name=nope").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // generic task view
-    let tasks = ok(&t, "GET", "/qrs/task/full", None).await;
-    let keys: Vec<&str> = tasks[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let tasks = t.get("/qrs/task/full").await.ok();
+    let keys = field_names(&tasks[0]);
     assert!(keys.contains(&"taskType") && !keys.contains(&"operational"));
 
     // update bundle: rename, drop the schema event, add a composite one
-    let cur = ok(&t, "GET", &format!("/qrs/reloadtask/{tid}"), None).await;
+    let cur = t.get(&format!("/qrs/reloadtask/{tid}")).await.ok();
     let change = json!({
         "task": {"id": tid, "name": "Renamed", "enabled": true, "modifiedDate": cur["modifiedDate"]},
         "schemaEventsToDelete": [ev[0]["id"]],
         "compositeEvents": [{"name": "after", "timeConstraint": {"days": 0, "hours": 0, "minutes": 360, "seconds": 0},
             "compositeRules": [{"ruleState": 1, "reloadTask": {"id": tid}}]}],
     });
-    let renamed = ok(&t, "POST", "/qrs/reloadtask/update", Some(change)).await;
+    let renamed = t.post_json("/qrs/reloadtask/update", change).await.ok();
     assert_eq!(renamed["name"], "Renamed");
-    assert_eq!(
-        ok(&t, "GET", "/qrs/schemaevent/count", None).await["value"],
-        0
-    );
-    let ce = ok(&t, "GET", "/qrs/compositeevent/full", None).await;
+    assert_eq!(t.get("/qrs/schemaevent/count").await.ok()["value"], 0);
+    let ce = t.get("/qrs/compositeevent/full").await.ok();
     assert_eq!(ce[0]["compositeRules"][0]["reloadTask"]["name"], "Renamed");
 
     // app reload runs the manual task
     t.st.set_run_duration(30, 60);
-    let (s, _) = call(&t, "POST", &format!("/qrs/app/{app}/reload"), None).await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
-    let manual = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/reloadtask/full?filter={}",
-            enc("isManuallyTriggered eq true")
-        ),
-        None,
-    )
-    .await;
+    assert_eq!(
+        t.post(&format!("/qrs/app/{app}/reload")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let manual = t
+        .get_filtered("/qrs/reloadtask/full", "isManuallyTriggered eq true")
+        .await
+        .ok();
     assert_eq!(manual.as_array().unwrap().len(), 1);
     let mid = manual[0]["id"].as_str().unwrap().to_string();
     let done = wait_final(&t, &mid).await;
     assert_eq!(done["operational"]["lastExecutionResult"]["status"], 7);
 
     // deleting the app deletes its tasks and their triggers
-    ok(&t, "DELETE", &format!("/qrs/app/{app}"), None).await;
-    assert_eq!(
-        ok(&t, "GET", "/qrs/reloadtask/count", None).await["value"],
-        0
-    );
-    assert_eq!(
-        ok(&t, "GET", "/qrs/compositeevent/count", None).await["value"],
-        0
-    );
+    t.delete(&format!("/qrs/app/{app}")).await.ok();
+    assert_eq!(t.get("/qrs/reloadtask/count").await.ok()["value"], 0);
+    assert_eq!(t.get("/qrs/compositeevent/count").await.ok()["value"], 0);
 }
 
 #[tokio::test]
 async fn composite_events_chain_tasks() {
     let t = setup(2, 0);
-    let apps = ok(&t, "GET", "/qrs/app", None).await;
-    let a = ok(
-        &t,
-        "POST",
-        "/qrs/reloadtask",
-        Some(json!({"name": "first", "app": {"id": apps[0]["id"]}})),
-    )
-    .await;
-    let b = ok(&t, "POST", "/qrs/reloadtask/create", Some(json!({
+    let apps = t.get("/qrs/app").await.ok();
+    let a = t
+        .post_json(
+            "/qrs/reloadtask",
+            json!({"name": "first", "app": {"id": apps[0]["id"]}}),
+        )
+        .await
+        .ok();
+    let b = t.post_json("/qrs/reloadtask/create", json!({
         "task": {"name": "second", "app": {"id": apps[1]["id"]}},
         "compositeEvents": [{"name": "after first", "compositeRules": [{"ruleState": 1, "reloadTask": {"id": a["id"]}}]}],
-    }))).await;
+    })).await.ok();
     let aid = a["id"].as_str().unwrap();
-    ok(&t, "POST", &format!("/qrs/task/{aid}/start"), None).await;
+    t.post(&format!("/qrs/task/{aid}/start")).await.ok();
     wait_final(&t, aid).await;
     let bid = b["id"].as_str().unwrap();
     for _ in 0..100 {
-        let v = ok(&t, "GET", &format!("/qrs/reloadtask/{bid}"), None).await;
+        let v = t.get(&format!("/qrs/reloadtask/{bid}")).await.ok();
         if v["operational"]["lastExecutionResult"]["status"] == 7 {
             return;
         }
@@ -884,57 +893,46 @@ async fn composite_events_chain_tasks() {
 async fn snapshot_restore_generation_and_proxies() {
     let t = setup(5, 4);
     let g0 = t.st.generation();
-    ok(&t, "POST", "/qrs/tag", Some(json!({"name": "Persisted"}))).await;
+    t.post_json("/qrs/tag", json!({"name": "Persisted"}))
+        .await
+        .ok();
     assert!(t.st.generation() > g0);
     let g1 = t.st.generation();
-    ok(&t, "GET", "/qrs/tag", None).await;
+    t.get("/qrs/tag").await.ok();
     assert_eq!(t.st.generation(), g1, "reads do not change the generation");
 
     let proxies = t.st.virtual_proxies();
     assert_eq!(proxies.len(), 2);
     assert_eq!(proxies, config(t._dir.path(), 0, 0).virtual_proxies);
-    let vp = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/virtualproxyconfig/full?filter={}",
-            enc("prefix eq 'jwt'")
-        ),
-        None,
-    )
-    .await;
+    let vp = t
+        .get_filtered("/qrs/virtualproxyconfig/full", "prefix eq 'jwt'")
+        .await
+        .ok();
     assert_eq!(vp[0]["authenticationMethod"], 4);
     assert_eq!(vp[0]["jwtAudience"], "qlik.api.internal");
     let mut changed = vp[0].clone();
     changed["jwtAudience"] = json!("other");
     let id = changed["id"].as_str().unwrap().to_string();
-    ok(
-        &t,
-        "PUT",
-        &format!("/qrs/virtualproxyconfig/{id}"),
-        Some(changed),
-    )
-    .await;
-    ok(
-        &t,
-        "POST",
+    t.put_json(&format!("/qrs/virtualproxyconfig/{id}"), changed)
+        .await
+        .ok();
+    t.post_json(
         "/qrs/virtualproxyconfig",
-        Some(
-            json!({"prefix": "hdr", "sessionCookieHeaderName": "X-Hdr", "authenticationMethod": 1}),
-        ),
+        json!({"prefix": "hdr", "sessionCookieHeaderName": "X-Hdr", "authenticationMethod": 1}),
     )
-    .await;
-    ok(&t, "POST", "/qrs/virtualproxyconfig", Some(json!({"prefix": "jwt2", "sessionCookieHeaderName": "X-J2", "authenticationMethod": 4, "jwtAudience": "a"}))).await;
-    let (s, _) = call(
-        &t,
-        "POST",
-        "/qrs/virtualproxyconfig",
-        Some(
+    .await
+    .ok();
+    t.post_json("/qrs/virtualproxyconfig", json!({"prefix": "jwt2", "sessionCookieHeaderName": "X-J2", "authenticationMethod": 4, "jwtAudience": "a"})).await.ok();
+    assert_eq!(
+        t.post_json(
+            "/qrs/virtualproxyconfig",
             json!({"prefix": "JWT2", "sessionCookieHeaderName": "X-J3", "authenticationMethod": 4}),
-        ),
-    )
-    .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "prefixes are unique");
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST,
+        "prefixes are unique"
+    );
     let proxies = t.st.virtual_proxies();
     assert_eq!(
         proxies.len(),
@@ -953,38 +951,26 @@ async fn snapshot_restore_generation_and_proxies() {
     let restored = QrsState::restore(config(t._dir.path(), 0, 0), snap.clone()).unwrap();
     assert_eq!(restored.snapshot(), snap);
     assert_eq!(restored.virtual_proxies(), t.st.virtual_proxies());
-    let app2 = router(restored);
-    let r = app2
-        .oneshot(req(
-            "GET",
-            &format!("/qrs/tag/count?filter={}", enc("name eq 'Persisted'")),
-            None,
-        ))
-        .await
-        .unwrap();
-    let b = axum::body::to_bytes(r.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    assert_eq!(
-        serde_json::from_slice::<Value>(&b).unwrap(),
-        json!({"value": 1})
-    );
+    let persisted = serving(restored)
+        .get_filtered("/qrs/tag/count", "name eq 'Persisted'")
+        .await;
+    assert_eq!(persisted.ok(), json!({"value": 1}));
     assert!(QrsState::restore(config(t._dir.path(), 0, 0), json!(null)).is_err());
 }
 
 #[tokio::test]
 async fn about_enums_servicestatus() {
     let t = setup(0, 0);
-    let a = ok(&t, "GET", "/qrs/about", None).await;
+    let a = t.get("/qrs/about").await.ok();
     assert_eq!(a["schemaPath"], "About");
-    let e = ok(&t, "GET", "/qrs/about/api/enums", None).await;
+    let e = t.get("/qrs/about/api/enums").await.ok();
     assert_eq!(e["TaskExecutionStatus"]["values"][7], "7: FinishedSuccess");
-    let ss = ok(&t, "GET", "/qrs/servicestatus/full", None).await;
+    let ss = t.get("/qrs/servicestatus/full").await.ok();
     assert_eq!(ss.as_array().unwrap().len(), wire::SERVICE_TYPE.len());
     assert_eq!(ss[0]["serverNodeConfiguration"]["name"], "Central");
-    let c = ok(&t, "GET", "/qrs/servicestatus", None).await;
+    let c = t.get("/qrs/servicestatus").await.ok();
     assert_eq!(c[0].as_object().unwrap().len(), 2);
-    let d = ok(&t, "GET", "/qrs/about/api/default/reloadtask", None).await;
+    let d = t.get("/qrs/about/api/default/reloadtask").await.ok();
     assert_eq!(d["schemaPath"], "ReloadTask");
     assert_eq!(d["id"], wire::EMPTY_GUID);
     assert_eq!(d["taskSessionTimeout"], 1440);
@@ -994,30 +980,24 @@ async fn about_enums_servicestatus() {
 async fn failing_tasks_retry_with_one_execution_id() {
     let t = setup(1, 0);
     t.st.set_run_duration(20, 20);
-    let apps = ok(&t, "GET", "/qrs/app", None).await;
-    let tag = ok(
-        &t,
-        "POST",
-        "/qrs/tag",
-        Some(json!({"name": "sandbox-fail"})),
-    )
-    .await;
-    let task = ok(&t, "POST", "/qrs/reloadtask", Some(json!({
+    let apps = t.get("/qrs/app").await.ok();
+    let tag = t
+        .post_json("/qrs/tag", json!({"name": "sandbox-fail"}))
+        .await
+        .ok();
+    let task = t.post_json("/qrs/reloadtask", json!({
         "name": "Flaky", "app": {"id": apps[0]["id"]}, "maxRetries": 2, "tags": [{"id": tag["id"]}],
-    }))).await;
+    })).await.ok();
     let tid = task["id"].as_str().unwrap();
-    let sid = ok(
-        &t,
-        "POST",
-        &format!("/qrs/task/{tid}/start/synchronous"),
-        None,
-    )
-    .await;
+    let sid = t
+        .post(&format!("/qrs/task/{tid}/start/synchronous"))
+        .await
+        .ok();
     let sid_s = sid["value"].as_str().unwrap();
     for _ in 0..200 {
-        if call(&t, "GET", &format!("/qrs/executionsession/{sid_s}"), None)
+        if t.get(&format!("/qrs/executionsession/{sid_s}"))
             .await
-            .0
+            .status
             == StatusCode::NOT_FOUND
         {
             break;
@@ -1026,16 +1006,13 @@ async fn failing_tasks_retry_with_one_execution_id() {
     }
     let done = wait_final(&t, tid).await;
     assert_eq!(done["operational"]["lastExecutionResult"]["status"], 8);
-    let results = ok(
-        &t,
-        "GET",
-        &format!(
-            "/qrs/executionresult/full?filter={}",
-            enc(&format!("executionID eq {sid_s}"))
-        ),
-        None,
-    )
-    .await;
+    let results = t
+        .get_filtered(
+            "/qrs/executionresult/full",
+            &format!("executionID eq {sid_s}"),
+        )
+        .await
+        .ok();
     let results = results.as_array().unwrap();
     assert_eq!(results.len(), 3, "first run + 2 retries");
     assert!(results.iter().all(|r| r["status"] == 8));
@@ -1130,18 +1107,15 @@ async fn emitted_fields_are_in_the_spec() {
     let t = setup(12, 8);
     // add executions so sessions and results exist
     t.st.set_run_duration(2_000, 2_000);
-    let tasks = ok(&t, "GET", "/qrs/reloadtask", None).await;
+    let tasks = t.get("/qrs/reloadtask").await.ok();
     let tid = tasks[0]["id"].as_str().unwrap();
-    ok(&t, "POST", &format!("/qrs/task/{tid}/start"), None).await;
+    t.post(&format!("/qrs/task/{tid}/start")).await.ok();
     for td in types::TYPES {
         if td.caps.full {
-            let full = ok(
-                &t,
-                "GET",
-                &format!("/qrs/{}/full?privileges=true", td.name),
-                None,
-            )
-            .await;
+            let full = t
+                .get(&format!("/qrs/{}/full?privileges=true", td.name))
+                .await
+                .ok();
             assert!(
                 !full.as_array().unwrap().is_empty(),
                 "no seeded {}",
@@ -1152,7 +1126,7 @@ async fn emitted_fields_are_in_the_spec() {
             }
         }
         if td.caps.list {
-            let list = ok(&t, "GET", &format!("/qrs/{}", td.name), None).await;
+            let list = t.get(&format!("/qrs/{}", td.name)).await.ok();
             for e in list.as_array().unwrap() {
                 check_fields(&spec, td.condensed_schema, e, td.name);
             }
@@ -1167,19 +1141,16 @@ async fn emitted_fields_are_in_the_spec() {
             );
         }
     }
-    let about = ok(&t, "GET", "/qrs/about", None).await;
+    let about = t.get("/qrs/about").await.ok();
     check_fields(&spec, "About", &about, "about");
-    let apps = ok(&t, "GET", "/qrs/app", None).await;
+    let apps = t.get("/qrs/app").await.ok();
     let id = apps[0]["id"].as_str().unwrap();
-    let ex = ok(
-        &t,
-        "POST",
-        &format!("/qrs/app/{id}/export/{}", uuid::Uuid::new_v4()),
-        None,
-    )
-    .await;
+    let ex = t
+        .post(&format!("/qrs/app/{id}/export/{}", uuid::Uuid::new_v4()))
+        .await
+        .ok();
     check_fields(&spec, "AppExportResponse", &ex, "export");
-    let e = ok(&t, "GET", "/qrs/about/api/enums", None).await;
+    let e = t.get("/qrs/about/api/enums").await.ok();
     for (_, v) in e.as_object().unwrap() {
         check_fields(&spec, "EnumDescription", v, "enums");
     }
@@ -1190,18 +1161,17 @@ async fn emitted_fields_are_in_the_spec() {
 #[tokio::test]
 async fn long_lists_are_streamed() {
     let t = setup(1_800, 0);
-    let (s, body, h) = send(&t, req("GET", "/qrs/app/full?orderby=name%20desc", None)).await;
-    assert_eq!(s, StatusCode::OK);
+    let r = t.get("/qrs/app/full?orderby=name%20desc").await;
+    assert_eq!(r.status, StatusCode::OK);
     assert!(
-        h.get(header::CONTENT_LENGTH).is_none(),
+        r.headers.get(header::CONTENT_LENGTH).is_none(),
         "long lists are streamed"
     );
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
     let v = v.as_array().unwrap();
     assert_eq!(v.len(), 1_800);
     assert!(v[0]["name"].as_str() >= v[1_799]["name"].as_str());
-    let (_, body, _) = send(&t, req("GET", "/qrs/app", None)).await;
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v: Value = serde_json::from_slice(&t.get("/qrs/app").await.body).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1_800);
 }
 
@@ -1215,23 +1185,20 @@ async fn fifty_thousand_apps() {
     let t = setup(50_000, 0);
     eprintln!("seed {:?}", t0.elapsed());
     let t1 = std::time::Instant::now();
-    let (s, body, h) = send(&t, req("GET", "/qrs/app/full", None)).await;
-    eprintln!("full {:?} {} bytes", t1.elapsed(), body.len());
-    assert_eq!(s, StatusCode::OK);
+    let r = t.get("/qrs/app/full").await;
+    eprintln!("full {:?} {} bytes", t1.elapsed(), r.body.len());
+    assert_eq!(r.status, StatusCode::OK);
     assert!(
-        h.get(header::CONTENT_LENGTH).is_none(),
+        r.headers.get(header::CONTENT_LENGTH).is_none(),
         "large lists are streamed"
     );
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 50_000);
     let t1 = std::time::Instant::now();
-    let n = ok(
-        &t,
-        "GET",
-        &format!("/qrs/app/count?filter={}", enc("published eq true")),
-        None,
-    )
-    .await;
+    let n = t
+        .get_filtered("/qrs/app/count", "published eq true")
+        .await
+        .ok();
     eprintln!("filtered count {:?}", t1.elapsed());
     assert_eq!(n["value"], 25_000);
 }
@@ -1240,19 +1207,19 @@ async fn fifty_thousand_apps() {
 async fn schema_triggers_fire() {
     let t = setup(1, 0);
     t.st.set_run_duration(20, 40);
-    let apps = ok(&t, "GET", "/qrs/app", None).await;
+    let apps = t.get("/qrs/app").await.ok();
     let soon = store::format_ms(store::now_ms() + 300);
-    let task = ok(&t, "POST", "/qrs/reloadtask/create", Some(json!({
+    let task = t.post_json("/qrs/reloadtask/create", json!({
         "task": {"name": "Scheduled", "app": {"id": apps[0]["id"]}},
         "schemaEvents": [{"name": "Once", "startDate": soon, "incrementOption": 0, "timeZone": "UTC",
             "schemaFilterDescription": ["* * - * * * * *"], "incrementDescription": "0 0 0 0"}],
-    }))).await;
+    })).await.ok();
     let tid = task["id"].as_str().unwrap();
-    let ev = ok(&t, "GET", "/qrs/schemaevent/full", None).await;
+    let ev = t.get("/qrs/schemaevent/full").await.ok();
     assert_eq!(ev[0]["operational"]["nextExecution"], json!(soon));
     let done = wait_final(&t, tid).await;
     assert_eq!(done["operational"]["lastExecutionResult"]["status"], 7);
-    let ev = ok(&t, "GET", "/qrs/schemaevent/full", None).await;
+    let ev = t.get("/qrs/schemaevent/full").await.ok();
     assert_eq!(ev[0]["operational"]["timesTriggered"], 1);
     assert_eq!(ev[0]["operational"]["nextExecution"], wire::NEVER_DATE);
 }
@@ -1269,19 +1236,15 @@ async fn uploads_are_streamed_chunk_by_chunk() {
             .into_iter()
             .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from(c))),
     );
-    let mut r = req(
-        "POST",
-        "/qrs/app/upload?name=Streamed&keepdata=true&excludeconnections=false",
-        None,
-    );
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        wire::APP_CONTENT_TYPE.parse().unwrap(),
-    );
-    *r.body_mut() = Body::from_stream(stream);
-    let (s, b, _) = send(&t, r).await;
-    assert_eq!(s, StatusCode::CREATED);
-    let app: Value = serde_json::from_slice(&b).unwrap();
+    let r = t
+        .send(upload(
+            "/qrs/app/upload?name=Streamed&keepdata=true&excludeconnections=false",
+            wire::APP_CONTENT_TYPE,
+            Body::from_stream(stream),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let app: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(app["fileSize"], json!(expected.len()));
     let id = app["id"].as_str().unwrap();
     assert!(std::fs::read(t.st.app_file(id)).unwrap() == expected);
@@ -1302,15 +1265,13 @@ async fn uploads_are_streamed_chunk_by_chunk() {
         Ok(axum::body::Bytes::from_static(b"partial")),
         Err(std::io::Error::other("connection reset")),
     ]);
-    let mut r = req("POST", "/qrs/app/upload?name=Broken", None);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        wire::APP_CONTENT_TYPE.parse().unwrap(),
+    let r = upload(
+        "/qrs/app/upload?name=Broken",
+        wire::APP_CONTENT_TYPE,
+        Body::from_stream(bad),
     );
-    *r.body_mut() = Body::from_stream(bad);
-    let (s, _, _) = send(&t, r).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(ok(&t, "GET", "/qrs/app/count", None).await["value"], 1);
+    assert_eq!(t.send(r).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(t.get("/qrs/app/count").await.ok()["value"], 1);
     let files = std::fs::read_dir(t.st.config().data_dir.join("apps"))
         .unwrap()
         .count();
@@ -1321,34 +1282,27 @@ async fn uploads_are_streamed_chunk_by_chunk() {
 async fn restore_ends_running_executions_and_triggers_follow_updates() {
     let t = setup(1, 1);
     t.st.set_run_duration(10_000, 10_000);
-    let task = ok(&t, "GET", "/qrs/reloadtask", None).await;
+    let task = t.get("/qrs/reloadtask").await.ok();
     let tid = task[0]["id"].as_str().unwrap().to_string();
-    ok(&t, "POST", &format!("/qrs/task/{tid}/start"), None).await;
-    assert_eq!(
-        ok(&t, "GET", "/qrs/executionsession/count", None).await["value"],
-        1
-    );
+    t.post(&format!("/qrs/task/{tid}/start")).await.ok();
+    assert_eq!(t.get("/qrs/executionsession/count").await.ok()["value"], 1);
     let restored = QrsState::restore(config(t._dir.path(), 0, 0), t.st.snapshot()).unwrap();
     tasks::stop_task(&t.st, &tid);
-    let r2 = T {
-        _dir: tempfile::tempdir().unwrap(),
-        app: router(restored.clone()),
-        st: restored,
-    };
-    assert_eq!(
-        ok(&r2, "GET", "/qrs/executionsession/count", None).await["value"],
-        0
-    );
-    let tk = ok(&r2, "GET", &format!("/qrs/reloadtask/{tid}"), None).await;
+    let r2 = serving(restored);
+    assert_eq!(r2.get("/qrs/executionsession/count").await.ok()["value"], 0);
+    let tk = r2.get(&format!("/qrs/reloadtask/{tid}")).await.ok();
     assert_eq!(tk["operational"]["lastExecutionResult"]["status"], 6);
 
     // moving a schema trigger's start moves its next execution
-    let ev = ok(&r2, "GET", "/qrs/schemaevent/full", None).await;
+    let ev = r2.get("/qrs/schemaevent/full").await.ok();
     let mut ev = ev[0].clone();
     let later = store::format_ms(store::now_ms() + 5 * 86_400_000);
     ev["startDate"] = json!(later);
     let id = ev["id"].as_str().unwrap().to_string();
-    let put = ok(&r2, "PUT", &format!("/qrs/schemaevent/{id}"), Some(ev)).await;
+    let put = r2
+        .put_json(&format!("/qrs/schemaevent/{id}"), ev)
+        .await
+        .ok();
     assert_eq!(put["operational"]["nextExecution"], json!(later));
 }
 
@@ -1363,18 +1317,18 @@ async fn cached_renderings_follow_changes() {
             .cloned()
             .unwrap()
     };
-    let apps = ok(&t, "GET", "/qrs/app/full", None).await;
+    let apps = t.get("/qrs/app/full").await.ok();
     let app = published(&apps);
     let (aid, sid) = (
         app["id"].as_str().unwrap(),
         app["stream"]["id"].as_str().unwrap(),
     );
     // a referenced entity changes: every cached app showing it follows
-    let mut stream = ok(&t, "GET", &format!("/qrs/stream/{sid}"), None).await;
+    let mut stream = t.get(&format!("/qrs/stream/{sid}")).await.ok();
     stream["name"] = json!("Renamed stream");
-    ok(&t, "PUT", &format!("/qrs/stream/{sid}"), Some(stream)).await;
+    t.put_json(&format!("/qrs/stream/{sid}"), stream).await.ok();
     for uri in ["/qrs/app/full", "/qrs/app", "/qrs/app/full?privileges=true"] {
-        let apps = ok(&t, "GET", uri, None).await;
+        let apps = t.get(uri).await.ok();
         let a = apps
             .as_array()
             .unwrap()
@@ -1389,10 +1343,10 @@ async fn cached_renderings_follow_changes() {
         );
     }
     // the entity itself changes
-    let mut a = ok(&t, "GET", &format!("/qrs/app/{aid}"), None).await;
+    let mut a = t.get(&format!("/qrs/app/{aid}")).await.ok();
     a["description"] = json!("changed");
-    ok(&t, "PUT", &format!("/qrs/app/{aid}"), Some(a)).await;
-    let apps = ok(&t, "GET", "/qrs/app/full", None).await;
+    t.put_json(&format!("/qrs/app/{aid}"), a).await.ok();
+    let apps = t.get("/qrs/app/full").await.ok();
     let a = apps
         .as_array()
         .unwrap()
@@ -1401,8 +1355,8 @@ async fn cached_renderings_follow_changes() {
         .unwrap();
     assert_eq!(a["description"], "changed");
     // and goes away
-    ok(&t, "DELETE", &format!("/qrs/app/{aid}"), None).await;
-    let apps = ok(&t, "GET", "/qrs/app/full", None).await;
+    t.delete(&format!("/qrs/app/{aid}")).await.ok();
+    let apps = t.get("/qrs/app/full").await.ok();
     assert!(apps.as_array().unwrap().iter().all(|a| a["id"] != aid));
     assert_eq!(apps.as_array().unwrap().len(), 299);
 }
