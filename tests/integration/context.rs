@@ -8,6 +8,26 @@ use crate::support::{TestEnv, json};
 
 const SEED_JWT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyaWQiOiJoYXJyeSIsInVzZXJkaXJlY3RvcnkiOiJxc2VmdyIsIm5hbWUiOiJIYXJkY29yZSBIYXJyeSIsImVtYWlsIjoiaGFycnlAZXhhbXBsZS5jb20iLCJncm91cHMiOlsiQWRtaW5zdHJhdG9ycyIsIlNhbGVzIiwiTWFya2V0aW5nIl0sImlhdCI6MTYwMzgxOTYyOSwiZXhwIjoxNjM1MzU1NjI5LCJhdWQiOiIxMTJhZGFtcyJ9.gDWFqJ8fZbo9QpF52CnlhKCMsHal2AcobIVwhVCpnbLfpmc-Z_k4uUWGh2TxaSucjQ5-k5I9s9sNgIPskqaVQN2JanFXxIJKRFow9LbuSbImZs74RsQ6TqsoJTu7_5eKLv2VRAqoh6Tqabl5vma1JdhHbsTKGixt8yGZI7Q2QNjObQq8hAh6VveNWcUVkB60LEMOPiipij7VTKQ7IQg-rG4XA8xgYxbOb6i3Q6miY4kGSGujbsjtYLevEJQlEZtij2JMMDeH_nwH2MWhWhOBL1TpAAUKkCOxPFDjGacxGvkObAOFjL-Ztx0LdVwF2BXxVerQ1xKyl0YpLErS4d576Q";
 
+/// `qtool context create NAME --server SERVER --comment COMMENT` for each name; each must succeed.
+fn create_with_comment<N: AsRef<str>>(
+    env: &TestEnv,
+    names: impl IntoIterator<Item = N>,
+    server: &str,
+    comment: &str,
+) {
+    for name in names {
+        env.ok(&[
+            "context",
+            "create",
+            name.as_ref(),
+            "--server",
+            server,
+            "--comment",
+            comment,
+        ]);
+    }
+}
+
 #[test]
 fn seed_tutorial_commands_work_verbatim() {
     let env = TestEnv::new();
@@ -412,17 +432,12 @@ fn fifty_concurrent_creates_leave_fifty_contexts() {
 fn killed_writers_never_leave_a_corrupt_file() {
     let env = TestEnv::new();
     // A realistic store first, so each write is a full rewrite of a non-trivial file.
-    for i in 0..30 {
-        env.ok(&[
-            "context",
-            "create",
-            &format!("base-{i}"),
-            "--server",
-            "https://base/jwt",
-            "--comment",
-            &"x".repeat(200),
-        ]);
-    }
+    create_with_comment(
+        &env,
+        (0..30).map(|i| format!("base-{i}")),
+        "https://base/jwt",
+        &"x".repeat(200),
+    );
     let mut killed = 0;
     for round in 0..40u64 {
         let mut child = env
@@ -472,12 +487,10 @@ fn imports_qlik_cli_contexts() {
         ),
     )
     .unwrap();
-    let out = env
-        .cmd()
-        .args(["context", "import"])
-        .env("QLIK_CLI_USER_HOME_DIR", &qlik_home)
-        .output()
-        .unwrap();
+    let out = env.run_with_env(
+        &["context", "import"],
+        &[("QLIK_CLI_USER_HOME_DIR", &qlik_home)],
+    );
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("skipped `cloud`"), "{stderr}");
@@ -515,22 +528,15 @@ fn context_flag_and_env_select_the_context() {
     env.ok(&["context", "create", "two", "--server", "https://two/jwt"]);
     env.ok(&["context", "use", "one"]);
     assert_eq!(json(&env.ok(&["context", "get", "--json"]))["name"], "one");
-    let via_env = env
-        .cmd()
-        .args(["context", "get", "--json"])
-        .env("QTOOL_CONTEXT", "two")
-        .output()
-        .unwrap();
+    let via_env = env.run_with_env(&["context", "get", "--json"], &[("QTOOL_CONTEXT", "two")]);
     assert_eq!(
         json(&String::from_utf8_lossy(&via_env.stdout))["name"],
         "two"
     );
-    let flag_wins = env
-        .cmd()
-        .args(["context", "get", "--json", "--context", "one"])
-        .env("QTOOL_CONTEXT", "two")
-        .output()
-        .unwrap();
+    let flag_wins = env.run_with_env(
+        &["context", "get", "--json", "--context", "one"],
+        &[("QTOOL_CONTEXT", "two")],
+    );
     assert_eq!(
         json(&String::from_utf8_lossy(&flag_wins.stdout))["name"],
         "one"
@@ -540,20 +546,13 @@ fn context_flag_and_env_select_the_context() {
 #[test]
 fn broken_pipe_exits_quietly() {
     let env = TestEnv::new();
-    for i in 0..300 {
-        env.ok(&[
-            "context",
-            "create",
-            &format!("c{i:03}"),
-            "--server",
-            "https://h/jwt",
-            "--comment",
-            &"long ".repeat(30),
-        ]);
-        if i > 5 {
-            break;
-        }
-    }
+    // c000 to c006, each with a long comment.
+    create_with_comment(
+        &env,
+        (0..=6).map(|i| format!("c{i:03}")),
+        "https://h/jwt",
+        &"long ".repeat(30),
+    );
     // Close stdout's reader immediately: no panic, exit 0.
     let mut child = env
         .std_cmd()
@@ -587,15 +586,7 @@ fn json_errors_are_machine_readable() {
 #[test]
 fn yaml_output() {
     let env = TestEnv::new();
-    env.ok(&[
-        "context",
-        "create",
-        "y",
-        "--server",
-        "https://y/jwt",
-        "--comment",
-        "yaml me",
-    ]);
+    create_with_comment(&env, ["y"], "https://y/jwt", "yaml me");
     let out = env.ok(&["context", "ls", "-o", "yaml"]);
     assert!(
         out.contains("- name: y") && out.contains("comment: yaml me"),

@@ -61,6 +61,22 @@ fn sign(env: &TestEnv, key: &str, extra: &[&str]) -> String {
     env.ok(&args).trim().to_string()
 }
 
+/// `jwt sign --key KEY --userid u --userdirectory d EXTRA...`: the fewest claims a token takes.
+fn sign_minimal<'a>(key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "jwt",
+        "sign",
+        "--key",
+        key,
+        "--userid",
+        "u",
+        "--userdirectory",
+        "d",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn openssl(args: &[&str]) -> String {
     let out = StdCommand::new("openssl")
         .args(args)
@@ -129,8 +145,7 @@ fn keygen_cert_sign_verify_roundtrip() {
         365 * 86_400
     );
 
-    let out = json(&env.ok(&[
-        "--json",
+    let verify = [
         "jwt",
         "verify",
         &token,
@@ -138,19 +153,12 @@ fn keygen_cert_sign_verify_roundtrip() {
         &cert,
         "--audience",
         "112adams",
-    ]));
+    ];
+    let out = json(&env.ok(&[&["--json"][..], &verify].concat()));
     assert_eq!(out["verified"], true);
     assert_eq!(out["claims"]["groups"][2], "Marketing");
     // Table output says VERIFIED and shows readable dates.
-    let table = env.ok(&[
-        "jwt",
-        "verify",
-        &token,
-        "--cert",
-        &cert,
-        "--audience",
-        "112adams",
-    ]);
+    let table = env.ok(&verify);
     assert!(table.starts_with("VERIFIED"), "{table}");
     assert!(table.contains(", in 36"), "{table}"); // in 365d, or 364d23h59m59s a second later
     // The token from stdin, the public key instead of the certificate, and the `token` alias.
@@ -392,36 +400,37 @@ fn verify_failures_exit_1_with_the_reason() {
     let err = verify(&short, &["--leeway", "0s", "--audience", "112adams"]);
     assert!(err.contains("token expired at 20"), "{err}");
     assert!(err.contains(" ago"), "{err}");
-    // Long expired (explicit exp in the past) with the default leeway.
-    let old = sign(&env, &key, &["--claim", "exp=1600000000"]);
-    let err = verify(&old, &["--audience", "112adams"]);
-    assert!(
-        err.contains("token expired at 2020-09-13T12:26:40Z"),
-        "{err}"
-    );
-
-    // Not yet valid.
-    let later = sign(&env, &key, &["--not-before", "1h"]);
-    let err = verify(&later, &["--audience", "112adams"]);
-    assert!(
-        err.contains("not yet valid") && err.contains("(in "),
-        "{err}"
-    );
-
-    // Wrong audience.
-    let err = verify(&token, &["--audience", "other"]);
-    assert!(
-        err.contains("wrong audience: expected `other`, the token has `112adams`"),
-        "{err}"
-    );
-
-    // Algorithm mismatch.
-    let rs384 = sign(&env, &key, &["--alg", "RS384"]);
-    let err = verify(&rs384, &["--alg", "RS256"]);
-    assert!(
-        err.contains("algorithm mismatch: the token is signed with RS384, expected RS256"),
-        "{err}"
-    );
+    // Long expired (explicit exp in the past) with the default leeway, not yet valid, wrong
+    // audience (the first token), algorithm mismatch: (sign flags, verify flags, the reason).
+    for (sign_extra, verify_extra, reasons) in [
+        (
+            Some(&["--claim", "exp=1600000000"][..]),
+            &["--audience", "112adams"][..],
+            &["token expired at 2020-09-13T12:26:40Z"][..],
+        ),
+        (
+            Some(&["--not-before", "1h"][..]),
+            &["--audience", "112adams"][..],
+            &["not yet valid", "(in "][..],
+        ),
+        (
+            None,
+            &["--audience", "other"][..],
+            &["wrong audience: expected `other`, the token has `112adams`"][..],
+        ),
+        (
+            Some(&["--alg", "RS384"][..]),
+            &["--alg", "RS256"][..],
+            &["algorithm mismatch: the token is signed with RS384, expected RS256"][..],
+        ),
+    ] {
+        let signed = match sign_extra {
+            Some(extra) => sign(&env, &key, extra),
+            None => token.clone(),
+        };
+        let err = verify(&signed, verify_extra);
+        assert!(reasons.iter().all(|r| err.contains(r)), "{err}");
+    }
     let hs = format!(
         "{}.{}.{}",
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
@@ -527,19 +536,7 @@ fn bad_key_files_exit_3_with_one_line_naming_the_file() {
         &p(&env, "ed.pem"),
     ]);
     for (file, needle) in cases {
-        let err = env.fails(
-            &[
-                "jwt",
-                "sign",
-                "--key",
-                file,
-                "--userid",
-                "u",
-                "--userdirectory",
-                "d",
-            ],
-            3,
-        );
+        let err = env.fails(&sign_minimal(file, &[]), 3);
         assert!(err.contains(needle), "{file}: {err}");
         assert!(err.contains(file), "names the file: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -662,18 +659,7 @@ fn sign_options_and_bad_values() {
     env.ok(&["jwt", "verify", token, "--cert", &cert]);
     // Claims from stdin.
     let out = env.ok_stdin(
-        &[
-            "jwt",
-            "sign",
-            "--key",
-            &key,
-            "--userid",
-            "u",
-            "--userdirectory",
-            "d",
-            "--claims-file",
-            "-",
-        ],
+        &sign_minimal(&key, &["--claims-file", "-"]),
         r#"{"x": [1, 2]}"#,
     );
     assert_eq!(
@@ -681,16 +667,7 @@ fn sign_options_and_bad_values() {
         serde_json::json!([1, 2])
     );
 
-    let base = [
-        "jwt",
-        "sign",
-        "--key",
-        key.as_str(),
-        "--userid",
-        "u",
-        "--userdirectory",
-        "d",
-    ];
+    let base = sign_minimal(&key, &[]);
     let with = |extra: &[&str]| -> Vec<String> {
         base.iter()
             .chain(extra.iter())
@@ -1022,35 +999,14 @@ fn encrypted_keys_with_a_passphrase() {
         "s3cret pass\n",
     );
     let token = env.ok_stdin(
-        &[
-            "jwt",
-            "sign",
-            "--key",
-            &key,
-            "--userid",
-            "u",
-            "--userdirectory",
-            "d",
-            "--passphrase-stdin",
-        ],
+        &sign_minimal(&key, &["--passphrase-stdin"]),
         "s3cret pass\n",
     );
     signed(&token, &cert);
-    let out = env
-        .cmd()
-        .args([
-            "jwt",
-            "sign",
-            "--key",
-            &key,
-            "--userid",
-            "u",
-            "--userdirectory",
-            "d",
-        ])
-        .env("QTOOL_KEY_PASSPHRASE", "s3cret pass")
-        .output()
-        .unwrap();
+    let out = env.run_with_env(
+        &sign_minimal(&key, &[]),
+        &[("QTOOL_KEY_PASSPHRASE", "s3cret pass")],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -1075,43 +1031,16 @@ fn encrypted_keys_with_a_passphrase() {
         "-out",
         &aes128,
     ]);
-    env.ok_stdin(
-        &[
-            "jwt",
-            "sign",
-            "--key",
-            &aes128,
-            "--userid",
-            "u",
-            "--userdirectory",
-            "d",
-            "--passphrase-stdin",
-        ],
-        "pw",
-    );
+    env.ok_stdin(&sign_minimal(&aes128, &["--passphrase-stdin"]), "pw");
 
     // Without a passphrase, with a wrong one, and with an unsupported scheme: exit 3.
-    let sign_args = [
-        "jwt",
-        "sign",
-        "--key",
-        key.as_str(),
-        "--userid",
-        "u",
-        "--userdirectory",
-        "d",
-    ];
+    let sign_args = sign_minimal(&key, &[]);
     let err = env.fails(&sign_args, 3);
     assert!(
         err.contains("no passphrase") && err.contains("--passphrase-stdin"),
         "{err}"
     );
-    let out = env
-        .cmd()
-        .args(sign_args)
-        .env("QTOOL_KEY_PASSPHRASE", "wrong")
-        .output()
-        .unwrap();
+    let out = env.run_with_env(&sign_args, &[("QTOOL_KEY_PASSPHRASE", "wrong")]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1131,21 +1060,7 @@ fn encrypted_keys_with_a_passphrase() {
         "-out",
         &des,
     ]);
-    let out = env
-        .cmd()
-        .args([
-            "jwt",
-            "sign",
-            "--key",
-            &des,
-            "--userid",
-            "u",
-            "--userdirectory",
-            "d",
-        ])
-        .env("QTOOL_KEY_PASSPHRASE", "pw")
-        .output()
-        .unwrap();
+    let out = env.run_with_env(&sign_minimal(&des, &[]), &[("QTOOL_KEY_PASSPHRASE", "pw")]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not support"));
 }

@@ -2,75 +2,12 @@
 //! no-op re-run, update, delete with force-stop, run states, session expiry, faults, names with
 //! spaces).
 
-use std::path::{Path, PathBuf};
+use serde_json::json;
 
-use serde_json::{Value, json};
-
-use crate::support::{Sandbox, TestEnv, json};
-
-/// A test environment with a `qem` context (AD password login) for the sandbox, made current.
-pub(crate) fn qem_env(sb: &Sandbox) -> TestEnv {
-    let env = TestEnv::new();
-    let password = std::fs::read_to_string(sb.get("/qem/password_file")).expect("password file");
-    env.ok_stdin(
-        &[
-            "context",
-            "create",
-            "qem",
-            "--server",
-            &sb.get("/qem/url"),
-            "--server-type",
-            "qem",
-            "--ca-cert",
-            &sb.get("/ca_cert"),
-            "--user",
-            &sb.get("/qem/user"),
-            "--password-stdin",
-        ],
-        &password,
-    );
-    env.ok(&["context", "use", "qem"]);
-    env
-}
-
-/// A Replicate task definition in the export format (sparse settings, two endpoints).
-pub(crate) fn definition(task: &str, source: &str, target: &str, schema: &str) -> Value {
-    json!({
-        "name": format!("{task}__2026-01-01--10-00-00-000000"),
-        "cmd.replication_definition": {
-            "tasks": [{
-                "task": {"name": task, "source_name": source, "target_names": [target]},
-                "source": {
-                    "rep_source": {"source_name": source, "database_name": source},
-                    "source_tables": {"name": source, "explicit_included_tables": [
-                        {"owner": "SALES", "name": "ORDERS", "validation_sampling_percentage": 0}
-                    ]}
-                },
-                "targets": [{"rep_target": {"target_name": target, "target_state": "DISABLED", "database_name": target}}],
-                "task_settings": {
-                    "source_settings": {},
-                    "target_settings": {"default_schema": schema, "queue_settings": {"message_shape": {}, "key_shape": {}}},
-                    "common_settings": {"save_changes_enabled": true}
-                }
-            }],
-            "databases": [
-                {"name": source, "role": "SOURCE", "is_licensed": true, "type_id": "ORACLE_COMPONENT_TYPE",
-                 "db_settings": {"$type": "OracleSettings", "username": "repl", "password": "${DB_PASSWORD}", "server": "//db:1521/ORCL"},
-                 "override_properties": {}},
-                {"name": target, "role": "TARGET", "is_licensed": true, "type_id": "NULL_TARGET_COMPONENT_TYPE",
-                 "db_settings": {"$type": "NulltargetSettings"}, "override_properties": {}}
-            ]
-        },
-        "_version": {"version": "2023.11.0.159", "version_major": 2023, "version_minor": 11, "version_revision": 159},
-        "description": "Host name: dev, Time: 2026-01-01 10:00:00"
-    })
-}
-
-pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write");
-    path
-}
+use crate::support::{
+    Login, Sandbox, TestEnv, apply, assert_one_error_line, definition, first_server, json,
+    manifest, write, write_definitions,
+};
 
 fn task_names(env: &TestEnv, server: &str) -> Vec<(String, String)> {
     let list = json(&env.ok(&["qem", "task", "ls", "--server", server, "--json"]));
@@ -86,23 +23,22 @@ fn task_names(env: &TestEnv, server: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `qem task VERB --server SERVER TASK EXTRA...`
+fn task_cmd<'a>(verb: &'a str, server: &'a str, task: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["qem", "task", verb, "--server", server, task];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn state_of(env: &TestEnv, server: &str, task: &str) -> String {
     let v = json(&env.ok(&["qem", "task", "status", "--server", server, task, "--json"]));
     v["state"].as_str().unwrap_or("").to_string()
 }
 
-pub(crate) fn first_server(env: &TestEnv) -> String {
-    let servers = json(&env.ok(&["qem", "server", "ls", "--json"]));
-    servers[0]["name"]
-        .as_str()
-        .expect("the sandbox seeds a server")
-        .to_string()
-}
-
 #[test]
 fn login_caches_the_session_and_logout_ends_it() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     env.ok(&["qem", "login"]);
     let cache = env.config_dir().join("cache").join("qem-sessions");
     let files: Vec<_> = std::fs::read_dir(&cache)
@@ -131,12 +67,12 @@ fn login_caches_the_session_and_logout_ends_it() {
 #[test]
 fn bad_credentials_and_missing_things_have_exit_codes() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     env.ok_stdin(&["context", "update", "qem", "--password-stdin"], "wrong\n");
     let err = env.fails(&["qem", "server", "ls"], 5);
     assert!(err.contains("refused the login"), "{err}");
 
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let err = env.fails(&["qem", "server", "get", "no such server"], 6);
     assert!(err.contains("AEM_SERVER_NOT_FOUND"), "{err}");
     let server = first_server(&env);
@@ -151,49 +87,16 @@ fn bad_credentials_and_missing_things_have_exit_codes() {
 fn api_token_and_jwt_logins() {
     let sb = Sandbox::start(&[]);
     let env = TestEnv::new();
-    let token = std::fs::read_to_string(sb.get("/qem/api_token_file")).expect("token");
-    env.ok_stdin(
-        &[
-            "context",
-            "create",
-            "pat",
-            "--server",
-            &sb.get("/qem/url"),
-            "--server-type",
-            "qem",
-            "--ca-cert",
-            &sb.get("/ca_cert"),
-            "--auth",
-            "api-token",
-            "--api-key-stdin",
-        ],
-        &token,
-    );
+    sb.create_context(&env, "pat", Login::QemApiToken);
     env.ok(&["--context", "pat", "qem", "server", "ls"]);
-    env.ok(&[
-        "context",
-        "create",
-        "jwt",
-        "--server",
-        &sb.get("/qem/url"),
-        "--server-type",
-        "qem",
-        "--ca-cert",
-        &sb.get("/ca_cert"),
-        "--jwt-key",
-        &sb.get("/qem/jwt/private_key"),
-        "--jwt-userid",
-        "qemadmin",
-        "--jwt-userdirectory",
-        "SANDBOX",
-    ]);
+    sb.create_context(&env, "jwt", Login::QemJwt);
     env.ok(&["--context", "jwt", "qem", "login"]);
 }
 
 #[test]
 fn server_commands_with_names_with_spaces() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let name = "My Sample Server";
     env.ok_stdin(
         &[
@@ -296,27 +199,22 @@ fn server_commands_with_names_with_spaces() {
 #[test]
 fn task_commands() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let server = first_server(&env);
     let all = json(&env.ok(&["qem", "task", "ls", "--json"]));
     assert!(!all.as_array().expect("array").is_empty());
     let tasks = task_names(&env, &server);
     let (task, _) = tasks.first().expect("a seeded task").clone();
-    env.ok(&["qem", "task", "get", "--server", &server, &task]);
+    env.ok(&task_cmd("get", &server, &task, &[]));
 
     // Export one, import it under a name with spaces, delete it.
     let file = env.path().join("task.json");
-    env.ok(&[
-        "qem",
-        "task",
+    env.ok(&task_cmd(
         "export",
-        "--server",
         &server,
         &task,
-        "--with-endpoints",
-        "--out",
-        file.to_str().unwrap(),
-    ]);
+        &["--with-endpoints", "--out", file.to_str().unwrap()],
+    ));
     let text = std::fs::read_to_string(&file).expect("export");
     assert!(!text.starts_with("//"));
     assert!(text.contains("\n  \""), "2-space pretty JSON");
@@ -337,78 +235,40 @@ fn task_commands() {
     );
 
     // Run states.
-    env.ok(&[
-        "qem",
-        "task",
+    env.ok(&task_cmd(
         "start",
-        "--server",
         &server,
         "copy of task",
-        "--option",
-        "reload-target",
-    ]);
-    env.ok(&[
-        "qem",
-        "task",
+        &["--option", "reload-target"],
+    ));
+    env.ok(&task_cmd(
         "wait",
-        "--server",
         &server,
         "copy of task",
-        "--until",
-        "running",
-        "--timeout",
-        "30s",
-    ]);
+        &["--until", "running", "--timeout", "30s"],
+    ));
     assert_eq!(state_of(&env, &server, "copy of task"), "RUNNING");
-    let err = env.fails(
-        &["qem", "task", "rm", "--server", &server, "copy of task"],
-        7,
-    );
+    let err = env.fails(&task_cmd("rm", &server, "copy of task", &[]), 7);
     assert!(err.contains("AEM_TASK_NOT_STOPPED"), "{err}");
-    env.ok(&["qem", "task", "stop", "--server", &server, "copy of task"]);
-    env.ok(&[
-        "qem",
-        "task",
+    env.ok(&task_cmd("stop", &server, "copy of task", &[]));
+    env.ok(&task_cmd(
         "wait",
-        "--server",
         &server,
         "copy of task",
-        "--until",
-        "stopped",
-    ]);
-    env.ok(&["qem", "task", "stop", "--server", &server, "copy of task"]);
-    env.ok(&[
-        "qem",
-        "task",
+        &["--until", "stopped"],
+    ));
+    env.ok(&task_cmd("stop", &server, "copy of task", &[]));
+    env.ok(&task_cmd(
         "start",
-        "--server",
         &server,
         "copy of task",
-        "--from-timestamp",
-        "2026-01-01T00:00:00",
-    ]);
+        &["--from-timestamp", "2026-01-01T00:00:00"],
+    ));
     env.fails(
-        &[
-            "qem",
-            "task",
-            "start",
-            "--server",
-            &server,
-            "copy of task",
-            "--option",
-            "bogus",
-        ],
+        &task_cmd("start", &server, "copy of task", &["--option", "bogus"]),
         2,
     );
-    env.ok(&[
-        "qem",
-        "task",
-        "rm",
-        "--server",
-        &server,
-        "copy of task",
-        "--force-stop",
-    ]);
+    env.ok(&task_cmd("rm", &server, "copy of task", &["--force-stop"]));
     assert!(
         !task_names(&env, &server)
             .iter()
@@ -449,7 +309,7 @@ fn task_commands() {
         ]);
         // Reload needs full load enabled on the task: either it works or QEM says why, in one line.
         if !out.status.success() {
-            crate::support::assert_one_error_line(&String::from_utf8_lossy(&out.stderr));
+            assert_one_error_line(&String::from_utf8_lossy(&out.stderr));
         }
     }
     let eps = json(&env.ok(&["qem", "endpoint", "ls", "--server", &server, "--json"]));
@@ -480,31 +340,10 @@ fn task_commands() {
     assert!(!trail.is_null());
 }
 
-/// A manifest for `n` tasks on one registered server; task 0 is started.
-pub(crate) fn manifest(dir: &Path, server: &str, tasks: &[(&str, &str)], extra: &str) -> PathBuf {
-    let mut text = format!(
-        "[vars]\nenv = \"qa\"\nDB_PASSWORD = \"secret\"\n\n[[servers]]\nname = \"{server}\"\nhost = \"rep.${{env}}.example.com\"\nport = 3552\nuser = 'REP\\admin'\npassword = \"rep-pass\"\n\n[servers.acl.admin]\nusers = ['D\\alice']\n\n"
-    );
-    for (i, (name, file)) in tasks.iter().enumerate() {
-        text.push_str(&format!(
-            "[[tasks]]\nserver = \"{server}\"\nname = \"{name}\"\ndefinition = \"{file}\"\n{}\n",
-            if i == 0 { "run = \"started\"\n" } else { "" }
-        ));
-    }
-    text.push_str(extra);
-    write(dir, "qem.toml", &text)
-}
-
-pub(crate) fn apply(env: &TestEnv, manifest: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["qem", "apply", "-f", manifest.to_str().unwrap(), "--json"];
-    args.extend_from_slice(extra);
-    json(&env.ok(&args))
-}
-
 #[test]
 fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let dir = env.path();
     let server = "Apply Server";
     for (file, task, schema) in [
@@ -688,7 +527,7 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
 #[test]
 fn apply_refuses_to_delete_a_running_task_without_force_stop() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let dir = env.path();
     let def = definition("t1", "s1", "d1", "dbo");
     write(dir, "t1.json", &def.to_string());
@@ -709,20 +548,10 @@ fn apply_survives_session_expiry_and_faults() {
     // 5% of requests fail at the front door (503 or dropped connection) and 5% of session checks
     // expire the session: 40 tasks make ~90 requests, so re-logins happen mid-run.
     let sb = Sandbox::start(&["--session-ttl", "1s", "--fault-rate", "0.05"]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let dir = env.path();
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let name = format!("task {i}");
-        let def = definition(&name, &format!("src{i}"), &format!("tgt{i}"), "dbo");
-        write(dir, &format!("t{i}.json"), &def.to_string());
-        tasks.push((name, format!("t{i}.json")));
-    }
-    let refs: Vec<(&str, &str)> = tasks
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let m = manifest(dir, "Faulty", &refs, "");
+    let tasks = write_definitions(dir, 40, "task", "src", "tgt");
+    let m = manifest(dir, "Faulty", &tasks, "");
     let s = apply(&env, &m, &["--concurrency", "4", "--retries", "5"]);
     assert_eq!(s["failed"], 0, "{s}");
     assert_eq!(s["applied"], 42, "{s}");
@@ -736,7 +565,7 @@ fn apply_survives_session_expiry_and_faults() {
 #[test]
 fn an_expired_cached_session_is_replaced_transparently() {
     let sb = Sandbox::start(&["--session-ttl", "1s"]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     env.ok(&["qem", "server", "ls"]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let out = env.run(&["qem", "server", "ls", "-v"]);
@@ -773,7 +602,7 @@ fn apply_manifest_errors_are_one_line_with_exit_3() {
 #[test]
 fn a_failed_change_is_reported_with_what_was_applied() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let dir = env.path();
     write(
         dir,
@@ -816,7 +645,7 @@ fn a_failed_change_is_reported_with_what_was_applied() {
     let out = env.run(&["qem", "apply", "-f", m.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    crate::support::assert_one_error_line(&stderr);
+    assert_one_error_line(&stderr);
     assert!(
         stderr.contains("apply failed: 1 of 1 change(s) failed (0 applied)"),
         "{stderr}"

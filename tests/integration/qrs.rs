@@ -79,7 +79,7 @@ fn required_resources_are_all_there() {
 
 // ---- against the sandbox ---------------------------------------------------------------------
 
-use crate::support::{Sandbox, TestEnv, json};
+use crate::support::{QSEOW_CONTEXTS, Sandbox, TestEnv, json};
 
 /// A sandbox plus an environment with one context per auth method:
 /// `bearer` (token file), `jwt` (signed per run), `cert` (client certificate), `cookie` (forms login).
@@ -93,79 +93,15 @@ impl Site {
         Site::setup(extra, true)
     }
 
-    /// `login` runs the forms login for the `cookie` context (a POST, which is not retried:
-    /// skip it when the sandbox injects faults).
-    fn setup(extra: &[&str], login: bool) -> Site {
+    /// `forms_login` runs the forms login for the `cookie` context (a POST, which is not
+    /// retried: skip it when the sandbox injects faults).
+    fn setup(extra: &[&str], forms_login: bool) -> Site {
         let sb = Sandbox::start(extra);
         let env = TestEnv::new();
-        let ca = sb.get("/ca_cert");
-        let jwt_url = sb.get("/qseow/jwt_url");
-        let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
-        env.ok_stdin(
-            &[
-                "context",
-                "create",
-                "bearer",
-                "--server",
-                &jwt_url,
-                "--server-type",
-                "windows",
-                "--ca-cert",
-                &ca,
-                "--api-key-stdin",
-            ],
-            &token,
-        );
-        env.ok(&[
-            "context",
-            "create",
-            "jwt",
-            "--server",
-            &jwt_url,
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--jwt-key",
-            &sb.get("/qseow/jwt/private_key"),
-            "--jwt-userid",
-            &sb.get("/qseow/jwt/userid"),
-            "--jwt-userdirectory",
-            &sb.get("/qseow/jwt/userdirectory"),
-            "--jwt-audience",
-            &sb.get("/qseow/jwt/audience"),
-        ]);
-        env.ok(&[
-            "context",
-            "create",
-            "cert",
-            "--server",
-            &sb.get("/qseow/cert_url"),
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--client-cert",
-            &sb.get("/qseow/client_cert/cert"),
-            "--client-key",
-            &sb.get("/qseow/client_cert/key"),
-            "--user",
-            &sb.get("/qseow/client_cert/user"),
-        ]);
-        env.ok(&[
-            "context",
-            "create",
-            "cookie",
-            "--server",
-            &sb.get("/qseow/forms_url"),
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--user",
-            &sb.get("/qseow/forms/user"),
-        ]);
-        if login {
+        for (name, login) in QSEOW_CONTEXTS {
+            sb.create_context(&env, name, login);
+        }
+        if forms_login {
             let password =
                 std::fs::read_to_string(sb.get("/qseow/forms/password_file")).expect("password");
             env.ok_stdin(
@@ -207,6 +143,9 @@ impl Site {
         self.json(&["qrs", "app", "ls"])[0].clone()
     }
 }
+
+/// `qrs app export` of every app (the filter matches all).
+const EXPORT_EVERY_APP: [&str; 5] = ["qrs", "app", "export", "--filter", "name ne ''"];
 
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
@@ -369,9 +308,8 @@ fn bad_tokens_and_login_pages_are_auth_errors() {
     let expired = site.sign(&["--audience", "qtool-sandbox", "--expires-in", "1s"]);
     let good = site.sign(&["--audience", "qtool-sandbox"]);
     let run_with = |token: &str| {
-        site.env
-            .cmd()
-            .args([
+        site.env.run_with_env(
+            &[
                 "--server",
                 &jwt_url,
                 "--ca-cert",
@@ -380,10 +318,9 @@ fn bad_tokens_and_login_pages_are_auth_errors() {
                 "app",
                 "ls",
                 "-q",
-            ])
-            .env("QTOOL_API_KEY", token)
-            .output()
-            .unwrap()
+            ],
+            &[("QTOOL_API_KEY", token)],
+        )
     };
     assert!(run_with(&good).status.success());
     let out = run_with(&wrong_aud);
@@ -461,13 +398,10 @@ fn crud_on_tags_with_names_quoted() {
     let found = site.json(&["qrs", "tag", "ls", "--filter", "name eq 'Renamed & #1'"]);
     assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
     // Many at once from stdin.
-    let many = site
-        .env
-        .cmd()
-        .args(["qrs", "tag", "create", "-f", "-", "--json"])
-        .write_stdin(r#"[{"name": "bulk-a"}, {"name": "bulk-b"}]"#)
-        .output()
-        .unwrap();
+    let many = site.env.run_stdin(
+        &["qrs", "tag", "create", "-f", "-", "--json"],
+        r#"[{"name": "bulk-a"}, {"name": "bulk-b"}]"#,
+    );
     assert!(
         many.status.success(),
         "{}",
@@ -607,36 +541,27 @@ fn app_export_import_copy_publish_reload() {
 #[test]
 fn bulk_export_with_template_and_dry_run() {
     let site = Site::start(&["--seed", "apps=6,tasks=1"]);
-    let plan = site.json(&[
-        "qrs",
-        "app",
-        "export",
-        "--filter",
-        "name ne ''",
-        "--dir",
-        "out",
-        "--dry-run",
-    ]);
+    let export_all = [&EXPORT_EVERY_APP[..], &["--dir", "out"]].concat();
+    let plan = site.json(&[&export_all[..], &["--dry-run"]].concat());
     let n = plan.as_array().unwrap().len();
     assert_eq!(n, 6, "{plan}");
     assert!(
         !site.env.path().join("out").exists(),
         "dry run writes nothing"
     );
-    let done = site.json(&[
-        "qrs",
-        "app",
-        "export",
-        "--filter",
-        "name ne ''",
-        "--dir",
-        "out",
-        "--skip-data",
-        "--name-template",
-        "{stream}/{name}.qvf",
-        "--concurrency",
-        "3",
-    ]);
+    let done = site.json(
+        &[
+            &export_all[..],
+            &[
+                "--skip-data",
+                "--name-template",
+                "{stream}/{name}.qvf",
+                "--concurrency",
+                "3",
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(done.as_array().unwrap().len(), 6);
     for item in done.as_array().unwrap() {
         let file = item["file"].as_str().unwrap();
@@ -791,20 +716,17 @@ fn virtual_proxy_create_jwt_then_use_it() {
     let proxy = site.sb.get("/qseow/proxy_url");
     let mut ok = false;
     for _ in 0..20 {
-        let out = site
-            .env
-            .cmd()
-            .args([
+        let out = site.env.run_with_env(
+            &[
                 "--server",
                 &format!("{proxy}/teamb"),
                 "--ca-cert",
                 &site.sb.get("/ca_cert"),
                 "qrs",
                 "about",
-            ])
-            .env("QTOOL_API_KEY", &token)
-            .output()
-            .unwrap();
+            ],
+            &[("QTOOL_API_KEY", &token)],
+        );
         if out.status.success() {
             ok = true;
             break;
@@ -861,18 +783,7 @@ fn servicestatus_and_usage_errors() {
         table.contains("Repository") && table.contains("Running"),
         "{table}"
     );
-    site.fails(
-        &[
-            "qrs",
-            "app",
-            "export",
-            "--filter",
-            "name ne ''",
-            "--out",
-            "x.qvf",
-        ],
-        2,
-    );
+    site.fails(&[&EXPORT_EVERY_APP[..], &["--out", "x.qvf"]].concat(), 2);
     site.fails(&["qrs", "task", "update", "x", "--set", "a=1"], 2);
     site.fails(&["qrs", "app", "update", "x", "--set", "novalue"], 2);
 }
@@ -883,17 +794,8 @@ fn interrupted_export_leaves_no_partial_files() {
     let child = site
         .env
         .std_cmd()
-        .args([
-            "qrs",
-            "app",
-            "export",
-            "--filter",
-            "name ne ''",
-            "--dir",
-            "out",
-            "--concurrency",
-            "2",
-        ])
+        .args(EXPORT_EVERY_APP)
+        .args(["--dir", "out", "--concurrency", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::qem::{apply, definition, first_server, manifest, qem_env, write};
-use crate::support::{Sandbox, TestEnv, json};
+use crate::support::{
+    Login, Sandbox, TestEnv, apply, assert_exit, first_server, json, manifest_without_start, write,
+    write_definitions,
+};
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -79,13 +81,7 @@ fn forwarder(target: &str) -> Option<String> {
 
 /// Exit code `code`, and stderr is exactly one line: `error: ...` containing every `needle`.
 fn one_line_error(out: &Output, code: i32, needles: &[&str], what: &str) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: expected exit {code}\nstdout: {}\nstderr: {stderr}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let stderr = assert_exit(out, code, what);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{what}: stderr is not one line:\n{stderr}");
     assert!(lines[0].starts_with("error: "), "{what}: {stderr}");
@@ -93,15 +89,6 @@ fn one_line_error(out: &Output, code: i32, needles: &[&str], what: &str) -> Stri
         assert!(stderr.contains(n), "{what}: `{n}` missing from: {stderr}");
     }
     stderr
-}
-
-fn run_env(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = env.cmd();
-    cmd.args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run qtool")
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -114,29 +101,6 @@ fn files_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-/// A context `bearer` (the sandbox's admin token) on the JWT virtual proxy, made current.
-fn qrs_env(sb: &Sandbox) -> TestEnv {
-    let env = TestEnv::new();
-    let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
-    env.ok_stdin(
-        &[
-            "context",
-            "create",
-            "bearer",
-            "--server",
-            &sb.get("/qseow/jwt_url"),
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &sb.get("/ca_cert"),
-            "--api-key-stdin",
-        ],
-        &token,
-    );
-    env.ok(&["context", "use", "bearer"]);
-    env
 }
 
 // ---- bad inputs --------------------------------------------------------------------------------
@@ -157,8 +121,7 @@ fn network_tls_and_server_failures_are_one_line() {
         l.local_addr().expect("addr").port()
     };
     let url = format!("https://127.0.0.1:{closed}/jwt");
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &[
             "--server",
             &url,
@@ -179,15 +142,14 @@ fn network_tls_and_server_failures_are_one_line() {
     );
 
     // TLS: no --ca-cert, a CA that did not sign the server, a host name the certificate lacks.
-    let out = run_env(&env, &["--server", &jwt_url, "qrs", "about"], &key);
+    let out = env.run_with_env(&["--server", &jwt_url, "qrs", "about"], &key);
     one_line_error(
         &out,
         9,
         &["not signed by a trusted authority", "--ca-cert"],
         "no --ca-cert",
     );
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &[
             "--server",
             &jwt_url,
@@ -206,8 +168,7 @@ fn network_tls_and_server_failures_are_one_line() {
         .expect("host:port")
         .to_string();
     if let Some(other) = forwarder(&proxy) {
-        let out = run_env(
-            &env,
+        let out = env.run_with_env(
             &[
                 "--server",
                 &format!("{other}/jwt"),
@@ -227,8 +188,7 @@ fn network_tls_and_server_failures_are_one_line() {
         "text/html",
         "<html><body><h1>Oops</h1></body></html>",
     ));
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &[
             "--server",
             &format!("{html500}/jwt"),
@@ -250,8 +210,7 @@ fn network_tls_and_server_failures_are_one_line() {
         "application/json",
         "not json at all",
     ));
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &["--server", &format!("{garbage}/jwt"), "qrs", "app", "ls"],
         &key,
     );
@@ -266,14 +225,12 @@ fn network_tls_and_server_failures_are_one_line() {
         "text/plain",
         "Access denied",
     ));
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &["--server", &format!("{forbidden}/jwt"), "qrs", "app", "ls"],
         &key,
     );
     one_line_error(&out, 5, &["HTTP 403"], "QRS 403");
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &[
             "--server",
             &html500,
@@ -296,8 +253,7 @@ fn network_tls_and_server_failures_are_one_line() {
         ],
         "QEM 500 login",
     );
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &[
             "--server",
             &garbage,
@@ -320,8 +276,7 @@ fn network_tls_and_server_failures_are_one_line() {
         "text/html",
         "<html>401</html>",
     ));
-    let out = run_env(
-        &env,
+    let out = env.run_with_env(
         &[
             "--server",
             &unauthorized,
@@ -335,47 +290,23 @@ fn network_tls_and_server_failures_are_one_line() {
     );
     one_line_error(&out, 5, &["QEM refused the login"], "QEM 401 HTML");
 
-    // 404s.
-    let out = run_env(
-        &env,
-        &[
-            "--server",
-            &jwt_url,
-            "--ca-cert",
-            &ca,
-            "qrs",
-            "app",
-            "get",
-            "00000000-0000-0000-0000-000000000000",
-        ],
-        &key,
-    );
-    one_line_error(
-        &out,
-        6,
-        &["no app with id 00000000-0000-0000-0000-000000000000"],
-        "QRS 404 app",
-    );
-    let out = run_env(
-        &env,
-        &[
-            "--server",
-            &jwt_url,
-            "--ca-cert",
-            &ca,
-            "qrs",
-            "raw",
-            "GET",
-            "/qrs/nosuchthing",
-        ],
-        &key,
-    );
-    one_line_error(
-        &out,
-        6,
-        &["GET /jwt/qrs/nosuchthing failed with HTTP 404"],
-        "QRS 404 raw",
-    );
+    // 404s, straight to the JWT virtual proxy.
+    let direct = ["--server", jwt_url.as_str(), "--ca-cert", ca.as_str()];
+    for (command, needle, what) in [
+        (
+            &["qrs", "app", "get", "00000000-0000-0000-0000-000000000000"][..],
+            "no app with id 00000000-0000-0000-0000-000000000000",
+            "QRS 404 app",
+        ),
+        (
+            &["qrs", "raw", "GET", "/qrs/nosuchthing"][..],
+            "GET /jwt/qrs/nosuchthing failed with HTTP 404",
+            "QRS 404 raw",
+        ),
+    ] {
+        let out = env.run_with_env(&[&direct[..], command].concat(), &key);
+        one_line_error(&out, 6, &[needle], what);
+    }
 
     // A token signed by a key the virtual proxy does not trust.
     env.ok(&["jwt", "keygen", "--out", "foreign.pem"]);
@@ -394,11 +325,8 @@ fn network_tls_and_server_failures_are_one_line() {
         ])
         .trim()
         .to_string();
-    let out = run_env(
-        &env,
-        &["--server", &jwt_url, "--ca-cert", &ca, "qrs", "about"],
-        &[("QTOOL_API_KEY", &foreign)],
-    );
+    let foreign_key = [("QTOOL_API_KEY", foreign.as_str())];
+    let out = env.run_with_env(&[&direct[..], &["qrs", "about"]].concat(), &foreign_key);
     one_line_error(
         &out,
         5,
@@ -406,18 +334,9 @@ fn network_tls_and_server_failures_are_one_line() {
         "foreign-signed JWT",
     );
     // --json: the same failure as one JSON object.
-    let out = run_env(
-        &env,
-        &[
-            "--server",
-            &jwt_url,
-            "--ca-cert",
-            &ca,
-            "--json",
-            "qrs",
-            "about",
-        ],
-        &[("QTOOL_API_KEY", &foreign)],
+    let out = env.run_with_env(
+        &[&direct[..], &["--json", "qrs", "about"]].concat(),
+        &foreign_key,
     );
     assert_eq!(out.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -430,7 +349,7 @@ fn network_tls_and_server_failures_are_one_line() {
 #[test]
 fn malformed_files_are_one_line_with_exit_3_or_4() {
     let sb = Sandbox::start(&[]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let dir = env.path();
     // credentials.toml that is not TOML at all (contexts.toml and wrong types: context.rs).
     let cred = env.config_dir().join("credentials.toml");
@@ -558,7 +477,7 @@ fn kill_when(mut child: std::process::Child, limit: Duration, ready: impl Fn() -
 #[test]
 fn kill_9_during_a_large_app_export_leaves_no_file_under_the_final_name() {
     let sb = Sandbox::start(&[]);
-    let env = qrs_env(&sb);
+    let env = sb.qrs_env();
     // A 200 MB QVF with a recognisable pattern.
     let size: usize = 200 * 1024 * 1024;
     let big = env.path().join("big.qvf");
@@ -643,7 +562,7 @@ fn kill_9_during_a_large_app_export_leaves_no_file_under_the_final_name() {
 #[test]
 fn kill_9_during_qem_task_export_all_leaves_only_complete_files() {
     let sb = Sandbox::start(&["--seed", "apps=1,tasks=1,qem-tasks=60", "--latency", "30ms"]);
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let server = first_server(&env);
     let total = json(&env.ok(&["qem", "task", "ls", "--server", &server, "--json"]))
         .as_array()
@@ -731,7 +650,7 @@ fn commands_hold_under_ten_percent_faults() {
             "apps=5,tasks=3",
         ],
     );
-    let env = qrs_env(&sb);
+    let env = sb.qrs_env();
     let r = ["--retries", "8"];
     let ok = |args: &[&str]| {
         let mut all = r.to_vec();
@@ -838,26 +757,7 @@ fn commands_hold_under_ten_percent_faults() {
     );
 
     // QEM: reads, then a full apply and a no-op re-apply through the same faults.
-    let password = std::fs::read_to_string(sb.get("/qem/password_file")).expect("password");
-    env.ok_stdin(
-        &[
-            "--retries",
-            "8",
-            "context",
-            "create",
-            "qem",
-            "--server",
-            &sb.get("/qem/url"),
-            "--server-type",
-            "qem",
-            "--ca-cert",
-            &sb.get("/ca_cert"),
-            "--user",
-            &sb.get("/qem/user"),
-            "--password-stdin",
-        ],
-        &password,
-    );
+    sb.create_context_with_flags(&env, &["--retries", "8"], "qem", Login::QemPassword);
     let q = |args: &[&str]| {
         let mut all = vec!["--context", "qem", "--retries", "8"];
         all.extend_from_slice(args);
@@ -883,24 +783,9 @@ fn commands_hold_under_ten_percent_faults() {
     ]);
     let dir = env.path().join("apply");
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let name = format!("faulty {i}");
-        write(
-            &dir,
-            &format!("t{i}.json"),
-            &definition(&name, &format!("s{i}"), &format!("d{i}"), "dbo").to_string(),
-        );
-        tasks.push((name, format!("t{i}.json")));
-    }
-    let refs: Vec<(&str, &str)> = tasks
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let tasks = write_definitions(&dir, 10, "faulty", "s", "d");
     // Without `run = "started"`: a start after a dropped connection is reported, not repeated.
-    let m = manifest(&dir, "Faulty", &refs, "");
-    let text = std::fs::read_to_string(&m).expect("manifest");
-    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
+    let m = manifest_without_start(&dir, "Faulty", &tasks);
     env.ok(&["context", "use", "qem"]);
     let s = apply(&env, &m, &["--retries", "8"]);
     assert_eq!(s["failed"], 0, "{s}");
@@ -930,27 +815,12 @@ fn session_expiry_with_latency_and_faults_mid_apply_recovers() {
             "0.1",
         ],
     );
-    let env = qem_env(&sb);
+    let env = sb.qem_env();
     let dir = env.path();
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let name = format!("slow {i}");
-        write(
-            dir,
-            &format!("t{i}.json"),
-            &definition(&name, &format!("s{i}"), &format!("d{i}"), "dbo").to_string(),
-        );
-        tasks.push((name, format!("t{i}.json")));
-    }
-    let refs: Vec<(&str, &str)> = tasks
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let tasks = write_definitions(dir, 40, "slow", "s", "d");
     // No `run = "started"`: starting a task is not repeatable after a dropped connection (the
     // commands test covers that); this one is about sessions.
-    let m = manifest(dir, "Slow", &refs, "");
-    let text = std::fs::read_to_string(&m).expect("manifest");
-    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
+    let m = manifest_without_start(dir, "Slow", &tasks);
     let s = apply(&env, &m, &["--concurrency", "1", "--retries", "8"]);
     assert_eq!(s["failed"], 0, "{s}");
     assert!(

@@ -378,33 +378,19 @@ fn context_login_through_the_forms_proxy() {
         "--ca-cert",
         &sb.get("/ca_cert"),
     ]);
-    env.ok_stdin(
-        &[
-            "context",
-            "login",
-            "sbform",
-            "--user",
-            "SANDBOX\\admin",
-            "--password-stdin",
-        ],
-        password.trim(),
-    );
+    let login = [
+        "context",
+        "login",
+        "sbform",
+        "--user",
+        "SANDBOX\\admin",
+        "--password-stdin",
+    ];
+    env.ok_stdin(&login, password.trim());
     let shown = json(&env.ok(&["context", "get", "sbform", "-o", "json"]));
     assert_eq!(shown["auth"], "cookie", "{shown}");
 
-    let out = env
-        .cmd()
-        .args([
-            "context",
-            "login",
-            "sbform",
-            "--user",
-            "SANDBOX\\admin",
-            "--password-stdin",
-        ])
-        .write_stdin("not-the-password")
-        .output()
-        .expect("run");
+    let out = env.run_stdin(&login, "not-the-password");
     assert_eq!(
         out.status.code(),
         Some(5),

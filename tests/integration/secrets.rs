@@ -8,43 +8,48 @@ use std::process::Output;
 
 use base64::Engine;
 
-use crate::support::{Sandbox, TestEnv, json};
+use crate::support::{Login, QSEOW_CONTEXTS, Sandbox, TestEnv, as_strs, json};
 
-/// What ran and what it printed.
-struct Transcript {
+/// Runs `qtool` in one environment, keeping what ran and what it printed.
+struct Transcript<'a> {
+    env: &'a TestEnv,
     runs: Vec<(String, String, String)>,
 }
 
-impl Transcript {
-    fn record(&mut self, args: &[&str], out: &Output) {
+impl Transcript<'_> {
+    fn run(&mut self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = self.env.cmd();
+        cmd.args(args);
+        if let Some(s) = stdin {
+            cmd.write_stdin(s);
+        }
+        let out = cmd.output().expect("run qtool");
         self.runs.push((
             args.join(" "),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         ));
+        out
+    }
+
+    fn ok(&mut self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "qtool {args:?} failed ({:?})\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
-fn run(env: &TestEnv, t: &mut Transcript, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = env.cmd();
-    cmd.args(args);
-    if let Some(s) = stdin {
-        cmd.write_stdin(s);
-    }
-    let out = cmd.output().expect("run qtool");
-    t.record(args, &out);
-    out
-}
+/// Fully verbose.
+const VVV: &str = "-vvv";
 
-fn ok(env: &TestEnv, t: &mut Transcript, args: &[&str], stdin: Option<&str>) -> String {
-    let out = run(env, t, args, stdin);
-    assert!(
-        out.status.success(),
-        "qtool {args:?} failed ({:?})\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `-vvv --context CONTEXT ARGS...`
+fn verbose_in<'a>(context: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    [&[VVV, "--context", context][..], args].concat()
 }
 
 fn read_trim(path: &str) -> String {
@@ -94,14 +99,13 @@ fn toml_strings(v: &toml::Value, out: &mut Vec<String>) {
 fn no_secret_reaches_output_logs_or_public_files() {
     let sb = Sandbox::start(&[]);
     let env = TestEnv::new();
-    let mut t = Transcript { runs: Vec::new() };
-    let ca = sb.get("/ca_cert");
-    let jwt_url = sb.get("/qseow/jwt_url");
+    let mut t = Transcript {
+        env: &env,
+        runs: Vec::new(),
+    };
     let qseow_token = read_trim(&sb.get("/qseow/jwt/token_file"));
-    let forms_user = sb.get("/qseow/forms/user");
     let forms_password = read_trim(&sb.get("/qseow/forms/password_file"));
     let qem_user = sb.get("/qem/user");
-    let qem_url = sb.get("/qem/url");
     let qem_password = read_trim(&sb.get("/qem/password_file"));
     let qem_api_token = read_trim(&sb.get("/qem/api_token_file"));
     let wrong_password = "Wr0ng-but-still-a-Secret-77";
@@ -109,298 +113,115 @@ fn no_secret_reaches_output_logs_or_public_files() {
     let client_key = std::fs::read_to_string(sb.get("/qseow/client_cert/key")).expect("key");
 
     // QSEoW: a fixed token from stdin, a JWT recipe, a client certificate, a forms login.
-    let vvv = "-vvv";
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "context",
-            "create",
-            "bearer",
-            "--server",
-            &jwt_url,
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--api-key-stdin",
-        ],
-        Some(&qseow_token),
-    );
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "context",
-            "create",
-            "jwt",
-            "--server",
-            &jwt_url,
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--jwt-key",
-            &sb.get("/qseow/jwt/private_key"),
-            "--jwt-userid",
-            &sb.get("/qseow/jwt/userid"),
-            "--jwt-userdirectory",
-            &sb.get("/qseow/jwt/userdirectory"),
-            "--jwt-audience",
-            &sb.get("/qseow/jwt/audience"),
-        ],
-        None,
-    );
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "context",
-            "create",
-            "cert",
-            "--server",
-            &sb.get("/qseow/cert_url"),
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--client-cert",
-            &sb.get("/qseow/client_cert/cert"),
-            "--client-key",
-            &sb.get("/qseow/client_cert/key"),
-            "--user",
-            &sb.get("/qseow/client_cert/user"),
-        ],
-        None,
-    );
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "context",
-            "create",
-            "cookie",
-            "--server",
-            &sb.get("/qseow/forms_url"),
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--user",
-            &forms_user,
-        ],
-        None,
-    );
-    ok(
-        &env,
-        &mut t,
-        &[vvv, "context", "login", "cookie", "--password-stdin"],
+    for (name, login) in QSEOW_CONTEXTS {
+        let args = sb.context_create_args(&[VVV], name, login);
+        let secret = sb.context_secret(login).map(|s| s.trim().to_string());
+        t.ok(&as_strs(&args), secret.as_deref());
+    }
+    t.ok(
+        &[VVV, "context", "login", "cookie", "--password-stdin"],
         Some(&forms_password),
     );
     // QEM: a password and an API token from stdin, and a wrong password.
-    for (name, extra, secret) in [
-        (
-            "qem",
-            vec!["--user", qem_user.as_str(), "--password-stdin"],
-            qem_password.as_str(),
-        ),
-        (
-            "qemtoken",
-            vec!["--auth", "api-token", "--api-key-stdin"],
-            qem_api_token.as_str(),
-        ),
-        (
-            "qembad",
-            vec!["--user", qem_user.as_str(), "--password-stdin"],
-            wrong_password,
-        ),
+    for (name, login, secret) in [
+        ("qem", Login::QemPassword, qem_password.as_str()),
+        ("qemtoken", Login::QemApiToken, qem_api_token.as_str()),
+        ("qembad", Login::QemPassword, wrong_password),
     ] {
-        let mut args = vec![
-            vvv,
-            "context",
-            "create",
-            name,
-            "--server",
-            &qem_url,
-            "--server-type",
-            "qem",
-            "--ca-cert",
-            &ca,
-        ];
-        args.extend(extra);
-        ok(&env, &mut t, &args, Some(secret));
+        let args = sb.context_create_args(&[VVV], name, login);
+        t.ok(&as_strs(&args), Some(secret));
     }
-    ok(&env, &mut t, &["context", "use", "bearer"], None);
+    t.ok(&["context", "use", "bearer"], None);
 
     // The JWT toolkit.
-    ok(
-        &env,
-        &mut t,
+    t.ok(
         &[
-            vvv, "jwt", "keygen", "--out", "key.pem", "--cert", "cert.cer",
+            VVV, "jwt", "keygen", "--out", "key.pem", "--cert", "cert.cer",
         ],
         None,
     );
-    let signed = ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "jwt",
-            "sign",
-            "--key",
-            "key.pem",
-            "--userid",
-            "harry",
-            "--userdirectory",
-            "qsefw",
-            "--audience",
-            "qtool-sandbox",
-        ],
-        None,
-    )
-    .trim()
-    .to_string();
+    let signed = t
+        .ok(
+            &[
+                VVV,
+                "jwt",
+                "sign",
+                "--key",
+                "key.pem",
+                "--userid",
+                "harry",
+                "--userdirectory",
+                "qsefw",
+                "--audience",
+                "qtool-sandbox",
+            ],
+            None,
+        )
+        .trim()
+        .to_string();
     assert!(signed.starts_with("eyJ"), "{signed}");
     let signed_stdout_index = t.runs.len() - 1;
     // A token signed by a key the proxy does not trust, stored in a context.
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "context",
-            "create",
-            "foreign",
-            "--server",
-            &jwt_url,
-            "--server-type",
-            "windows",
-            "--ca-cert",
-            &ca,
-            "--api-key-stdin",
-        ],
-        Some(&signed),
-    );
+    let args = sb.context_create_args(&[VVV], "foreign", Login::QseowToken);
+    t.ok(&as_strs(&args), Some(&signed));
 
     // Reading contexts back.
     for args in [
-        vec![vvv, "context", "get", "bearer"],
-        vec![vvv, "context", "get", "qem", "--json"],
-        vec![vvv, "context", "get", "cookie", "-o", "yaml"],
-        vec![vvv, "context", "ls", "--json"],
+        vec![VVV, "context", "get", "bearer"],
+        vec![VVV, "context", "get", "qem", "--json"],
+        vec![VVV, "context", "get", "cookie", "-o", "yaml"],
+        vec![VVV, "context", "ls", "--json"],
     ] {
-        ok(&env, &mut t, &args, None);
+        t.ok(&args, None);
     }
 
     // QRS through every auth method, and an export.
     for ctx in ["bearer", "jwt", "cert", "cookie"] {
-        ok(
-            &env,
-            &mut t,
-            &[vvv, "--context", ctx, "qrs", "app", "ls"],
-            None,
-        );
+        t.ok(&verbose_in(ctx, &["qrs", "app", "ls"]), None);
     }
-    let apps = json(&ok(&env, &mut t, &["qrs", "app", "ls", "--json"], None));
+    let apps = json(&t.ok(&["qrs", "app", "ls", "--json"], None));
     let app_id = apps[0]["id"].as_str().expect("an app").to_string();
-    ok(
-        &env,
-        &mut t,
-        &[vvv, "qrs", "app", "export", &app_id, "--out", "app.qvf"],
+    t.ok(
+        &[VVV, "qrs", "app", "export", &app_id, "--out", "app.qvf"],
         None,
     );
 
     // QEM: login, list, export; with the token too.
-    ok(
-        &env,
-        &mut t,
-        &[vvv, "--context", "qem", "qem", "login"],
-        None,
-    );
-    let servers = json(&ok(
-        &env,
-        &mut t,
-        &[vvv, "--context", "qem", "qem", "server", "ls", "--json"],
-        None,
-    ));
+    t.ok(&verbose_in("qem", &["qem", "login"]), None);
+    let servers = json(&t.ok(&verbose_in("qem", &["qem", "server", "ls", "--json"]), None));
     let server = servers[0]["name"].as_str().expect("a server").to_string();
-    let tasks = json(&ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "--context",
-            "qem",
-            "qem",
-            "task",
-            "ls",
-            "--server",
-            &server,
-            "--json",
-        ],
+    let tasks = json(&t.ok(
+        &verbose_in("qem", &["qem", "task", "ls", "--server", &server, "--json"]),
         None,
     ));
     let task = tasks[0]["name"].as_str().expect("a task").to_string();
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "--context",
-            "qem",
-            "qem",
-            "task",
-            "export",
-            "--server",
-            &server,
-            &task,
-            "--with-endpoints",
-            "--out",
-            "task.json",
-        ],
+    let export = ["qem", "task", "export", "--server", &server, &task];
+    let with_endpoints = ["--with-endpoints", "--out", "task.json"];
+    t.ok(
+        &verbose_in("qem", &[&export[..], &with_endpoints].concat()),
         None,
     );
-    ok(
-        &env,
-        &mut t,
-        &[
-            vvv,
-            "--context",
-            "qemtoken",
-            "qem",
-            "task",
-            "ls",
-            "--server",
-            &server,
-        ],
+    t.ok(
+        &verbose_in("qemtoken", &["qem", "task", "ls", "--server", &server]),
         None,
     );
 
     // Failing authentication, as text and as JSON.
     for extra in [&[][..], &["--json"][..]] {
-        let mut args = vec![vvv, "--context", "qembad", "qem", "server", "ls"];
-        args.extend(extra);
-        let out = run(&env, &mut t, &args, None);
-        assert_eq!(
-            out.status.code(),
-            Some(5),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut args = vec![vvv, "--context", "foreign", "qrs", "app", "ls"];
-        args.extend(extra);
-        let out = run(&env, &mut t, &args, None);
-        assert_eq!(
-            out.status.code(),
-            Some(5),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for (ctx, command) in [
+            ("qembad", &["qem", "server", "ls"][..]),
+            ("foreign", &["qrs", "app", "ls"][..]),
+        ] {
+            let mut args = verbose_in(ctx, command);
+            args.extend(extra);
+            let out = t.run(&args, None);
+            assert_eq!(
+                out.status.code(),
+                Some(5),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
     // Fully verbose logs did happen (the audit is not vacuous).
     let all_stderr: String = t.runs.iter().map(|r| r.2.as_str()).collect();

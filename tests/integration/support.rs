@@ -2,12 +2,13 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_qtool");
@@ -70,50 +71,65 @@ impl TestEnv {
         self.cmd().args(args).output().expect("run qtool")
     }
 
+    /// Run with `stdin`, and return the output whatever the exit status.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.cmd()
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .expect("run qtool")
+    }
+
+    /// Run with extra environment variables, and return the output whatever the exit status.
+    pub fn run_with_env<V: AsRef<OsStr>>(&self, args: &[&str], vars: &[(&str, V)]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        for (key, value) in vars {
+            cmd.env(key, value);
+        }
+        cmd.output().expect("run qtool")
+    }
+
     /// Run, assert success, return stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "qtool {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        assert_success(args, &self.run(args))
     }
 
     /// Run with stdin, assert success, return stdout.
     pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
-        let out = self
-            .cmd()
-            .args(args)
-            .write_stdin(stdin)
-            .output()
-            .expect("run qtool");
-        assert!(
-            out.status.success(),
-            "qtool {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        assert_success(args, &self.run_stdin(args, stdin))
     }
 
     /// Run, assert the exit code, return stderr (which must be exactly one line).
     pub fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "qtool {args:?}: expected exit {code}\nstdout: {}\nstderr: {stderr}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let stderr = assert_exit(&self.run(args), code, &format!("qtool {args:?}"));
         assert_one_error_line(&stderr);
         stderr
     }
+}
+
+/// `qtool args` exited 0 (else fail showing its exit code, stdout and stderr); its stdout.
+fn assert_success(args: &[&str], out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "qtool {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The run (`what`) exited with `code` (else fail showing stdout and stderr); its stderr.
+pub fn assert_exit(out: &Output, code: i32, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit {code}\nstdout: {}\nstderr: {stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
 }
 
 /// Every failure prints one `error:` line (warnings may precede it), and never a panic.
@@ -122,6 +138,33 @@ pub fn assert_one_error_line(stderr: &str) {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
 }
+
+/// How a context signs in to the sandbox (see `Sandbox::context_create_args`).
+#[derive(Clone, Copy, Debug)]
+pub enum Login {
+    /// QSEoW JWT virtual proxy with the sandbox's fixed admin token, from stdin.
+    QseowToken,
+    /// QSEoW JWT virtual proxy with tokens signed per run by the sandbox's key.
+    QseowJwt,
+    /// QSEoW certificate port with the sandbox's client certificate.
+    QseowCert,
+    /// QSEoW forms proxy as the sandbox's forms user (log in with `context login`).
+    QseowForms,
+    /// QEM with the AD user, the password from stdin.
+    QemPassword,
+    /// QEM with the API token, from stdin.
+    QemApiToken,
+    /// QEM with JWTs signed by the sandbox's QEM key.
+    QemJwt,
+}
+
+/// The QSEoW contexts a test environment can hold, one per auth method.
+pub const QSEOW_CONTEXTS: [(&str, Login); 4] = [
+    ("bearer", Login::QseowToken),
+    ("jwt", Login::QseowJwt),
+    ("cert", Login::QseowCert),
+    ("cookie", Login::QseowForms),
+];
 
 /// A running `qtool sandbox`, stopped on drop. Its discovery document is in `doc`.
 pub struct Sandbox {
@@ -191,6 +234,135 @@ impl Sandbox {
         }
     }
 
+    /// The arguments of `qtool [flags] context create NAME ...` that sign in to this sandbox
+    /// the `login` way.
+    pub fn context_create_args(&self, flags: &[&str], name: &str, login: Login) -> Vec<String> {
+        let (server, server_type, auth): (&str, &str, Vec<String>) = match login {
+            Login::QseowToken => ("/qseow/jwt_url", "windows", vec!["--api-key-stdin".into()]),
+            Login::QseowJwt => (
+                "/qseow/jwt_url",
+                "windows",
+                vec![
+                    "--jwt-key".into(),
+                    self.get("/qseow/jwt/private_key"),
+                    "--jwt-userid".into(),
+                    self.get("/qseow/jwt/userid"),
+                    "--jwt-userdirectory".into(),
+                    self.get("/qseow/jwt/userdirectory"),
+                    "--jwt-audience".into(),
+                    self.get("/qseow/jwt/audience"),
+                ],
+            ),
+            Login::QseowCert => (
+                "/qseow/cert_url",
+                "windows",
+                vec![
+                    "--client-cert".into(),
+                    self.get("/qseow/client_cert/cert"),
+                    "--client-key".into(),
+                    self.get("/qseow/client_cert/key"),
+                    "--user".into(),
+                    self.get("/qseow/client_cert/user"),
+                ],
+            ),
+            Login::QseowForms => (
+                "/qseow/forms_url",
+                "windows",
+                vec!["--user".into(), self.get("/qseow/forms/user")],
+            ),
+            Login::QemPassword => (
+                "/qem/url",
+                "qem",
+                vec![
+                    "--user".into(),
+                    self.get("/qem/user"),
+                    "--password-stdin".into(),
+                ],
+            ),
+            Login::QemApiToken => (
+                "/qem/url",
+                "qem",
+                vec![
+                    "--auth".into(),
+                    "api-token".into(),
+                    "--api-key-stdin".into(),
+                ],
+            ),
+            Login::QemJwt => (
+                "/qem/url",
+                "qem",
+                vec![
+                    "--jwt-key".into(),
+                    self.get("/qem/jwt/private_key"),
+                    "--jwt-userid".into(),
+                    "qemadmin".into(),
+                    "--jwt-userdirectory".into(),
+                    "SANDBOX".into(),
+                ],
+            ),
+        };
+        let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        args.extend(["context", "create", name, "--server"].map(String::from));
+        args.push(self.get(server));
+        args.extend(["--server-type".into(), server_type.into()]);
+        args.extend(["--ca-cert".into(), self.get("/ca_cert")]);
+        args.extend(auth);
+        args
+    }
+
+    /// What `context create` reads on stdin for `login`: the sandbox's token, password or API
+    /// token file as it is (trailing newline included), or nothing.
+    pub fn context_secret(&self, login: Login) -> Option<String> {
+        let file = match login {
+            Login::QseowToken => "/qseow/jwt/token_file",
+            Login::QemPassword => "/qem/password_file",
+            Login::QemApiToken => "/qem/api_token_file",
+            Login::QseowJwt | Login::QseowCert | Login::QseowForms | Login::QemJwt => {
+                return None;
+            }
+        };
+        Some(std::fs::read_to_string(self.get(file)).expect("the sandbox's secret file"))
+    }
+
+    /// `qtool context create NAME` in `env`, signing in the `login` way.
+    pub fn create_context(&self, env: &TestEnv, name: &str, login: Login) {
+        self.create_context_with_flags(env, &[], name, login);
+    }
+
+    /// `qtool FLAGS context create NAME` in `env`, signing in the `login` way.
+    pub fn create_context_with_flags(
+        &self,
+        env: &TestEnv,
+        flags: &[&str],
+        name: &str,
+        login: Login,
+    ) {
+        let args = self.context_create_args(flags, name, login);
+        let args = as_strs(&args);
+        match self.context_secret(login) {
+            Some(secret) => env.ok_stdin(&args, &secret),
+            None => env.ok(&args),
+        };
+    }
+
+    /// A new environment whose current context `bearer` uses the sandbox's QSEoW admin token on
+    /// the JWT virtual proxy.
+    pub fn qrs_env(&self) -> TestEnv {
+        let env = TestEnv::new();
+        self.create_context(&env, "bearer", Login::QseowToken);
+        env.ok(&["context", "use", "bearer"]);
+        env
+    }
+
+    /// A new environment whose current context `qem` logs in to the sandbox's QEM with the AD
+    /// user and password.
+    pub fn qem_env(&self) -> TestEnv {
+        let env = TestEnv::new();
+        self.create_context(&env, "qem", Login::QemPassword);
+        env.ok(&["context", "use", "qem"]);
+        env
+    }
+
     /// Stop with Ctrl-C (SIGINT) and wait, as a user would.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -223,4 +395,133 @@ impl Drop for Sandbox {
 /// Parse stdout as JSON.
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Borrow owned arguments as the `&[&str]` that `TestEnv` runs.
+pub fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+// ---- QEM task definitions and `qem apply` manifests ------------------------------------------
+
+/// A Replicate task definition in the export format (sparse settings, two endpoints).
+pub fn definition(task: &str, source: &str, target: &str, schema: &str) -> Value {
+    json!({
+        "name": format!("{task}__2026-01-01--10-00-00-000000"),
+        "cmd.replication_definition": {
+            "tasks": [{
+                "task": {"name": task, "source_name": source, "target_names": [target]},
+                "source": {
+                    "rep_source": {"source_name": source, "database_name": source},
+                    "source_tables": {"name": source, "explicit_included_tables": [
+                        {"owner": "SALES", "name": "ORDERS", "validation_sampling_percentage": 0}
+                    ]}
+                },
+                "targets": [{"rep_target": {"target_name": target, "target_state": "DISABLED", "database_name": target}}],
+                "task_settings": {
+                    "source_settings": {},
+                    "target_settings": {"default_schema": schema, "queue_settings": {"message_shape": {}, "key_shape": {}}},
+                    "common_settings": {"save_changes_enabled": true}
+                }
+            }],
+            "databases": [
+                {"name": source, "role": "SOURCE", "is_licensed": true, "type_id": "ORACLE_COMPONENT_TYPE",
+                 "db_settings": {"$type": "OracleSettings", "username": "repl", "password": "${DB_PASSWORD}", "server": "//db:1521/ORCL"},
+                 "override_properties": {}},
+                {"name": target, "role": "TARGET", "is_licensed": true, "type_id": "NULL_TARGET_COMPONENT_TYPE",
+                 "db_settings": {"$type": "NulltargetSettings"}, "override_properties": {}}
+            ]
+        },
+        "_version": {"version": "2023.11.0.159", "version_major": 2023, "version_minor": 11, "version_revision": 159},
+        "description": "Host name: dev, Time: 2026-01-01 10:00:00"
+    })
+}
+
+/// Write `text` to `dir/name`; the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+/// Write `count` definitions `t{i}.json` into `dir`: task `{prefix} {i}` from endpoint
+/// `{source}{i}` to `{target}{i}`, schema `dbo`. The (task, file) pairs, for `manifest`.
+pub fn write_definitions(
+    dir: &Path,
+    count: usize,
+    prefix: &str,
+    source: &str,
+    target: &str,
+) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| {
+            let name = format!("{prefix} {i}");
+            let file = format!("t{i}.json");
+            let def = definition(
+                &name,
+                &format!("{source}{i}"),
+                &format!("{target}{i}"),
+                "dbo",
+            );
+            write(dir, &file, &def.to_string());
+            (name, file)
+        })
+        .collect()
+}
+
+/// A manifest `qem.toml` for the (task, definition file) pairs on one registered server; task 0
+/// is started.
+pub fn manifest<N: AsRef<str>, F: AsRef<str>>(
+    dir: &Path,
+    server: &str,
+    tasks: &[(N, F)],
+    extra: &str,
+) -> PathBuf {
+    let mut text = format!(
+        "[vars]\nenv = \"qa\"\nDB_PASSWORD = \"secret\"\n\n[[servers]]\nname = \"{server}\"\nhost = \"rep.${{env}}.example.com\"\nport = 3552\nuser = 'REP\\admin'\npassword = \"rep-pass\"\n\n[servers.acl.admin]\nusers = ['D\\alice']\n\n"
+    );
+    for (i, (name, file)) in tasks.iter().enumerate() {
+        let (name, file) = (name.as_ref(), file.as_ref());
+        text.push_str(&format!(
+            "[[tasks]]\nserver = \"{server}\"\nname = \"{name}\"\ndefinition = \"{file}\"\n{}\n",
+            if i == 0 { "run = \"started\"\n" } else { "" }
+        ));
+    }
+    text.push_str(extra);
+    write(dir, "qem.toml", &text)
+}
+
+/// `manifest` without its `run = "started"`: no task is started (starting one is not repeatable
+/// after a dropped connection).
+pub fn manifest_without_start<N: AsRef<str>, F: AsRef<str>>(
+    dir: &Path,
+    server: &str,
+    tasks: &[(N, F)],
+) -> PathBuf {
+    let m = manifest(dir, server, tasks, "");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, text.replace("run = \"started\"\n", "")).expect("manifest");
+    m
+}
+
+/// `qtool qem apply -f MANIFEST --json EXTRA...`, which must succeed; its summary.
+pub fn apply(env: &TestEnv, manifest: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "qem",
+        "apply",
+        "-f",
+        manifest.to_str().expect("utf-8 path"),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&env.ok(&args))
+}
+
+/// The name of the first server `qem server ls` lists (the sandbox seeds one).
+pub fn first_server(env: &TestEnv) -> String {
+    let servers = json(&env.ok(&["qem", "server", "ls", "--json"]));
+    servers[0]["name"]
+        .as_str()
+        .expect("the sandbox seeds a server")
+        .to_string()
 }
