@@ -690,66 +690,46 @@ fn commands_hold_under_ten_percent_faults() {
     // Non-idempotent: each import/create succeeds once or fails with one line, never twice.
     std::fs::write(env.path().join("small.qvf"), vec![7u8; 64 * 1024]).expect("write");
     let (mut created, mut failed) = (0, 0);
+    // Run one non-idempotent command, then count the objects named `name` of `resource`.
+    let mut create_once = |resource: &str, name: &str, command: &[&str]| {
+        let mut args = vec!["--retries", "8"];
+        args.extend_from_slice(command);
+        let out = env.run(&args);
+        let filter = format!("name eq '{name}'");
+        let count: usize = ok(&["qrs", resource, "count", "--filter", &filter])
+            .trim()
+            .parse()
+            .expect("count");
+        if out.status.success() {
+            created += 1;
+            assert_eq!(count, 1, "{name}: created once, found {count}");
+        } else {
+            failed += 1;
+            one_line_error(&out, out.status.code().unwrap_or(-1), &[], name);
+            assert!(count <= 1, "{name}: a failed call left {count} {resource}s");
+        }
+    };
     for i in 0..12 {
         let name = format!("imported {i}");
-        let out = env.run(&[
-            "--retries",
-            "8",
-            "qrs",
+        create_once(
             "app",
-            "import",
-            "small.qvf",
-            "--name",
             &name,
-        ]);
-        let count: usize = ok(&[
-            "qrs",
-            "app",
-            "count",
-            "--filter",
-            &format!("name eq '{name}'"),
-        ])
-        .trim()
-        .parse()
-        .expect("count");
-        if out.status.success() {
-            created += 1;
-            assert_eq!(count, 1, "{name}: imported once, found {count}");
-        } else {
-            failed += 1;
-            one_line_error(&out, out.status.code().unwrap_or(-1), &[], &name);
-            assert!(count <= 1, "{name}: a failed import left {count} apps");
-        }
+            &["qrs", "app", "import", "small.qvf", "--name", &name],
+        );
         let task = format!("reload {i}");
-        let out = env.run(&[
-            "--retries",
-            "8",
-            "qrs",
+        create_once(
             "reloadtask",
-            "create",
-            "--app",
-            &app,
-            "--name",
             &task,
-        ]);
-        let count: usize = ok(&[
-            "qrs",
-            "reloadtask",
-            "count",
-            "--filter",
-            &format!("name eq '{task}'"),
-        ])
-        .trim()
-        .parse()
-        .expect("count");
-        if out.status.success() {
-            created += 1;
-            assert_eq!(count, 1, "{task}: created once, found {count}");
-        } else {
-            failed += 1;
-            one_line_error(&out, out.status.code().unwrap_or(-1), &[], &task);
-            assert!(count <= 1, "{task}: a failed create left {count} tasks");
-        }
+            &[
+                "qrs",
+                "reloadtask",
+                "create",
+                "--app",
+                &app,
+                "--name",
+                &task,
+            ],
+        );
     }
     assert!(
         created > 0,
