@@ -57,32 +57,27 @@ impl Faults {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        if self.rate <= 0.0 {
-            return Verdict::Pass;
+        if !self.inject() {
+            Verdict::Pass
+        } else if self.roll() < 0.5 {
+            Verdict::Unavailable
+        } else {
+            Verdict::Drop
         }
-        let (roll, kind) = (self.roll(), self.roll());
-        self.decide(roll, kind)
     }
 
     /// Whether to expire the session being checked (QEM): true with probability `fault_rate`.
     pub fn expire_session(&self) -> bool {
+        self.inject()
+    }
+
+    /// Whether to inject a fault now (counted): true with probability `fault_rate`.
+    fn inject(&self) -> bool {
         if self.rate <= 0.0 || self.roll() >= self.rate {
             return false;
         }
         self.injected.fetch_add(1, Ordering::Relaxed);
         true
-    }
-
-    fn decide(&self, roll: f64, kind: f64) -> Verdict {
-        if self.rate <= 0.0 || roll >= self.rate {
-            return Verdict::Pass;
-        }
-        self.injected.fetch_add(1, Ordering::Relaxed);
-        if kind < 0.5 {
-            Verdict::Unavailable
-        } else {
-            Verdict::Drop
-        }
     }
 
     /// A uniform number in [0, 1): the next of the seeded sequence, or from the system RNG.
@@ -126,18 +121,25 @@ pub fn random_unit() -> f64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rate_zero_never_faults_and_one_always_does() {
+    #[tokio::test]
+    async fn rate_zero_never_faults_and_one_always_does_half_503_half_dropped() {
         let none = Faults::none();
-        assert_eq!(none.decide(0.0, 0.0), Verdict::Pass);
+        assert_eq!(none.before_request().await, Verdict::Pass);
         assert!(!none.expire_session());
-        let all = Faults::new(Duration::ZERO, 1.0, None);
-        assert_eq!(all.decide(0.999, 0.1), Verdict::Unavailable);
-        assert_eq!(all.decide(0.0, 0.9), Verdict::Drop);
+        assert_eq!(none.injected(), 0);
+        let all = Faults::new(Duration::ZERO, 1.0, Some(1));
+        let mut unavailable = 0;
+        for _ in 0..1000 {
+            match all.before_request().await {
+                Verdict::Pass => panic!("rate 1 let a request pass"),
+                Verdict::Unavailable => unavailable += 1,
+                Verdict::Drop => {}
+            }
+        }
         assert!(all.expire_session());
-        assert_eq!(all.injected(), 3);
-        let half = Faults::new(Duration::ZERO, 0.5, None);
-        assert_eq!(half.decide(0.7, 0.1), Verdict::Pass);
+        assert_eq!(all.injected(), 1001);
+        // Half of 1,000 within 4 standard deviations (~16).
+        assert!((436..=564).contains(&unavailable), "{unavailable}");
     }
 
     #[test]

@@ -645,7 +645,7 @@ fn commands_hold_under_ten_percent_faults() {
             "--fault-rate",
             "0.1",
             "--fault-seed",
-            "20261123",
+            "3",
             "--seed",
             "apps=5,tasks=3",
         ],
@@ -774,8 +774,8 @@ fn commands_hold_under_ten_percent_faults() {
 
     let n = faults_injected(sb);
     eprintln!("faults injected: {n}");
-    // The run makes ~250 fault rolls; with this seed 13-18 of them fail a request or a session
-    // (the spread comes from the concurrent apply). A handful proves the faults were met.
+    // One fault roll per request and per QEM session check; with this seed about 20 of them fail
+    // a request or a session (the concurrent apply can shift it). A handful proves they were met.
     assert!(n >= 5, "only {n} faults injected");
 }
 
