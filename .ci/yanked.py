@@ -41,8 +41,12 @@ def main() -> int:
                 if pkg.get("source") == CRATES_IO:
                     pins.add((pkg["name"], pkg["version"]))
     names = sorted({n for n, _ in pins})
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        yanked = dict(zip(names, pool.map(yanked_versions, names)))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            yanked = dict(zip(names, pool.map(yanked_versions, names)))
+    except (OSError, ValueError) as e:  # URLError is an OSError; bad index JSON a ValueError
+        print(f"yanked check: cannot read the crates.io index ({INDEX}): {e}; check the network")
+        return 2
     bad = sorted((n, v) for n, v in pins if v in yanked[n])
     for n, v in bad:
         print(f"yanked: {n} {v} (cargo update -p {n} --precise <a newer version>)")
