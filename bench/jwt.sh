@@ -18,7 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KEYGEN_RUNS="${KEYGEN_RUNS:-31}"
 SIGN_RUNS="${SIGN_RUNS:-50}"
-NODE_DIR="$ROOT/target/interop/node"
+NODE_PACKAGE="jsonwebtoken@9.0.3"   # same pin as the interop tests
+NODE_DIR="$ROOT/target/interop/node-$NODE_PACKAGE"
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench/jwt.sh: $1 is required ($2)" >&2; exit 1; }; }
 need cargo "Rust toolchain"
@@ -40,7 +41,7 @@ fi
 
 if ! NODE_PATH="$NODE_DIR/node_modules" node -e "require('jsonwebtoken')" 2>/dev/null; then
   echo "== installing jsonwebtoken (npm) into $NODE_DIR" >&2
-  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" jsonwebtoken >&2
+  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" "$NODE_PACKAGE" >&2
 fi
 
 WORK="$(mktemp -d)"

@@ -1,17 +1,18 @@
 //! qtool: one CLI for Qlik Sense Enterprise on Windows (QRS) and Qlik Enterprise Manager.
 //!
 //! Each domain lives in its own folder with its model, client and commands:
-//! [`context`], [`jwt`], [`qrs`], [`qem`], [`sandbox`]; shared machinery is in [`output`],
-//! [`error`], [`storage`], [`http`] and [`logging`].
+//! [`context`], [`jwt`], [`qrs`], [`qem`]; [`sandbox`] is the thin command over the emulator
+//! crate `qtool-sandbox`. Shared machinery is in [`output`], [`error`], [`storage`], [`http`]
+//! and [`logging`]. Printing to stdout/stderr directly is denied workspace-wide (a closed pipe
+//! must not panic): output goes through [`output`].
 
 #![forbid(unsafe_code)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod app;
 pub mod cli;
 pub mod completion;
 pub mod context;
-pub mod duration;
+pub use qtool_common::duration;
 pub mod error;
 pub mod http;
 pub mod jwt;

@@ -12,10 +12,10 @@ pub fn init(verbose: u8) {
     // Dependencies stay silent below -vvv: qtool reports their failures itself, in one line
     // with a fix (e.g. rustls logging "failed to verify TLS certificate" next to our error).
     let default = match verbose {
-        0 => "off,qtool=warn",
-        1 => "off,qtool=info",
-        2 => "off,qtool=debug",
-        _ => "warn,qtool=trace",
+        0 => "off,qtool=warn,qtool_sandbox=warn",
+        1 => "off,qtool=info,qtool_sandbox=info",
+        2 => "off,qtool=debug,qtool_sandbox=debug",
+        _ => "warn,qtool=trace,qtool_sandbox=trace",
     };
     let filter = std::env::var("QTOOL_LOG")
         .ok()

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qtool::sandbox::qrs::filter::{eval, parse, parse_orderby};
+use qtool_sandbox::qrs::filter::{eval, parse, parse_orderby};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

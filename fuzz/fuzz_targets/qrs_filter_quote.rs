@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use qtool::qrs::filter::{and, eq, is_guid, with_name};
-use qtool::sandbox::qrs::filter::{eval, parse};
+use qtool_sandbox::qrs::filter::{eval, parse};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(name) = std::str::from_utf8(data) else { return };

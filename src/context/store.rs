@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Context, Secrets};
 use crate::error::{Error, Result};
-use crate::storage::{self, DirLock, Sensitivity};
+use crate::storage::{self, Sensitivity};
 
 pub const CONTEXTS_FILE: &str = "contexts.toml";
 pub const CREDENTIALS_FILE: &str = "credentials.toml";
@@ -116,7 +116,7 @@ impl Store {
     /// Lock, load both files, let `change` edit them, write back what changed, unlock.
     /// A malformed file aborts before anything is written, so it is never overwritten.
     pub fn update<R>(&self, change: impl FnOnce(&mut Contexts) -> Result<R>) -> Result<R> {
-        let _lock = DirLock::acquire(&self.dir)?;
+        let _lock = storage::lock_dir(&self.dir)?;
         let before = self.load()?;
         let mut contexts = before.clone();
         let result = change(&mut contexts)?;

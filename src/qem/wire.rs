@@ -1,6 +1,6 @@
-//! QEM wire facts shared by the client (`qtool qem`) and the sandbox's emulator: paths, the
-//! session header, enum names as they travel (strings), and the documented error codes.
-//! Source: ../shared/reference/qem-api.md (sections noted).
+//! QEM wire facts the client (`qtool qem`) relies on, from the Enterprise Manager REST API guide
+//! (sections noted): paths, the session header, enum names as they travel (strings), and the
+//! documented error codes. The sandbox keeps its own copy, so the two are checked independently.
 
 /// Every REST path is below this (§1).
 pub const API_BASE: &str = "/attunityenterprisemanager/api/v1";

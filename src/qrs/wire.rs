@@ -1,5 +1,6 @@
-//! QRS wire facts shared by the client (`qtool qrs`) and the sandbox's emulator: enum values as
-//! the QRS OpenAPI definition lists them (`x-enumNames`), header and query names, fixed messages.
+//! QRS wire facts the client (`qtool qrs`) relies on: enum values as the QRS OpenAPI definition
+//! lists them (`x-enumNames`), header and query names, fixed messages. The sandbox keeps its own
+//! copy, so the two are checked against the specification independently.
 
 /// Header and query parameter carrying the anti-CSRF key; both must hold the same 16 characters.
 pub const XRFKEY_HEADER: &str = "X-Qlik-Xrfkey";

@@ -806,11 +806,21 @@ fn ensure_installed(
     );
 }
 
-/// PyJWT + cryptography under target/interop/py (PYTHONPATH).
+/// Exact versions of the third-party JWT libraries the interop tests install (and of their
+/// dependencies), so that a new release upstream cannot change what the tests check.
+const PYTHON_PACKAGES: &[&str] = &[
+    "pyjwt==2.15.1",
+    "cryptography==50.0.2",
+    "cffi==2.1.1",
+    "pycparser==3.12",
+];
+const NODE_PACKAGE: &str = "jsonwebtoken@9.0.3";
+
+/// PyJWT + cryptography under target/interop/py-<versions> (PYTHONPATH).
 fn python_path() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dest = interop_dir().join("py");
+        let dest = interop_dir().join(format!("py-{}", PYTHON_PACKAGES.join("-")));
         ensure_installed(
             "PyJWT and cryptography (pip)",
             &dest,
@@ -832,7 +842,7 @@ fn python_path() -> &'static PathBuf {
                     ])
                     .arg("--target")
                     .arg(tmp)
-                    .args(["pyjwt", "cryptography"])
+                    .args(PYTHON_PACKAGES)
                     .output()
                     .expect("python3 with pip must be installed")
             },
@@ -841,11 +851,11 @@ fn python_path() -> &'static PathBuf {
     })
 }
 
-/// Node's jsonwebtoken under target/interop/node (NODE_PATH).
+/// Node's jsonwebtoken under target/interop/node-<version> (NODE_PATH).
 fn node_modules() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dest = interop_dir().join("node");
+        let dest = interop_dir().join(format!("node-{NODE_PACKAGE}"));
         ensure_installed(
             "jsonwebtoken (npm)",
             &dest,
@@ -860,7 +870,7 @@ fn node_modules() -> &'static PathBuf {
                 StdCommand::new("npm")
                     .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
                     .arg(tmp)
-                    .arg("jsonwebtoken")
+                    .arg(NODE_PACKAGE)
                     .output()
                     .expect("node and npm must be installed")
             },

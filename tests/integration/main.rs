@@ -1,6 +1,9 @@
 //! One integration-test binary (fast linking): every test runs the real `qtool` binary with a
 //! temporary config dir and HOME, against the real embedded sandbox over loopback TLS.
 
+// Tests may print what they measured.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 mod context;
@@ -9,5 +12,6 @@ mod jwt;
 mod qem;
 mod qrs;
 mod reliability;
+mod repository;
 mod sandbox;
 mod secrets;

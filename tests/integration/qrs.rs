@@ -8,11 +8,11 @@ use serde_json::Value;
 use qtool::qrs::endpoints;
 use qtool::qrs::resources::{Op, RESOURCES};
 
-/// The QRS Swagger file of the shared reference material (tests may read it; qtool does not).
+/// The QRS Swagger file vendored beside the emulator (tests read it; qtool does not).
 fn spec() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/specs/qrs-repository-api.swagger.json"
+        "/crates/qtool-sandbox/spec/qrs-repository-api.swagger.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("spec is JSON")
