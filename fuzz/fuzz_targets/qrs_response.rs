@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use qtool::qrs::reindent::Reindent;
-use qtool::qrs::resources::RESOURCES;
+use qtool::qrs::resources::ResourceKind;
 
 fn reindent(data: &[u8], chunk: usize) -> Result<Vec<u8>, String> {
     let mut r = Reindent::new();
@@ -34,7 +34,7 @@ fuzz_target!(|input: &[u8]| {
             serde_json::Value::Array(items) => items,
             other => vec![other],
         };
-        for resource in RESOURCES {
+        for resource in ResourceKind::ALL {
             for item in &mut items {
                 resource.decorate(item);
             }

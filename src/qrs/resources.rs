@@ -99,48 +99,133 @@ const fn en(path: &'static str, names: &'static [&'static str]) -> EnumField {
     EnumField { path, names }
 }
 
-#[derive(Debug)]
-pub struct Resource {
-    /// Command name (`app`) and path segment(s) after `/qrs/` (`app`).
-    pub name: &'static str,
-    pub path: &'static str,
-    /// Singular label for messages ("app", "reload task").
-    pub label: &'static str,
-    ops: u8,
-    /// Field used by `--name` (None when the resource has no name).
-    pub name_field: Option<&'static str>,
-    pub columns: &'static [Column],
-    /// Columns for `ls --full` (falls back to `columns`).
-    pub full_columns: &'static [Column],
-    pub enums: &'static [EnumField],
+/// The QRS resources qtool knows, one per `qtool qrs <resource>` command. Each carries its table
+/// row ([`Table`]): a misspelt resource is a compile error, not a failed run-time lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    App,
+    Stream,
+    Tag,
+    User,
+    ReloadTask,
+    Task,
+    ExecutionResult,
+    ExecutionSession,
+    SchemaEvent,
+    CompositeEvent,
+    CustomPropertyDefinition,
+    DataConnection,
+    Extension,
+    ContentLibrary,
+    SystemRule,
+    VirtualProxyConfig,
+    UserDirectory,
+    ServiceStatus,
 }
 
-impl Resource {
-    pub fn supports(&self, op: Op) -> bool {
-        self.ops & op.bit() != 0
+/// What qtool knows about one resource.
+#[derive(Debug)]
+struct Table {
+    /// Command name (`reloadtask`), which is also the path segment after `/qrs/`.
+    name: &'static str,
+    /// Singular label for messages ("reload task").
+    label: &'static str,
+    ops: u8,
+    /// Field used by `--name` (None when the resource has no name).
+    name_field: Option<&'static str>,
+    columns: &'static [Column],
+    /// Columns for `ls --full` (falls back to `columns`).
+    full_columns: &'static [Column],
+    enums: &'static [EnumField],
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 18] = [
+        ResourceKind::App,
+        ResourceKind::Stream,
+        ResourceKind::Tag,
+        ResourceKind::User,
+        ResourceKind::ReloadTask,
+        ResourceKind::Task,
+        ResourceKind::ExecutionResult,
+        ResourceKind::ExecutionSession,
+        ResourceKind::SchemaEvent,
+        ResourceKind::CompositeEvent,
+        ResourceKind::CustomPropertyDefinition,
+        ResourceKind::DataConnection,
+        ResourceKind::Extension,
+        ResourceKind::ContentLibrary,
+        ResourceKind::SystemRule,
+        ResourceKind::VirtualProxyConfig,
+        ResourceKind::UserDirectory,
+        ResourceKind::ServiceStatus,
+    ];
+
+    fn table(self) -> &'static Table {
+        use ResourceKind as K;
+        match self {
+            K::App => &APP,
+            K::Stream => &STREAM,
+            K::Tag => &TAG,
+            K::User => &USER,
+            K::ReloadTask => &RELOADTASK,
+            K::Task => &TASK,
+            K::ExecutionResult => &EXECUTIONRESULT,
+            K::ExecutionSession => &EXECUTIONSESSION,
+            K::SchemaEvent => &SCHEMAEVENT,
+            K::CompositeEvent => &COMPOSITEEVENT,
+            K::CustomPropertyDefinition => &CUSTOMPROPERTYDEFINITION,
+            K::DataConnection => &DATACONNECTION,
+            K::Extension => &EXTENSION,
+            K::ContentLibrary => &CONTENTLIBRARY,
+            K::SystemRule => &SYSTEMRULE,
+            K::VirtualProxyConfig => &VIRTUALPROXYCONFIG,
+            K::UserDirectory => &USERDIRECTORY,
+            K::ServiceStatus => &SERVICESTATUS,
+        }
     }
 
-    pub fn template(&self, op: Op) -> String {
-        format!("/{}{}", self.path, op.suffix())
+    /// Command name (`qtool qrs reloadtask`) and path segment (`/qrs/reloadtask`).
+    pub fn name(self) -> &'static str {
+        self.table().name
+    }
+
+    /// Singular label for messages ("reload task").
+    pub fn label(self) -> &'static str {
+        self.table().label
+    }
+
+    /// Field used by `--name` (None when the resource has no name).
+    pub fn name_field(self) -> Option<&'static str> {
+        self.table().name_field
+    }
+
+    pub fn supports(self, op: Op) -> bool {
+        self.table().ops & op.bit() != 0
+    }
+
+    pub fn template(self, op: Op) -> String {
+        format!("/{}{}", self.name(), op.suffix())
     }
 
     /// The path of a generic operation; `id` for get/update/delete.
-    pub fn op_path(&self, op: Op, id: Option<&str>) -> Result<QrsPath> {
+    pub fn op_path(self, op: Op, id: Option<&str>) -> Result<QrsPath> {
         let params: Vec<&str> = id.into_iter().collect();
         fill(&self.template(op), &params)
     }
 
-    pub fn table_columns(&self, full: bool) -> &'static [Column] {
-        if full && !self.full_columns.is_empty() {
-            self.full_columns
+    pub fn table_columns(self, full: bool) -> &'static [Column] {
+        let table = self.table();
+        if full && !table.full_columns.is_empty() {
+            table.full_columns
         } else {
-            self.columns
+            table.columns
         }
     }
 
     /// Replace enum integers by their names (for tables).
-    pub fn decorate(&self, item: &mut Value) {
-        decorate(item, self.enums);
+    pub fn decorate(self, item: &mut Value) {
+        decorate(item, self.table().enums);
     }
 }
 
@@ -325,202 +410,188 @@ const EVENT_ENUMS: &[EnumField] = &[
     en("incrementOption", wire::INCREMENT_OPTION),
 ];
 
-pub static RESOURCES: &[Resource] = &[
-    Resource {
-        name: "app",
-        path: "app",
-        label: "app",
-        ops: READ | COUNT | GET | (1 << Op::Update as u8) | (1 << Op::Delete as u8),
-        name_field: Some("name"),
-        columns: APP_COLS,
-        full_columns: APP_FULL_COLS,
-        enums: &[en("availabilityStatus", wire::APP_AVAILABILITY_STATUS)],
-    },
-    Resource {
-        name: "stream",
-        path: "stream",
-        label: "stream",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: NAMED,
-        full_columns: STREAM_FULL,
-        enums: &[],
-    },
-    Resource {
-        name: "tag",
-        path: "tag",
-        label: "tag",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: NAMED,
-        full_columns: &[],
-        enums: &[],
-    },
-    Resource {
-        name: "user",
-        path: "user",
-        label: "user",
-        ops: ALL_OPS,
-        name_field: Some("userId"),
-        columns: USER_COLS,
-        full_columns: USER_FULL,
-        enums: &[],
-    },
-    Resource {
-        name: "reloadtask",
-        path: "reloadtask",
-        label: "reload task",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: RELOADTASK_COLS,
-        full_columns: RELOADTASK_FULL,
-        enums: STATUS_ENUMS,
-    },
-    Resource {
-        name: "task",
-        path: "task",
-        label: "task",
-        ops: READ,
-        name_field: Some("name"),
-        columns: TASK_COLS,
-        full_columns: &[],
-        enums: STATUS_ENUMS,
-    },
-    Resource {
-        name: "executionresult",
-        path: "executionresult",
-        label: "execution result",
-        ops: ALL_OPS,
-        name_field: None,
-        columns: RESULT_COLS,
-        full_columns: &[],
-        enums: STATUS_ENUMS,
-    },
-    Resource {
-        name: "executionsession",
-        path: "executionsession",
-        label: "execution session",
-        ops: ALL_OPS,
-        name_field: None,
-        columns: SESSION_COLS,
-        full_columns: &[],
-        enums: STATUS_ENUMS,
-    },
-    Resource {
-        name: "schemaevent",
-        path: "schemaevent",
-        label: "schema event",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: EVENT_COLS,
-        full_columns: SCHEMA_FULL,
-        enums: EVENT_ENUMS,
-    },
-    Resource {
-        name: "compositeevent",
-        path: "compositeevent",
-        label: "composite event",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: EVENT_COLS,
-        full_columns: COMPOSITE_FULL,
-        enums: EVENT_ENUMS,
-    },
-    Resource {
-        name: "custompropertydefinition",
-        path: "custompropertydefinition",
-        label: "custom property definition",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: CPD_COLS,
-        full_columns: &[],
-        enums: &[],
-    },
-    Resource {
-        name: "dataconnection",
-        path: "dataconnection",
-        label: "data connection",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: DATACONN_COLS,
-        full_columns: &[],
-        enums: &[],
-    },
-    Resource {
-        name: "extension",
-        path: "extension",
-        label: "extension",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: NAMED,
-        full_columns: &[],
-        enums: &[],
-    },
-    Resource {
-        name: "contentlibrary",
-        path: "contentlibrary",
-        label: "content library",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: TYPED_COLS,
-        full_columns: &[],
-        enums: &[],
-    },
-    Resource {
-        name: "systemrule",
-        path: "systemrule",
-        label: "system rule",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: RULE_COLS,
-        full_columns: &[],
-        enums: &[],
-    },
-    Resource {
-        name: "virtualproxyconfig",
-        path: "virtualproxyconfig",
-        label: "virtual proxy",
-        ops: ALL_OPS,
-        name_field: Some("prefix"),
-        columns: VP_COLS,
-        full_columns: &[],
-        enums: &[en("authenticationMethod", wire::AUTHENTICATION_METHOD)],
-    },
-    Resource {
-        name: "userdirectory",
-        path: "userdirectory",
-        label: "user directory",
-        ops: ALL_OPS,
-        name_field: Some("name"),
-        columns: TYPED_COLS,
-        full_columns: UD_FULL,
-        enums: &[],
-    },
-    Resource {
-        name: "servicestatus",
-        path: "servicestatus",
-        label: "service status",
-        ops: READ | COUNT | GET,
-        name_field: None,
-        columns: SERVICE_COLS,
-        full_columns: SERVICE_COLS,
-        enums: &[
-            en("serviceType", wire::SERVICE_TYPE),
-            en("serviceState", wire::SERVICE_STATE),
-        ],
-    },
-];
+const APP: Table = Table {
+    name: "app",
+    label: "app",
+    ops: READ | COUNT | GET | (1 << Op::Update as u8) | (1 << Op::Delete as u8),
+    name_field: Some("name"),
+    columns: APP_COLS,
+    full_columns: APP_FULL_COLS,
+    enums: &[en("availabilityStatus", wire::APP_AVAILABILITY_STATUS)],
+};
 
-/// Look a resource up by command name.
-pub fn find(name: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.name == name)
-}
+const STREAM: Table = Table {
+    name: "stream",
+    label: "stream",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: NAMED,
+    full_columns: STREAM_FULL,
+    enums: &[],
+};
 
-/// The resource with this name; the table is static, so a miss is a programming error that is
-/// still reported as an error rather than a panic.
-pub fn get(name: &str) -> Result<&'static Resource> {
-    find(name).ok_or_else(|| crate::error::Error::usage(format!("unknown QRS resource `{name}`")))
-}
+const TAG: Table = Table {
+    name: "tag",
+    label: "tag",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: NAMED,
+    full_columns: &[],
+    enums: &[],
+};
+
+const USER: Table = Table {
+    name: "user",
+    label: "user",
+    ops: ALL_OPS,
+    name_field: Some("userId"),
+    columns: USER_COLS,
+    full_columns: USER_FULL,
+    enums: &[],
+};
+
+const RELOADTASK: Table = Table {
+    name: "reloadtask",
+    label: "reload task",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: RELOADTASK_COLS,
+    full_columns: RELOADTASK_FULL,
+    enums: STATUS_ENUMS,
+};
+
+const TASK: Table = Table {
+    name: "task",
+    label: "task",
+    ops: READ,
+    name_field: Some("name"),
+    columns: TASK_COLS,
+    full_columns: &[],
+    enums: STATUS_ENUMS,
+};
+
+const EXECUTIONRESULT: Table = Table {
+    name: "executionresult",
+    label: "execution result",
+    ops: ALL_OPS,
+    name_field: None,
+    columns: RESULT_COLS,
+    full_columns: &[],
+    enums: STATUS_ENUMS,
+};
+
+const EXECUTIONSESSION: Table = Table {
+    name: "executionsession",
+    label: "execution session",
+    ops: ALL_OPS,
+    name_field: None,
+    columns: SESSION_COLS,
+    full_columns: &[],
+    enums: STATUS_ENUMS,
+};
+
+const SCHEMAEVENT: Table = Table {
+    name: "schemaevent",
+    label: "schema event",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: EVENT_COLS,
+    full_columns: SCHEMA_FULL,
+    enums: EVENT_ENUMS,
+};
+
+const COMPOSITEEVENT: Table = Table {
+    name: "compositeevent",
+    label: "composite event",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: EVENT_COLS,
+    full_columns: COMPOSITE_FULL,
+    enums: EVENT_ENUMS,
+};
+
+const CUSTOMPROPERTYDEFINITION: Table = Table {
+    name: "custompropertydefinition",
+    label: "custom property definition",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: CPD_COLS,
+    full_columns: &[],
+    enums: &[],
+};
+
+const DATACONNECTION: Table = Table {
+    name: "dataconnection",
+    label: "data connection",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: DATACONN_COLS,
+    full_columns: &[],
+    enums: &[],
+};
+
+const EXTENSION: Table = Table {
+    name: "extension",
+    label: "extension",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: NAMED,
+    full_columns: &[],
+    enums: &[],
+};
+
+const CONTENTLIBRARY: Table = Table {
+    name: "contentlibrary",
+    label: "content library",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: TYPED_COLS,
+    full_columns: &[],
+    enums: &[],
+};
+
+const SYSTEMRULE: Table = Table {
+    name: "systemrule",
+    label: "system rule",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: RULE_COLS,
+    full_columns: &[],
+    enums: &[],
+};
+
+const VIRTUALPROXYCONFIG: Table = Table {
+    name: "virtualproxyconfig",
+    label: "virtual proxy",
+    ops: ALL_OPS,
+    name_field: Some("prefix"),
+    columns: VP_COLS,
+    full_columns: &[],
+    enums: &[en("authenticationMethod", wire::AUTHENTICATION_METHOD)],
+};
+
+const USERDIRECTORY: Table = Table {
+    name: "userdirectory",
+    label: "user directory",
+    ops: ALL_OPS,
+    name_field: Some("name"),
+    columns: TYPED_COLS,
+    full_columns: UD_FULL,
+    enums: &[],
+};
+
+const SERVICESTATUS: Table = Table {
+    name: "servicestatus",
+    label: "service status",
+    ops: READ | COUNT | GET,
+    name_field: None,
+    columns: SERVICE_COLS,
+    full_columns: SERVICE_COLS,
+    enums: &[
+        en("serviceType", wire::SERVICE_TYPE),
+        en("serviceState", wire::SERVICE_STATE),
+    ],
+};
 
 #[cfg(test)]
 mod tests {
@@ -529,7 +600,7 @@ mod tests {
 
     #[test]
     fn enums_are_named_for_tables() {
-        let r = find("reloadtask").unwrap();
+        let r = ResourceKind::ReloadTask;
         let mut v = json!({"taskType": 0, "operational": {"lastExecutionResult": {"status": 8},
             "nextExecution": "1753-01-01T00:00:00.000Z"}});
         r.decorate(&mut v);
@@ -542,8 +613,20 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_is_listed_once_and_is_a_qrs_command() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let qrs = cli.find_subcommand("qrs").unwrap();
+        let mut names = std::collections::HashSet::new();
+        for kind in ResourceKind::ALL {
+            assert!(names.insert(kind.name()), "{kind:?} listed twice");
+            assert!(qrs.find_subcommand(kind.name()).is_some(), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn op_paths() {
-        let r = find("app").unwrap();
+        let r = ResourceKind::App;
         assert!(!r.supports(Op::Create));
         assert!(r.supports(Op::Full));
         assert_eq!(r.template(Op::Get), "/app/{id}");
@@ -551,6 +634,6 @@ mod tests {
             r.op_path(Op::Delete, Some("x")).unwrap().segments,
             vec!["app", "x"]
         );
-        assert!(!find("task").unwrap().supports(Op::Get));
+        assert!(!ResourceKind::Task.supports(Op::Get));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use qtool::qrs::endpoints;
-use qtool::qrs::resources::{Op, RESOURCES};
+use qtool::qrs::resources::{Op, ResourceKind};
 
 /// The QRS Swagger file vendored beside the emulator (tests read it; qtool does not).
 fn spec() -> Value {
@@ -36,13 +36,13 @@ fn every_qrs_path_qtool_calls_is_in_the_spec() {
             missing.push(format!("{} {}", e.method, e.template));
         }
     }
-    for r in RESOURCES {
+    for r in ResourceKind::ALL {
         for op in Op::ALL {
             if r.supports(op) {
                 let t = r.template(op);
                 checked.insert((op.method().to_string(), t.clone()));
                 if !has(&spec, op.method(), &t) {
-                    missing.push(format!("{} {t} ({})", op.method(), r.name));
+                    missing.push(format!("{} {t} ({})", op.method(), r.name()));
                 }
             }
         }
@@ -53,27 +53,30 @@ fn every_qrs_path_qtool_calls_is_in_the_spec() {
 
 #[test]
 fn required_resources_are_all_there() {
-    for name in [
-        "app",
-        "stream",
-        "tag",
-        "user",
-        "reloadtask",
-        "task",
-        "executionresult",
-        "executionsession",
-        "schemaevent",
-        "compositeevent",
-        "custompropertydefinition",
-        "dataconnection",
-        "extension",
-        "contentlibrary",
-        "systemrule",
-        "virtualproxyconfig",
-        "userdirectory",
+    use ResourceKind as K;
+    for kind in [
+        K::App,
+        K::Stream,
+        K::Tag,
+        K::User,
+        K::ReloadTask,
+        K::Task,
+        K::ExecutionResult,
+        K::ExecutionSession,
+        K::SchemaEvent,
+        K::CompositeEvent,
+        K::CustomPropertyDefinition,
+        K::DataConnection,
+        K::Extension,
+        K::ContentLibrary,
+        K::SystemRule,
+        K::VirtualProxyConfig,
+        K::UserDirectory,
     ] {
-        let r = qtool::qrs::resources::find(name).unwrap_or_else(|| panic!("{name}"));
-        assert!(r.supports(Op::List) && r.supports(Op::Full), "{name}");
+        assert!(
+            kind.supports(Op::List) && kind.supports(Op::Full),
+            "{kind:?}"
+        );
     }
 }
 

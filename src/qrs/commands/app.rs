@@ -21,7 +21,7 @@ use crate::output::{col, status};
 use crate::qrs::client::{Body, QrsClient};
 use crate::qrs::endpoints;
 use crate::qrs::filter;
-use crate::qrs::resources::{self, Op, Resource};
+use crate::qrs::resources::{Op, ResourceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportScope {
@@ -108,7 +108,7 @@ pub struct PublishArgs {
 }
 
 pub fn run(cmd: AppCommand, app: &App) -> Result<u8> {
-    let res = resources::get("app")?;
+    let res = ResourceKind::App;
     match cmd {
         AppCommand::Common(v) => generic::run(res, v, app),
         AppCommand::Export(a) => export(a, app, res),
@@ -126,7 +126,7 @@ struct Planned {
     path: PathBuf,
 }
 
-fn export(a: ExportArgs, app: &App, res: &'static Resource) -> Result<u8> {
+fn export(a: ExportArgs, app: &App, res: ResourceKind) -> Result<u8> {
     let client = connect(app)?;
     let progress = progress_target(app);
     app.block_on(async {
@@ -522,7 +522,7 @@ fn new_bar(len: Option<u64>, label: &str) -> ProgressBar {
 
 // ---- import ----------------------------------------------------------------------------------
 
-fn import(a: ImportArgs, app: &App, res: &'static Resource) -> Result<u8> {
+fn import(a: ImportArgs, app: &App, res: ResourceKind) -> Result<u8> {
     let meta = std::fs::metadata(&a.file)
         .map_err(|e| Error::io(format!("reading {}", a.file.display()), e))?;
     if !meta.is_file() {
@@ -608,7 +608,7 @@ fn import(a: ImportArgs, app: &App, res: &'static Resource) -> Result<u8> {
 
 // ---- copy, publish, reload ----------------------------------------------------------------------
 
-fn copy(a: CopyArgs, app: &App, res: &'static Resource) -> Result<u8> {
+fn copy(a: CopyArgs, app: &App, res: ResourceKind) -> Result<u8> {
     let client = connect(app)?;
     let mut query = Vec::new();
     if let Some(n) = &a.name {
@@ -620,9 +620,9 @@ fn copy(a: CopyArgs, app: &App, res: &'static Resource) -> Result<u8> {
     Ok(0)
 }
 
-fn publish(a: PublishArgs, app: &App, res: &'static Resource) -> Result<u8> {
+fn publish(a: PublishArgs, app: &App, res: ResourceKind) -> Result<u8> {
     let client = connect(app)?;
-    let streams = resources::get("stream")?;
+    let streams = ResourceKind::Stream;
     let published = app.block_on(async {
         let stream_id = id_or_name(&client, streams, &a.stream).await?;
         let mut query = vec![("stream", stream_id.as_str())];

@@ -12,13 +12,13 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::output::{OutputFormat, status};
 use crate::qrs::client::{Body, QrsClient, json_body};
 use crate::qrs::filter;
-use crate::qrs::resources::{Op, Resource};
+use crate::qrs::resources::{Op, ResourceKind};
 
 pub fn connect(app: &App) -> Result<QrsClient> {
     QrsClient::new(&app.target()?)
 }
 
-pub fn run(res: &'static Resource, verb: CommonVerb, app: &App) -> Result<u8> {
+pub fn run(res: ResourceKind, verb: CommonVerb, app: &App) -> Result<u8> {
     let client = connect(app)?;
     app.block_on(async {
         match verb {
@@ -35,21 +35,21 @@ pub fn run(res: &'static Resource, verb: CommonVerb, app: &App) -> Result<u8> {
     Ok(0)
 }
 
-fn name_filter(res: &Resource, flt: Option<&str>, name: Option<&str>) -> Result<Option<String>> {
-    if name.is_some() && res.name_field.is_none() {
+fn name_filter(res: ResourceKind, flt: Option<&str>, name: Option<&str>) -> Result<Option<String>> {
+    if name.is_some() && res.name_field().is_none() {
         return Err(Error::usage(format!(
             "{}s have no name; use --filter",
-            res.label
+            res.label()
         )));
     }
     Ok(filter::with_name(
         flt,
-        res.name_field.unwrap_or("name"),
+        res.name_field().unwrap_or("name"),
         name,
     ))
 }
 
-pub async fn ls(client: &QrsClient, res: &Resource, a: &LsArgs, app: &App) -> Result<()> {
+pub async fn ls(client: &QrsClient, res: ResourceKind, a: &LsArgs, app: &App) -> Result<()> {
     let flt = name_filter(res, a.filter.as_deref(), a.name.as_deref())?;
     let op = if a.full { Op::Full } else { Op::List };
     let mut query: Vec<(&str, &str)> = Vec::new();
@@ -69,7 +69,7 @@ pub async fn ls(client: &QrsClient, res: &Resource, a: &LsArgs, app: &App) -> Re
     print_list(&app.printer, res, items, a.full)
 }
 
-async fn count(client: &QrsClient, res: &Resource, a: &CountArgs, app: &App) -> Result<()> {
+async fn count(client: &QrsClient, res: ResourceKind, a: &CountArgs, app: &App) -> Result<()> {
     let flt = name_filter(res, a.filter.as_deref(), a.name.as_deref())?;
     let query: Vec<(&str, &str)> = flt.iter().map(|f| ("filter", f.as_str())).collect();
     let n = if res.supports(Op::Count) {
@@ -80,7 +80,10 @@ async fn count(client: &QrsClient, res: &Resource, a: &CountArgs, app: &App) -> 
         v.as_u64()
             .or_else(|| v.get("value").and_then(Value::as_u64))
             .ok_or_else(|| {
-                Error::server(format!("the count of {}s is not a number: {v}", res.label))
+                Error::server(format!(
+                    "the count of {}s is not a number: {v}",
+                    res.label()
+                ))
             })?
     } else {
         client
@@ -96,7 +99,7 @@ async fn count(client: &QrsClient, res: &Resource, a: &CountArgs, app: &App) -> 
 }
 
 /// One entity by id (full). Resources without `/{id}` are read through `/full?filter=id eq`.
-pub async fn get(client: &QrsClient, res: &Resource, id: &str) -> Result<Value> {
+pub async fn get(client: &QrsClient, res: ResourceKind, id: &str) -> Result<Value> {
     if res.supports(Op::Get) {
         return client
             .get_json(&res.op_path(Op::Get, Some(id))?, &[])
@@ -113,12 +116,12 @@ pub async fn get(client: &QrsClient, res: &Resource, id: &str) -> Result<Value> 
     Ok(items.swap_remove(0))
 }
 
-fn not_found(res: &Resource, id: &str) -> Error {
-    Error::not_found(format!("no {} with id {id}", res.label))
-        .with_hint(format!("list them with `qtool qrs {} ls`", res.name))
+fn not_found(res: ResourceKind, id: &str) -> Error {
+    Error::not_found(format!("no {} with id {id}", res.label()))
+        .with_hint(format!("list them with `qtool qrs {} ls`", res.name()))
 }
 
-fn not_found_hint(e: Error, res: &Resource, id: &str) -> Error {
+fn not_found_hint(e: Error, res: ResourceKind, id: &str) -> Error {
     if e.class() == ErrorClass::NotFound {
         not_found(res, id)
     } else {
@@ -126,7 +129,7 @@ fn not_found_hint(e: Error, res: &Resource, id: &str) -> Error {
     }
 }
 
-pub fn create(res: &'static Resource, a: CreateArgs, app: &App) -> Result<u8> {
+pub fn create(res: ResourceKind, a: CreateArgs, app: &App) -> Result<u8> {
     if !res.supports(Op::Create) {
         return Err(unsupported(res, Op::Create));
     }
@@ -136,7 +139,12 @@ pub fn create(res: &'static Resource, a: CreateArgs, app: &App) -> Result<u8> {
     Ok(0)
 }
 
-pub async fn create_doc(client: &QrsClient, res: &Resource, doc: Value, app: &App) -> Result<()> {
+pub async fn create_doc(
+    client: &QrsClient,
+    res: ResourceKind,
+    doc: Value,
+    app: &App,
+) -> Result<()> {
     match doc {
         Value::Array(items) => {
             let url = client.url(&res.op_path(Op::CreateMany, None)?, &[])?;
@@ -156,26 +164,30 @@ pub async fn create_doc(client: &QrsClient, res: &Resource, doc: Value, app: &Ap
         }
         _ => Err(Error::input(format!(
             "a {} to create must be a JSON object (or an array of them)",
-            res.label
+            res.label()
         ))),
     }
 }
 
-pub fn unsupported(res: &Resource, op: Op) -> Error {
-    let hint = match (res.name, op) {
-        ("app", Op::Create) => "apps are created with `qtool qrs app import FILE.qvf`".to_string(),
-        ("task", _) => "tasks are managed per type: use `qtool qrs reloadtask ...`".to_string(),
-        _ => format!("use `qtool qrs raw` for other {} operations", res.label),
+pub fn unsupported(res: ResourceKind, op: Op) -> Error {
+    let hint = match (res, op) {
+        (ResourceKind::App, Op::Create) => {
+            "apps are created with `qtool qrs app import FILE.qvf`".to_string()
+        }
+        (ResourceKind::Task, _) => {
+            "tasks are managed per type: use `qtool qrs reloadtask ...`".to_string()
+        }
+        _ => format!("use `qtool qrs raw` for other {} operations", res.label()),
     };
     Error::usage(format!(
         "QRS has no `{}` operation for {}s",
         op.verb(),
-        res.label
+        res.label()
     ))
     .with_hint(hint)
 }
 
-async fn update(client: &QrsClient, res: &Resource, a: UpdateArgs, app: &App) -> Result<()> {
+async fn update(client: &QrsClient, res: ResourceKind, a: UpdateArgs, app: &App) -> Result<()> {
     if !res.supports(Op::Update) {
         return Err(unsupported(res, Op::Update));
     }
@@ -214,7 +226,8 @@ async fn update(client: &QrsClient, res: &Resource, a: UpdateArgs, app: &App) ->
             if e.class() == ErrorClass::Conflict {
                 Error::conflict(format!(
                     "{} {} was changed by someone else since qtool read it",
-                    res.label, a.id
+                    res.label(),
+                    a.id
                 ))
                 .with_hint("run the update again (it re-reads the current version)")
             } else {
@@ -282,7 +295,7 @@ pub fn merge(base: &mut Value, patch: Value) {
     }
 }
 
-async fn rm(client: &QrsClient, res: &Resource, a: RmArgs, app: &App) -> Result<()> {
+async fn rm(client: &QrsClient, res: ResourceKind, a: RmArgs, app: &App) -> Result<()> {
     if !res.supports(Op::Delete) {
         return Err(unsupported(res, Op::Delete));
     }
@@ -292,7 +305,7 @@ async fn rm(client: &QrsClient, res: &Resource, a: RmArgs, app: &App) -> Result<
         }
         delete_one(client, res, id).await?;
         if !app.printer.quiet() {
-            status(&format!("Deleted {} {id}", res.label));
+            status(&format!("Deleted {} {id}", res.label()));
         }
         return Ok(());
     }
@@ -304,7 +317,7 @@ async fn rm(client: &QrsClient, res: &Resource, a: RmArgs, app: &App) -> Result<
     if items.is_empty() {
         status(&format!(
             "No {} matches `{flt}`; nothing deleted",
-            res.label
+            res.label()
         ));
         return Ok(());
     }
@@ -313,7 +326,7 @@ async fn rm(client: &QrsClient, res: &Resource, a: RmArgs, app: &App) -> Result<
         return Err(Error::usage(format!(
             "refusing to delete {} {}(s) without --yes (listed above)",
             items.len(),
-            res.label
+            res.label()
         ))
         .with_hint("check the list and run the same command with --yes"));
     }
@@ -333,12 +346,12 @@ async fn rm(client: &QrsClient, res: &Resource, a: RmArgs, app: &App) -> Result<
         match r {
             Ok(()) => {
                 if !app.printer.quiet() {
-                    status(&format!("Deleted {} {id}", res.label));
+                    status(&format!("Deleted {} {id}", res.label()));
                 }
             }
             Err(e) => {
                 failed += 1;
-                crate::output::warn(&format!("{} {id}: {e}", res.label));
+                crate::output::warn(&format!("{} {id}: {e}", res.label()));
                 first_err.get_or_insert(e);
             }
         }
@@ -355,7 +368,7 @@ async fn rm(client: &QrsClient, res: &Resource, a: RmArgs, app: &App) -> Result<
     }
 }
 
-async fn delete_one(client: &QrsClient, res: &Resource, id: &str) -> Result<()> {
+async fn delete_one(client: &QrsClient, res: ResourceKind, id: &str) -> Result<()> {
     let url = client.url(&res.op_path(Op::Delete, Some(id))?, &[])?;
     client
         .send(Method::DELETE, url, Body::None)

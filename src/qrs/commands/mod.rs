@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 
 use crate::app::App;
 use crate::error::Result;
+use crate::qrs::resources::ResourceKind;
 
 pub use output::stream_json;
 
@@ -249,8 +250,7 @@ fn parse_kv(text: &str) -> std::result::Result<(String, String), String> {
 
 pub fn run(args: QrsArgs, app: &App) -> Result<u8> {
     use QrsCommand as C;
-    let generic = |name: &str, verb: Verb| -> Result<u8> {
-        let res = crate::qrs::resources::get(name)?;
+    let generic = |res: ResourceKind, verb: Verb| -> Result<u8> {
         match verb {
             Verb::Common(v) => generic::run(res, v, app),
             Verb::Create(a) => generic::create(res, a, app),
@@ -258,22 +258,22 @@ pub fn run(args: QrsArgs, app: &App) -> Result<u8> {
     };
     match args.command {
         C::App(cmd) => app::run(cmd, app),
-        C::Stream(v) => generic("stream", v),
-        C::Tag(v) => generic("tag", v),
-        C::User(v) => generic("user", v),
+        C::Stream(v) => generic(ResourceKind::Stream, v),
+        C::Tag(v) => generic(ResourceKind::Tag, v),
+        C::User(v) => generic(ResourceKind::User, v),
         C::Reloadtask(cmd) => reloadtask::run(cmd, app),
         C::Task(cmd) => task::run(cmd, app),
-        C::Executionresult(v) => generic("executionresult", v),
-        C::Executionsession(v) => generic("executionsession", v),
-        C::Schemaevent(v) => generic("schemaevent", v),
-        C::Compositeevent(v) => generic("compositeevent", v),
-        C::Custompropertydefinition(v) => generic("custompropertydefinition", v),
-        C::Dataconnection(v) => generic("dataconnection", v),
-        C::Extension(v) => generic("extension", v),
-        C::Contentlibrary(v) => generic("contentlibrary", v),
-        C::Systemrule(v) => generic("systemrule", v),
+        C::Executionresult(v) => generic(ResourceKind::ExecutionResult, v),
+        C::Executionsession(v) => generic(ResourceKind::ExecutionSession, v),
+        C::Schemaevent(v) => generic(ResourceKind::SchemaEvent, v),
+        C::Compositeevent(v) => generic(ResourceKind::CompositeEvent, v),
+        C::Custompropertydefinition(v) => generic(ResourceKind::CustomPropertyDefinition, v),
+        C::Dataconnection(v) => generic(ResourceKind::DataConnection, v),
+        C::Extension(v) => generic(ResourceKind::Extension, v),
+        C::Contentlibrary(v) => generic(ResourceKind::ContentLibrary, v),
+        C::Systemrule(v) => generic(ResourceKind::SystemRule, v),
         C::Virtualproxyconfig(cmd) => virtualproxy::run(cmd, app),
-        C::Userdirectory(v) => generic("userdirectory", v),
+        C::Userdirectory(v) => generic(ResourceKind::UserDirectory, v),
         C::Servicestatus => raw::servicestatus(app),
         C::About => raw::about(app),
         C::Raw(a) => raw::run(a, app),

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::output::{OutputFormat, Printer};
 use crate::qrs::client::QrsClient;
 use crate::qrs::filter;
-use crate::qrs::resources::{Op, Resource};
+use crate::qrs::resources::{Op, ResourceKind};
 
 /// Pretty-print a (possibly huge) JSON response to stdout while it downloads: the bytes are
 /// re-indented chunk by chunk (as `serde_json`'s pretty printer lays them out) without being
@@ -74,7 +74,7 @@ pub fn read_json_input(path: &Path) -> Result<Value> {
 /// Print a list of entities of `res`: table with enum names, JSON/YAML as received, or ids.
 pub fn print_list(
     printer: &Printer,
-    res: &Resource,
+    res: ResourceKind,
     mut items: Vec<Value>,
     full: bool,
 ) -> Result<()> {
@@ -87,7 +87,7 @@ pub fn print_list(
 }
 
 /// Print one entity (enum names in table mode).
-pub fn print_one(printer: &Printer, res: &Resource, mut item: Value) -> Result<()> {
+pub fn print_one(printer: &Printer, res: ResourceKind, mut item: Value) -> Result<()> {
     if printer.format() == OutputFormat::Table && !printer.quiet() {
         res.decorate(&mut item);
     }
@@ -95,21 +95,23 @@ pub fn print_one(printer: &Printer, res: &Resource, mut item: Value) -> Result<(
 }
 
 /// The one entity of `res` named `name`: 0 matches is "not found", 2+ is a conflict listing them.
-pub async fn one_by_name(client: &QrsClient, res: &Resource, name: &str) -> Result<Value> {
-    let field = res.name_field.unwrap_or("name");
+pub async fn one_by_name(client: &QrsClient, res: ResourceKind, name: &str) -> Result<Value> {
+    let field = res.name_field().unwrap_or("name");
     let flt = filter::eq(field, name);
     let items = client
         .get_list(&res.op_path(Op::List, None)?, &[("filter", &flt)])
         .await?;
     match items.len() {
         1 => Ok(items.into_iter().next().unwrap_or(Value::Null)),
-        0 => Err(Error::not_found(format!("no {} named `{name}`", res.label))
-            .with_hint(format!("list them with `qtool qrs {} ls`", res.name))),
+        0 => Err(
+            Error::not_found(format!("no {} named `{name}`", res.label()))
+                .with_hint(format!("list them with `qtool qrs {} ls`", res.name())),
+        ),
         n => {
             let ids: Vec<String> = items.iter().map(|i| crate::output::cell(i, "id")).collect();
             Err(Error::conflict(format!(
                 "{n} {}s are named `{name}`: {}",
-                res.label,
+                res.label(),
                 ids.join(", ")
             ))
             .with_hint("pass the id instead of the name"))
@@ -118,7 +120,7 @@ pub async fn one_by_name(client: &QrsClient, res: &Resource, name: &str) -> Resu
 }
 
 /// Id from an argument that is either a GUID or a name.
-pub async fn id_or_name(client: &QrsClient, res: &Resource, text: &str) -> Result<String> {
+pub async fn id_or_name(client: &QrsClient, res: ResourceKind, text: &str) -> Result<String> {
     if filter::is_guid(text) {
         return Ok(text.to_string());
     }

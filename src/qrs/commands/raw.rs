@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::qrs::client::{Body, json_body, read_json};
 use crate::qrs::endpoints;
-use crate::qrs::resources;
+use crate::qrs::resources::ResourceKind;
 
 pub fn run(a: RawArgs, app: &App) -> Result<u8> {
     let method = Method::from_bytes(a.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
@@ -77,7 +77,7 @@ pub fn about(app: &App) -> Result<u8> {
 
 pub fn servicestatus(app: &App) -> Result<u8> {
     let client = connect(app)?;
-    let res = resources::get("servicestatus")?;
+    let res = ResourceKind::ServiceStatus;
     let items = app.block_on(async {
         client
             .get_list(&endpoints::SERVICE_STATUS_FULL.path(&[])?, &[])

@@ -62,7 +62,7 @@ use crate::error::{Error, Result};
 use crate::qrs::client::{Body, QrsClient, json_body};
 use crate::qrs::endpoints;
 use crate::qrs::filter;
-use crate::qrs::resources;
+use crate::qrs::resources::ResourceKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -170,7 +170,7 @@ fn day_minutes() -> u32 {
 }
 
 pub fn run(cmd: ReloadtaskCommand, app: &App) -> Result<u8> {
-    let res = resources::get("reloadtask")?;
+    let res = ResourceKind::ReloadTask;
     match cmd {
         ReloadtaskCommand::Common(v) => generic::run(res, v, app),
         ReloadtaskCommand::Create(a) => create(a, app),
@@ -217,7 +217,7 @@ fn create(a: CreateArgs, app: &App) -> Result<u8> {
     };
     check_unique_names(&specs)?;
     let client = connect(app)?;
-    let res = resources::get("reloadtask")?;
+    let res = ResourceKind::ReloadTask;
     let created = app.block_on(async {
         let mut created_ids: HashMap<String, String> = HashMap::new();
         let mut created = Vec::new();
@@ -269,7 +269,7 @@ fn create_raw_bundle(doc: Value, a: &CreateArgs, app: &App) -> Result<u8> {
     }
     let client = connect(app)?;
     let task = app.block_on(post_bundle(&client, &doc))?;
-    super::output::print_one(&app.printer, resources::get("reloadtask")?, task)?;
+    super::output::print_one(&app.printer, ResourceKind::ReloadTask, task)?;
     Ok(0)
 }
 
@@ -286,7 +286,7 @@ async fn build_bundle(
     created: &HashMap<String, String>,
     dry_run: bool,
 ) -> Result<Value> {
-    let apps = resources::get("app")?;
+    let apps = ResourceKind::App;
     let app_id = id_or_name(client, apps, &spec.app)
         .await
         .map_err(|e| e.context(format!("task `{}`", spec.name)))?;
@@ -312,7 +312,7 @@ async fn build_bundle(
                 Some(id) => id.clone(),
                 None if filter::is_guid(&after.task) => after.task.clone(),
                 None => {
-                    let tasks = resources::get("reloadtask")?;
+                    let tasks = ResourceKind::ReloadTask;
                     match super::output::one_by_name(client, tasks, &after.task).await {
                         Ok(t) => crate::output::cell(&t, "id"),
                         Err(e) if dry_run => format!("<{}: {}>", after.task, e.message()),

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::output::{Paint, status};
 use crate::qrs::client::{Body, QrsClient};
 use crate::qrs::endpoints;
-use crate::qrs::resources;
+use crate::qrs::resources::ResourceKind;
 use crate::qrs::wire::{self, task_status};
 
 #[derive(Debug, Args)]
@@ -41,7 +41,7 @@ fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 }
 
 pub fn run(cmd: TaskCommand, app: &App) -> Result<u8> {
-    let res = resources::get("task")?;
+    let res = ResourceKind::Task;
     match cmd {
         TaskCommand::Common(v) => generic::run(res, v, app),
         TaskCommand::Start(a) => start(a, app),
@@ -66,7 +66,7 @@ fn start(a: StartArgs, app: &App) -> Result<u8> {
     };
     // Each request keeps a short timeout even when the wait is long.
     let client = QrsClient::with_timeout(&target, target.timeout.min(Duration::from_secs(120)))?;
-    let tasks = resources::get("task")?;
+    let tasks = ResourceKind::Task;
     let outcome = app.block_on(async {
         let (task_id, task_name) = match (&a.id, &a.name) {
             (Some(id), _) => (id.clone(), None),

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::output::{status, warn};
 use crate::qrs::client::{Body, QrsClient, json_body};
 use crate::qrs::endpoints;
-use crate::qrs::resources::{self, Op};
+use crate::qrs::resources::{Op, ResourceKind};
 
 #[derive(Debug, Args)]
 pub struct CreateJwtArgs {
@@ -53,7 +53,7 @@ pub struct CreateJwtArgs {
 }
 
 pub fn run(cmd: VirtualproxyCommand, app: &App) -> Result<u8> {
-    let res = resources::get("virtualproxyconfig")?;
+    let res = ResourceKind::VirtualProxyConfig;
     match cmd {
         VirtualproxyCommand::Common(v) => generic::run(res, v, app),
         VirtualproxyCommand::Create(a) => generic::create(res, a, app),
@@ -100,7 +100,7 @@ fn create_jwt(a: CreateJwtArgs, app: &App) -> Result<u8> {
         "customProperties": [],
     });
     let client = connect(app)?;
-    let res = resources::get("virtualproxyconfig")?;
+    let res = ResourceKind::VirtualProxyConfig;
     let created = app.block_on(async {
         if !a.no_link
             && let Some(node) = central_node(&client).await?
