@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::jwt::token::JwtAlgorithm;
+
 /// Which product the server is. `windows` is qlik-cli's name for QSEoW.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -82,7 +84,7 @@ pub struct JwtRecipe {
     pub expires_in: Option<String>,
     /// RS256 (default), RS384 or RS512.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alg: Option<String>,
+    pub alg: Option<JwtAlgorithm>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     /// Extra claims, as JSON text per claim name.

@@ -8,30 +8,50 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::keys::{PrivateKey, PublicKey};
 use crate::error::{Error, Result};
 
-/// The algorithms Qlik's JWT virtual proxy accepts.
-pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
-
-/// `RS256` / `rs384` / ... to an [`Algorithm`].
-pub fn parse_alg(text: &str) -> Result<Algorithm> {
-    match text.to_ascii_uppercase().as_str() {
-        "RS256" => Ok(Algorithm::RS256),
-        "RS384" => Ok(Algorithm::RS384),
-        "RS512" => Ok(Algorithm::RS512),
-        _ => Err(Error::usage(format!("unsupported JWT algorithm `{text}`"))
-            .with_hint("use RS256, RS384 or RS512 (what Qlik JWT virtual proxies accept)")),
-    }
+/// The signature algorithms Qlik's JWT virtual proxy accepts (flags take any case; contexts
+/// store the upper-case name, and read lower case too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+pub enum JwtAlgorithm {
+    #[default]
+    #[value(name = "RS256")]
+    #[serde(rename = "RS256", alias = "rs256")]
+    Rs256,
+    #[value(name = "RS384")]
+    #[serde(rename = "RS384", alias = "rs384")]
+    Rs384,
+    #[value(name = "RS512")]
+    #[serde(rename = "RS512", alias = "rs512")]
+    Rs512,
 }
 
-pub fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::RS384 => "RS384",
-        Algorithm::RS512 => "RS512",
-        _ => "RS256",
+impl JwtAlgorithm {
+    pub const ALL: [JwtAlgorithm; 3] = [
+        JwtAlgorithm::Rs256,
+        JwtAlgorithm::Rs384,
+        JwtAlgorithm::Rs512,
+    ];
+
+    /// The header's `alg` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Rs256 => "RS256",
+            JwtAlgorithm::Rs384 => "RS384",
+            JwtAlgorithm::Rs512 => "RS512",
+        }
+    }
+
+    fn signer(self) -> Algorithm {
+        match self {
+            JwtAlgorithm::Rs256 => Algorithm::RS256,
+            JwtAlgorithm::Rs384 => Algorithm::RS384,
+            JwtAlgorithm::Rs512 => Algorithm::RS512,
+        }
     }
 }
 
@@ -103,9 +123,9 @@ pub fn build_claims(spec: &ClaimSpec, now: i64) -> Map<String, Value> {
 }
 
 /// The header Node's jsonwebtoken writes: `{"alg":"RS256","typ":"JWT"}` (+ `kid`).
-pub fn build_header(alg: Algorithm, kid: Option<&str>) -> Map<String, Value> {
+pub fn build_header(alg: JwtAlgorithm, kid: Option<&str>) -> Map<String, Value> {
     let mut header = Map::new();
-    header.insert("alg".into(), Value::String(alg_name(alg).into()));
+    header.insert("alg".into(), Value::String(alg.name().into()));
     header.insert("typ".into(), Value::String("JWT".into()));
     if let Some(kid) = kid {
         header.insert("kid".into(), Value::String(kid.into()));
@@ -132,7 +152,7 @@ pub fn sign(
     header: &Map<String, Value>,
     claims: &Map<String, Value>,
     key: &PrivateKey,
-    alg: Algorithm,
+    alg: JwtAlgorithm,
 ) -> Result<String> {
     super::install_crypto_provider();
     let encode = |v: &Map<String, Value>| -> Result<String> {
@@ -146,7 +166,7 @@ pub fn sign(
     let signature = jsonwebtoken::crypto::sign(
         token.as_bytes(),
         &EncodingKey::from_rsa_der(&key.pkcs1),
-        alg,
+        alg.signer(),
     )
     .map_err(|e| Error::failed(format!("signing failed: {e}")))?;
     token.push('.');
@@ -208,7 +228,7 @@ pub fn decode_unverified(token: &str) -> std::result::Result<Decoded, String> {
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
     /// Required algorithm; `None` accepts RS256, RS384 and RS512.
-    pub alg: Option<Algorithm>,
+    pub alg: Option<JwtAlgorithm>,
     pub audience: Option<String>,
     pub leeway: Duration,
 }
@@ -339,23 +359,23 @@ pub fn verify(
         Some(other) => other.to_string(),
         None => return Err(VerifyError::Malformed("the header has no `alg`".into())),
     };
-    let allowed: Vec<Algorithm> = match options.alg {
+    let allowed: Vec<JwtAlgorithm> = match options.alg {
         Some(alg) => vec![alg],
-        None => ALGORITHMS.to_vec(),
+        None => JwtAlgorithm::ALL.to_vec(),
     };
     let alg = allowed
         .iter()
         .copied()
-        .find(|a| alg_name(*a) == token_alg)
+        .find(|a| a.name() == token_alg)
         .ok_or_else(|| VerifyError::AlgorithmMismatch {
             token: token_alg.clone(),
             expected: allowed
                 .iter()
-                .map(|a| alg_name(*a))
+                .map(|a| a.name())
                 .collect::<Vec<_>>()
                 .join(" or "),
         })?;
-    let mut validation = Validation::new(alg);
+    let mut validation = Validation::new(alg.signer());
     validation.leeway = options.leeway.as_secs();
     validation.validate_nbf = true;
     match &options.audience {
@@ -372,7 +392,7 @@ pub fn verify(
                 ErrorKind::InvalidSignature => VerifyError::BadSignature,
                 ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmMismatch {
                     token: token_alg,
-                    expected: alg_name(alg).into(),
+                    expected: alg.name().into(),
                 },
                 ErrorKind::ExpiredSignature => VerifyError::Expired {
                     exp: claim_i64(&decoded.claims, "exp").unwrap_or(0),
@@ -442,9 +462,9 @@ mod tests {
 
     #[test]
     fn header_matches_node() {
-        let h = serde_json::to_string(&build_header(Algorithm::RS256, None)).unwrap();
+        let h = serde_json::to_string(&build_header(JwtAlgorithm::Rs256, None)).unwrap();
         assert_eq!(h, r#"{"alg":"RS256","typ":"JWT"}"#);
-        let h = serde_json::to_string(&build_header(Algorithm::RS512, Some("k1"))).unwrap();
+        let h = serde_json::to_string(&build_header(JwtAlgorithm::Rs512, Some("k1"))).unwrap();
         assert_eq!(h, r#"{"alg":"RS512","typ":"JWT","kid":"k1"}"#);
     }
 
@@ -501,8 +521,15 @@ mod tests {
 
     #[test]
     fn algorithms() {
-        assert_eq!(parse_alg("rs384").unwrap(), Algorithm::RS384);
-        assert!(parse_alg("HS256").is_err());
+        use clap::ValueEnum;
+        assert_eq!(
+            JwtAlgorithm::from_str("rs384", true).unwrap(),
+            JwtAlgorithm::Rs384
+        );
+        assert!(JwtAlgorithm::from_str("HS256", true).is_err());
+        for alg in JwtAlgorithm::ALL {
+            assert_eq!(alg.to_possible_value().unwrap().get_name(), alg.name());
+        }
         assert_eq!(human_time(1_603_819_629), "2020-10-27T17:27:09Z");
         assert_eq!(human_span(0), "0s");
         assert_eq!(human_span(192), "3m12s");

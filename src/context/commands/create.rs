@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::context::model::{self, AuthKind, ClientCert, Context, JwtRecipe, Secrets, ServerType};
 use crate::context::resolve::{ENV_PASSWORD, parse_server_url};
 use crate::error::{Error, Result};
+use crate::jwt::token::JwtAlgorithm;
 use crate::output::status;
 use crate::secret;
 
@@ -65,9 +66,15 @@ pub struct ContextFields {
     /// Lifetime of each minted token (default 5m).
     #[arg(long, value_name = "DURATION", help_heading = "JWT signing recipe")]
     pub jwt_expires_in: Option<String>,
-    /// Signing algorithm: RS256 (default), RS384, RS512.
-    #[arg(long, value_name = "ALG", help_heading = "JWT signing recipe")]
-    pub jwt_alg: Option<String>,
+    /// Signing algorithm (default RS256).
+    #[arg(
+        long,
+        value_name = "ALG",
+        value_enum,
+        ignore_case = true,
+        help_heading = "JWT signing recipe"
+    )]
+    pub jwt_alg: Option<JwtAlgorithm>,
     /// `kid` header.
     #[arg(long, value_name = "KID", help_heading = "JWT signing recipe")]
     pub jwt_kid: Option<String>,
@@ -303,14 +310,8 @@ fn update_jwt_recipe(context: &mut Context, f: &ContextFields) -> Result<()> {
         crate::duration::parse(e).map_err(|e| Error::usage(e.to_string()))?;
         recipe.expires_in = Some(e.clone());
     }
-    if let Some(alg) = &f.jwt_alg {
-        let upper = alg.to_ascii_uppercase();
-        if !matches!(upper.as_str(), "RS256" | "RS384" | "RS512") {
-            return Err(Error::usage(format!(
-                "unsupported JWT algorithm `{alg}`; use RS256, RS384 or RS512"
-            )));
-        }
-        recipe.alg = Some(upper);
+    if f.jwt_alg.is_some() {
+        recipe.alg = f.jwt_alg;
     }
     if !f.jwt_group.is_empty() {
         recipe.groups = f.jwt_group.clone();

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use super::{PassphraseArg, parse_duration};
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::jwt::{keys, token};
+use crate::jwt::keys;
+use crate::jwt::token::{self, JwtAlgorithm};
 
 #[derive(Debug, Args)]
 #[command(
@@ -54,9 +55,9 @@ pub struct SignArgs {
     /// Extra claims from a JSON object file (`-` for stdin), applied before --claim.
     #[arg(long, value_name = "FILE")]
     pub claims_file: Option<PathBuf>,
-    /// Signature algorithm: RS256, RS384 or RS512.
-    #[arg(long, value_name = "ALG", default_value = "RS256")]
-    pub alg: String,
+    /// Signature algorithm.
+    #[arg(long, value_name = "ALG", value_enum, ignore_case = true, default_value_t = JwtAlgorithm::Rs256)]
+    pub alg: JwtAlgorithm,
     /// Key id header (`kid`).
     #[arg(long, value_name = "KID")]
     pub kid: Option<String>,
@@ -81,7 +82,6 @@ fn parse_when(text: &str) -> std::result::Result<i64, String> {
 }
 
 pub fn run(args: SignArgs, app: &App) -> Result<u8> {
-    let alg = token::parse_alg(&args.alg)?;
     for (flag, value) in [
         ("--userid", &args.userid),
         ("--userdirectory", &args.userdirectory),
@@ -120,8 +120,8 @@ pub fn run(args: SignArgs, app: &App) -> Result<u8> {
         not_before: args.not_before,
     };
     let claims = token::build_claims(&spec, token::now());
-    let header = token::build_header(alg, args.kid.as_deref());
-    let jwt = token::sign(&header, &claims, &key, alg)?;
+    let header = token::build_header(args.alg, args.kid.as_deref());
+    let jwt = token::sign(&header, &claims, &key, args.alg)?;
     if app.printer.is_structured() && !app.printer.quiet() {
         app.printer
             .document(&json!({"token": jwt, "header": header, "claims": claims}))?;

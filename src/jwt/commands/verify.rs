@@ -9,7 +9,7 @@ use super::{parse_duration, print_token, read_token};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::jwt::keys::{self, PublicSource};
-use crate::jwt::token::{self, VerifyError, VerifyOptions};
+use crate::jwt::token::{self, JwtAlgorithm, VerifyError, VerifyOptions};
 use crate::output::Paint;
 
 #[derive(Debug, Args)]
@@ -30,17 +30,16 @@ pub struct VerifyArgs {
     /// Clock skew allowed for exp/nbf.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub leeway: Duration,
-    /// Required algorithm (RS256, RS384, RS512); any of them by default.
-    #[arg(long, value_name = "ALG")]
-    pub alg: Option<String>,
+    /// Required algorithm; any of them by default.
+    #[arg(long, value_name = "ALG", value_enum, ignore_case = true)]
+    pub alg: Option<JwtAlgorithm>,
 }
 
 pub fn run(args: VerifyArgs, app: &App) -> Result<u8> {
-    let alg = args.alg.as_deref().map(token::parse_alg).transpose()?;
     let key = keys::load_public_key(&args.cert)?;
     let text = read_token(&args.token)?;
     let options = VerifyOptions {
-        alg,
+        alg: args.alg,
         audience: args.audience.clone(),
         leeway: args.leeway,
     };
