@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::plan::{Item, Op};
+use super::plan::{Item, Op, Phase};
 use crate::error::Error;
 use crate::qem::client::{QemClient, QemError, QemResult};
 use crate::qem::model;
@@ -37,12 +37,12 @@ pub async fn run(
         .filter(|i| matches!(i.op, Op::CreateTask { .. } | Op::UpdateTask { .. }))
         .map(|i| (i.server.clone(), tokio::sync::OnceCell::new()))
         .collect();
-    let mut phases: Vec<u8> = items.iter().map(|i| i.phase).collect();
+    let mut phases: Vec<Phase> = items.iter().map(Item::phase).collect();
     phases.sort_unstable();
     phases.dedup();
     for phase in phases {
         let indexes: Vec<usize> = (0..items.len())
-            .filter(|&i| items[i].phase == phase)
+            .filter(|&i| items[i].phase() == phase)
             .collect();
         let versions = &versions;
         let results: Vec<(usize, Outcome)> =

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::output::{Paint, status};
 use crate::qem::client::QemClient;
 use execute::Outcome;
-use plan::Item;
+use plan::{Action, Item};
 
 /// Exit code of `--detailed-exitcode` when something changed (or, with `--plan`, would change).
 pub const EXIT_CHANGED: u8 = 100;
@@ -170,15 +170,15 @@ fn print_plan(app: &App, items: &[Item]) -> Result<()> {
     let mut text = String::new();
     for item in items {
         let paint = match item.action {
-            '+' => {
+            Action::Create => {
                 c += 1;
                 Paint::Green
             }
-            '-' => {
+            Action::Delete => {
                 d += 1;
                 Paint::Red
             }
-            _ => {
+            Action::Update => {
                 u += 1;
                 Paint::Yellow
             }
@@ -217,7 +217,6 @@ fn summary(
         .map(|(item, outcome)| {
             let mut v = serde_json::to_value(item).unwrap_or(Value::Null);
             if let Value::Object(map) = &mut v {
-                map.insert("action".into(), Value::String(item.action.to_string()));
                 let (status, error) = match outcome {
                     None => ("planned", None),
                     Some(Outcome::Applied) => ("applied", None),
