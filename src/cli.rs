@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Context to use for this run instead of the current one.
-    #[arg(long, global = true, env = "QTOOL_CONTEXT", value_name = "NAME",
+    #[arg(long, global = true, help_heading = "Global options", env = "QTOOL_CONTEXT", value_name = "NAME",
           add = ArgValueCompleter::new(crate::context::complete_context_names))]
     pub context: Option<String>,
 
@@ -43,47 +43,60 @@ pub struct GlobalArgs {
         long,
         short = 's',
         global = true,
+        help_heading = "Global options",
         env = "QTOOL_SERVER",
         value_name = "URL"
     )]
     pub server: Option<String>,
 
     /// Server type: windows (QSEoW) or qem.
-    #[arg(long, global = true, value_enum, value_name = "TYPE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_enum,
+        value_name = "TYPE"
+    )]
     pub server_type: Option<ServerType>,
 
     /// Skip TLS certificate verification (self-signed test servers only).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub insecure: bool,
 
     /// Trust this CA certificate (PEM) for the server's TLS certificate.
-    #[arg(long, global = true, env = "QTOOL_CA_CERT", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "QTOOL_CA_CERT",
+        value_name = "FILE"
+    )]
     pub ca_cert: Option<PathBuf>,
 
     /// Extra HTTP header for every request (repeatable).
-    #[arg(long = "header", visible_alias = "headers", global = true, value_name = "K=V",
+    #[arg(long = "header", visible_alias = "headers", global = true, help_heading = "Global options", value_name = "K=V",
           value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
 
     /// Output format.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table,
+    #[arg(long, short = 'o', global = true, help_heading = "Global options", value_enum, default_value_t = OutputFormat::Table,
           value_name = "FORMAT")]
     pub output: OutputFormat,
 
     /// Same as `-o json` (qlik-cli spelling).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// Print ids only, one per line.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = "Global options")]
     pub quiet: bool,
 
     /// More logging on stderr (-v info, -vv debug with requests, -vvv trace). Secrets are redacted.
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Request timeout (e.g. 30s, 2m).
-    #[arg(long, global = true, env = "QTOOL_TIMEOUT", value_name = "DURATION",
+    #[arg(long, global = true, help_heading = "Global options", env = "QTOOL_TIMEOUT", value_name = "DURATION",
           value_parser = parse_duration_arg, default_value = "60s")]
     pub timeout: Duration,
 
@@ -91,6 +104,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "QTOOL_RETRIES",
         default_value_t = 3,
         value_name = "N"

@@ -89,7 +89,7 @@ pub fn run_completion(args: CompletionArgs, app: &App) -> Result<u8> {
     Ok(0)
 }
 
-pub fn run_generate(args: GenerateArgs, cmd: &mut clap::Command) -> Result<u8> {
+pub fn run_generate(args: GenerateArgs, cmd: &clap::Command) -> Result<u8> {
     generate_all(&args.out_dir, cmd)?;
     crate::output::status(&format!(
         "Wrote completions/ and man/ under {}",
@@ -98,8 +98,9 @@ pub fn run_generate(args: GenerateArgs, cmd: &mut clap::Command) -> Result<u8> {
     Ok(0)
 }
 
-/// Write every completion script and one man page per (non-hidden) command.
-pub fn generate_all(out_dir: &Path, cmd: &mut clap::Command) -> Result<()> {
+/// Write every completion script and one man page per real command: none for hidden commands
+/// or clap's `help` pseudo-subcommands.
+pub fn generate_all(out_dir: &Path, cmd: &clap::Command) -> Result<()> {
     let completions = out_dir.join("completions");
     let man = out_dir.join("man");
     for dir in [&completions, &man] {
@@ -115,7 +116,8 @@ pub fn generate_all(out_dir: &Path, cmd: &mut clap::Command) -> Result<()> {
         std::fs::write(&path, registration(*shell)?)
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     }
-    cmd.build();
+    // `generate_to` turns the help subcommands off (a setting every subcommand inherits), which
+    // only works on a command that is not built yet.
     clap_mangen::generate_to(cmd.clone(), &man)
         .map_err(|e| Error::io(format!("writing man pages to {}", man.display()), e))?;
     Ok(())

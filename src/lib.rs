@@ -68,7 +68,7 @@ pub fn dispatch(command: Command, app: &App) -> Result<u8, Error> {
         Command::Qem(cmd) => qem::commands::run(cmd, app),
         Command::Sandbox(args) => sandbox::run(args, app),
         Command::Completion(args) => completion::run_completion(args, app),
-        Command::Generate(args) => completion::run_generate(args, &mut Cli::command()),
+        Command::Generate(args) => completion::run_generate(args, &Cli::command()),
     }
 }
 

@@ -49,6 +49,45 @@ fn committed_completions_and_man_pages_are_current() {
     }
 }
 
+/// `qtool-qrs-app-ls` for every command a person can run: hidden commands and clap's `help`
+/// pseudo-subcommands excluded.
+fn real_commands(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+    let name = if prefix.is_empty() {
+        cmd.get_name().to_string()
+    } else {
+        format!("{prefix}-{}", cmd.get_name())
+    };
+    for sub in cmd.get_subcommands() {
+        if !sub.is_hide_set() && sub.get_name() != "help" {
+            real_commands(sub, &name, out);
+        }
+    }
+    out.push(name);
+}
+
+#[test]
+fn one_man_page_per_real_command() {
+    use clap::CommandFactory;
+    let mut cmd = qtool::cli::Cli::command();
+    cmd.build();
+    let mut commands = Vec::new();
+    real_commands(&cmd, "", &mut commands);
+    commands.sort();
+    assert!(commands.contains(&"qtool-qrs-app-ls".to_string()));
+    let mut pages: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("man"))
+            .unwrap()
+            .map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".1")
+                    .unwrap_or_else(|| panic!("man/{name} is not a section 1 page"))
+                    .to_string()
+            })
+            .collect();
+    pages.sort();
+    assert_eq!(pages, commands, "man/ against the command tree");
+}
+
 #[test]
 fn completion_scripts_print_for_every_shell() {
     let env = TestEnv::new();
