@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
+
+use super::wire;
 
 use crate::error::{Error, Result};
 
@@ -101,35 +104,91 @@ pub fn run_option(text: &str) -> Result<String> {
 // ---------------------------------------------------------------------------------------------
 // ACLs
 
-pub const ROLES: [&str; 4] = ["admin", "designer", "operator", "viewer"];
+/// A role of a server's ACL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Role {
+    Admin,
+    Designer,
+    Operator,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Designer, Role::Operator, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Designer => "designer",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an ACL entry names. Declared in alphabetical order: entries sort groups first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Principal {
+    Group,
+    User,
+}
+
+impl Principal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Principal::Group => "group",
+            Principal::User => "user",
+        }
+    }
+
+    /// The list of a role that holds them.
+    fn key(self) -> &'static str {
+        match self {
+            Principal::Group => "groups",
+            Principal::User => "users",
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AclEntry {
-    pub role: String,
-    /// `user` or `group`.
-    pub kind: String,
+    pub role: Role,
+    pub kind: Principal,
     pub name: String,
 }
 
 /// The explicit ACL as a flat, sorted list of (role, user|group, name).
 pub fn acl_entries(acl: &Value) -> Vec<AclEntry> {
     let mut out = Vec::new();
-    for role in ROLES {
+    for role in Role::ALL {
         let Some(def) = acl.get(format!("{role}_role")) else {
             continue;
         };
-        for (kind, key) in [("user", "users"), ("group", "groups")] {
-            for item in def.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for kind in [Principal::User, Principal::Group] {
+            for item in def
+                .get(kind.key())
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let name = match item {
                     Value::String(s) => s.clone(),
                     other => str_field(other, "name").to_string(),
                 };
                 if !name.is_empty() {
-                    out.push(AclEntry {
-                        role: role.to_string(),
-                        kind: kind.to_string(),
-                        name,
-                    });
+                    out.push(AclEntry { role, kind, name });
                 }
             }
         }
@@ -148,16 +207,16 @@ pub fn acl_disable_inheritance(acl: &Value) -> bool {
 /// The wire ACL (`AemAuthorizationAcl`) for a set of entries.
 pub fn acl_document(entries: &[AclEntry], disable_inheritance: bool) -> Value {
     let mut map = Map::new();
-    for role in ROLES {
-        let names = |kind: &str| -> Vec<Value> {
+    for role in Role::ALL {
+        let names = |kind: Principal| -> Vec<Value> {
             entries
                 .iter()
                 .filter(|e| e.role == role && e.kind == kind)
                 .map(|e| json!({"name": e.name}))
                 .collect()
         };
-        let users = names("user");
-        let groups = names("group");
+        let users = names(Principal::User);
+        let groups = names(Principal::Group);
         if users.is_empty() && groups.is_empty() {
             continue;
         }
@@ -174,40 +233,66 @@ pub fn acl_document(entries: &[AclEntry], disable_inheritance: bool) -> Value {
 }
 
 /// Compare ACLs as sets, names case-insensitively (Windows accounts).
-pub fn acl_key(entries: &[AclEntry]) -> BTreeSet<(String, String, String)> {
+pub fn acl_key(entries: &[AclEntry]) -> BTreeSet<(Role, Principal, String)> {
     entries
         .iter()
-        .map(|e| (e.role.clone(), e.kind.clone(), e.name.to_lowercase()))
+        .map(|e| (e.role, e.kind, e.name.to_lowercase()))
         .collect()
 }
 
 pub fn acl_rows(entries: &[AclEntry]) -> Vec<Value> {
     entries
         .iter()
-        .map(|e| json!({"role": e.role, "type": e.kind, "name": e.name}))
+        .map(|e| json!({"role": e.role.as_str(), "type": e.kind.as_str(), "name": e.name}))
         .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-/// `$type` of PutServer by kind.
-pub fn server_type_name(kind: &str) -> &'static str {
-    if kind.eq_ignore_ascii_case("compose") {
-        "AemComposeServer"
-    } else {
-        "AemReplicateServer"
+/// Which product a server registered in QEM runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServerKind {
+    Replicate,
+    Compose,
+}
+
+/// In a manifest, in any case (`compose`, `Compose`), as `--type` takes it.
+impl<'de> Deserialize<'de> for ServerKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        <ServerKind as clap::ValueEnum>::from_str(&text, true).map_err(|_| {
+            serde::de::Error::custom(format!("type `{text}` is not replicate or compose"))
+        })
     }
 }
 
-/// `replicate` or `compose` from a `$type` (`AemComposeServer`, `ComposeServerInfo`, ...).
-pub fn server_kind(v: &Value) -> &'static str {
+impl ServerKind {
+    /// As the manifest, `--type` and `qem server ls` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Replicate => "replicate",
+            ServerKind::Compose => "compose",
+        }
+    }
+
+    /// `$type` of PutServer.
+    pub fn wire_type(self) -> &'static str {
+        match self {
+            ServerKind::Replicate => wire::SERVER_TYPE_REPLICATE,
+            ServerKind::Compose => wire::SERVER_TYPE_COMPOSE,
+        }
+    }
+}
+
+/// The kind of a server from its `$type` (`AemComposeServer`, `ComposeServerInfo`, ...) or `type`.
+pub fn server_kind(v: &Value) -> ServerKind {
     let t = str_field(v, "$type");
     let ty = str_field(v, "type");
     if t.contains("Compose") || ty.to_ascii_uppercase().starts_with("COMPOSE") {
-        "compose"
+        ServerKind::Compose
     } else {
-        "replicate"
+        ServerKind::Replicate
     }
 }
 
@@ -249,6 +334,33 @@ mod tests {
         let doc = acl_document(&entries, acl_disable_inheritance(&acl));
         assert_eq!(acl_key(&acl_entries(&doc)), acl_key(&entries));
         assert_eq!(doc["disable_inheritance"], true);
+    }
+
+    #[test]
+    fn acl_entries_sort_by_role_then_groups_before_users() {
+        let acl = json!({"viewer_role": {"users": ["D\\u"]},
+                         "admin_role": {"users": ["D\\b"], "groups": ["D\\g"]}});
+        let rows = acl_rows(&acl_entries(&acl));
+        let order: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r["role"].as_str().unwrap(), r["type"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            order,
+            [("admin", "group"), ("admin", "user"), ("viewer", "user")]
+        );
+    }
+
+    #[test]
+    fn server_kinds_read_in_any_case() {
+        let kind = |v: Value| serde_json::from_value::<ServerKind>(v);
+        assert_eq!(kind(json!("Compose")).unwrap(), ServerKind::Compose);
+        assert_eq!(kind(json!("replicate")).unwrap(), ServerKind::Replicate);
+        let err = kind(json!("bogus")).unwrap_err().to_string();
+        assert!(err.contains("`bogus` is not replicate or compose"), "{err}");
+        let compose = json!({"$type": "ComposeServerInfo"});
+        assert_eq!(server_kind(&compose).wire_type(), "AemComposeServer");
+        assert_eq!(server_kind(&json!({})), ServerKind::Replicate);
     }
 
     #[test]

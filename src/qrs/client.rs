@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::endpoints::QrsPath;
 use super::wire;
-use crate::context::model::ServerType;
+use crate::context::model::{AuthKind, ServerType};
 use crate::context::resolve::{Auth, Target};
 use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
@@ -41,7 +41,7 @@ pub struct QrsClient {
     retries: u32,
     /// The run's request timeout (also the idle limit of long transfers).
     timeout: std::time::Duration,
-    auth_kind: &'static str,
+    auth_kind: AuthKind,
     label: String,
 }
 
@@ -76,15 +76,15 @@ impl QrsClient {
         insert(&mut headers, "Accept", "application/json")?;
         let mut auth_cookie = None;
         let auth_kind = match &target.auth {
-            Auth::None => "none",
+            Auth::None => AuthKind::None,
             Auth::Bearer(token) => {
                 insert(&mut headers, "Authorization", &format!("Bearer {token}"))?;
-                "bearer"
+                AuthKind::Bearer
             }
             Auth::JwtSign(recipe) => {
                 let token = super::token::mint(recipe)?;
                 insert(&mut headers, "Authorization", &format!("Bearer {token}"))?;
-                "jwt-sign"
+                AuthKind::JwtSign
             }
             Auth::Cert { user } => {
                 if let Some(user) = user {
@@ -94,11 +94,11 @@ impl QrsClient {
                         &qlik_user_header(user)?,
                     )?;
                 }
-                "cert"
+                AuthKind::Cert
             }
             Auth::Cookie(cookie) => {
                 auth_cookie = Some(cookie.clone());
-                "cookie"
+                AuthKind::Cookie
             }
             Auth::Password { .. } | Auth::ApiToken(_) => {
                 return Err(Error::config(format!(
@@ -350,14 +350,14 @@ impl QrsClient {
 
     fn auth_hint(&self) -> &'static str {
         match self.auth_kind {
-            "bearer" => {
+            AuthKind::Bearer => {
                 "the token may be expired, signed with another key or for another audience: sign a new one and run `qtool context update NAME --api-key-stdin`"
             }
-            "jwt-sign" => {
+            AuthKind::JwtSign => {
                 "check that the context's JWT key, audience and user claims match the virtual proxy (`qtool context get`)"
             }
-            "cookie" => "the session has expired: run `qtool context login`",
-            "cert" => {
+            AuthKind::Cookie => "the session has expired: run `qtool context login`",
+            AuthKind::Cert => {
                 "use the client certificate exported from this site's QMC and the QRS port (4242), and an existing X-Qlik-User (context --user DIR\\id)"
             }
             _ => {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::qem::model::ServerKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -47,7 +48,7 @@ pub struct ServerSpec {
     pub state: Presence,
     /// `replicate` (default) or `compose`.
     #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<ServerKind>,
     pub host: Option<String>,
     pub port: Option<u16>,
     /// Administrator account on the Replicate/Compose machine.
@@ -260,14 +261,6 @@ fn check(loaded: &Loaded, path: &Path) -> Result<()> {
         }
         if !names.insert(s.name.to_lowercase()) {
             return Err(bad(format!("server `{}` is listed twice", s.name)));
-        }
-        if let Some(kind) = &s.kind
-            && !matches!(kind.to_ascii_lowercase().as_str(), "replicate" | "compose")
-        {
-            return Err(bad(format!(
-                "server `{}`: type `{kind}` is not replicate or compose",
-                s.name
-            )));
         }
     }
     for t in &m.tasks {

@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::output::{col, status};
 use crate::qem::client::QemClient;
-use crate::qem::model::{self, AclEntry};
+use crate::qem::model::{self, AclEntry, Principal, Role, ServerKind};
 use crate::storage::{self, Sensitivity};
 
 #[derive(Debug, Subcommand)]
@@ -42,12 +42,6 @@ pub enum ServerCommand {
 pub struct NameArg {
     /// Server name as registered in QEM.
     pub name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ServerKind {
-    Replicate,
-    Compose,
 }
 
 #[derive(Debug, Args)]
@@ -84,25 +78,6 @@ pub struct LicenseArgs {
     /// License file (key=value lines as issued, or JSON).
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Role {
-    Admin,
-    Designer,
-    Operator,
-    Viewer,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Designer => "designer",
-            Role::Operator => "operator",
-            Role::Viewer => "viewer",
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,7 +144,7 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
             let rows: Vec<Value> = servers
                 .into_iter()
                 .map(|mut s| {
-                    let kind = model::server_kind(&s);
+                    let kind = model::server_kind(&s).as_str();
                     let port = model::port_text(&s);
                     if let Value::Object(map) = &mut s {
                         map.insert("kind".into(), kind.into());
@@ -205,7 +180,7 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
             let password = crate::secret::read_stdin("server password")?;
             let def = server_definition(
                 &a.name,
-                a.kind == ServerKind::Compose,
+                a.kind,
                 &a.host,
                 a.port,
                 &a.user,
@@ -259,7 +234,7 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
 #[allow(clippy::too_many_arguments)]
 pub fn server_definition(
     name: &str,
-    compose: bool,
+    kind: ServerKind,
     host: &str,
     port: u16,
     user: &str,
@@ -269,7 +244,7 @@ pub fn server_definition(
     monitored: bool,
 ) -> Value {
     json!({
-        "$type": model::server_type_name(if compose { "compose" } else { "replicate" }),
+        "$type": kind.wire_type(),
         "name": name,
         "description": description,
         "host": host,
@@ -336,9 +311,12 @@ fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
                 status(&format!("replaced the ACL of `{}`", a.name));
                 return Ok(0);
             }
-            let (role, entry) = entry_from(a.role, a.user.as_deref(), a.group.as_deref())?;
-            let entry = entry.ok_or_else(|| Error::usage("--role needs --user or --group"))?;
-            let entry = AclEntry { role, ..entry };
+            let (kind, name) = principal(a.user.as_deref(), a.group.as_deref())
+                .ok_or_else(|| Error::usage("--role needs --user or --group"))?;
+            let role = a
+                .role
+                .ok_or_else(|| Error::usage("--user and --group need --role"))?;
+            let entry = AclEntry { role, kind, name };
             let changed = app.block_on(async {
                 let acl = client
                     .server_acl(&a.name)
@@ -367,8 +345,7 @@ fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
             });
         }
         AclArgs::Rm(a) => {
-            let (_, entry) = entry_from(a.role, a.user.as_deref(), a.group.as_deref())?;
-            let Some(entry) = entry else {
+            let Some((kind, name)) = principal(a.user.as_deref(), a.group.as_deref()) else {
                 app.block_on(async { Ok(client.delete_server_acl(&a.name).await?) })?;
                 status(&format!("removed the explicit ACL of `{}`", a.name));
                 return Ok(0);
@@ -381,9 +358,9 @@ fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
                 let keep: Vec<AclEntry> = entries
                     .iter()
                     .filter(|e| {
-                        !(e.kind == entry.kind
-                            && e.name.eq_ignore_ascii_case(&entry.name)
-                            && a.role.is_none_or(|r| r.as_str() == e.role))
+                        !(e.kind == kind
+                            && e.name.eq_ignore_ascii_case(&name)
+                            && a.role.is_none_or(|r| r == e.role))
                     })
                     .cloned()
                     .collect();
@@ -395,34 +372,21 @@ fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
                 Ok(removed)
             })?;
             status(&format!(
-                "removed {} `{}` from {removed} role(s) on `{}`",
-                entry.kind, entry.name, a.name
+                "removed {kind} `{name}` from {removed} role(s) on `{}`",
+                a.name
             ));
         }
     }
     Ok(0)
 }
 
-fn entry_from(
-    role: Option<Role>,
-    user: Option<&str>,
-    group: Option<&str>,
-) -> Result<(String, Option<AclEntry>)> {
-    let role = role.map(Role::as_str).unwrap_or("").to_string();
-    let entry = match (user, group) {
-        (Some(u), _) => Some(AclEntry {
-            role: role.clone(),
-            kind: "user".into(),
-            name: u.to_string(),
-        }),
-        (None, Some(g)) => Some(AclEntry {
-            role: role.clone(),
-            kind: "group".into(),
-            name: g.to_string(),
-        }),
+/// The account `--user` or `--group` names.
+fn principal(user: Option<&str>, group: Option<&str>) -> Option<(Principal, String)> {
+    match (user, group) {
+        (Some(u), _) => Some((Principal::User, u.to_string())),
+        (None, Some(g)) => Some((Principal::Group, g.to_string())),
         (None, None) => None,
-    };
-    Ok((role, entry))
+    }
 }
 
 /// Accept the API's AemAuthorizationAcl, or the rows `acl get --json` style
@@ -431,18 +395,19 @@ fn normalize_acl_input(doc: &Value) -> Result<Value> {
     if let Value::Array(rows) = doc {
         let mut entries = Vec::new();
         for row in rows {
-            let role = model::str_field(row, "role").to_ascii_lowercase();
-            let kind = model::str_field(row, "type").to_ascii_lowercase();
+            let role = Role::from_str(model::str_field(row, "role"), true).ok();
+            let kind = match model::str_field(row, "type").to_ascii_lowercase().as_str() {
+                "user" => Some(Principal::User),
+                "group" => Some(Principal::Group),
+                _ => None,
+            };
             let name = model::str_field(row, "name");
-            if !model::ROLES.contains(&role.as_str())
-                || !matches!(kind.as_str(), "user" | "group")
-                || name.is_empty()
-            {
+            let (Some(role), Some(kind), false) = (role, kind, name.is_empty()) else {
                 return Err(
                     Error::input(format!("ACL row {row} is not {{role, type, name}}"))
                         .with_hint("role admin|designer|operator|viewer, type user|group"),
                 );
-            }
+            };
             entries.push(AclEntry {
                 role,
                 kind,

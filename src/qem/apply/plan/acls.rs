@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::live::Live;
 use super::{Action, Item, Kind, Op};
 use crate::qem::apply::manifest::{AclSpec, Manifest, Presence, ServerSpec};
-use crate::qem::model::{self, AclEntry};
+use crate::qem::model::{self, AclEntry, Principal, Role};
 
 pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Vec<Item> {
     let mut items = Vec::new();
@@ -30,17 +30,20 @@ pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Vec<Item> {
 fn spec_entries(acl: &AclSpec) -> Vec<AclEntry> {
     let mut out = Vec::new();
     for (role, spec) in [
-        ("admin", &acl.admin),
-        ("designer", &acl.designer),
-        ("operator", &acl.operator),
-        ("viewer", &acl.viewer),
+        (Role::Admin, &acl.admin),
+        (Role::Designer, &acl.designer),
+        (Role::Operator, &acl.operator),
+        (Role::Viewer, &acl.viewer),
     ] {
         let Some(spec) = spec else { continue };
-        for (kind, names) in [("user", &spec.users), ("group", &spec.groups)] {
+        for (kind, names) in [
+            (Principal::User, &spec.users),
+            (Principal::Group, &spec.groups),
+        ] {
             for n in names {
                 out.push(AclEntry {
-                    role: role.into(),
-                    kind: kind.into(),
+                    role,
+                    kind,
                     name: n.clone(),
                 });
             }
@@ -88,12 +91,12 @@ fn plan_one(s: &ServerSpec, acl: &AclSpec, current: Option<Option<&Value>>) -> O
     }
     let mut changes = Vec::new();
     for e in &want {
-        if !cur_key.contains(&(e.role.clone(), e.kind.clone(), e.name.to_lowercase())) {
+        if !cur_key.contains(&(e.role, e.kind, e.name.to_lowercase())) {
             changes.push(format!("+ {} {} `{}`", e.role, e.kind, e.name));
         }
     }
     for e in &cur_entries {
-        if !want_key.contains(&(e.role.clone(), e.kind.clone(), e.name.to_lowercase())) {
+        if !want_key.contains(&(e.role, e.kind, e.name.to_lowercase())) {
             changes.push(format!("- {} {} `{}`", e.role, e.kind, e.name));
         }
     }

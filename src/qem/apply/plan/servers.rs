@@ -9,7 +9,7 @@ use super::{Action, Item, Kind, Op};
 use crate::error::{Error, Result};
 use crate::qem::apply::manifest::{Manifest, Presence, ServerSpec};
 use crate::qem::commands::server::server_definition;
-use crate::qem::model;
+use crate::qem::model::{self, ServerKind};
 
 pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Result<Vec<Item>> {
     let mut items = Vec::new();
@@ -73,7 +73,7 @@ fn registration(s: &ServerSpec) -> Result<(String, Value)> {
     let port = s.port.unwrap_or(443);
     let def = server_definition(
         &s.name,
-        is_compose(s.kind.as_deref()),
+        s.kind.unwrap_or(ServerKind::Replicate),
         host,
         port,
         user,
@@ -83,10 +83,6 @@ fn registration(s: &ServerSpec) -> Result<(String, Value)> {
         s.monitored.unwrap_or(true),
     );
     Ok((format!("register {host}:{port}"), def))
-}
-
-fn is_compose(kind: Option<&str>) -> bool {
-    kind.is_some_and(|k| k.eq_ignore_ascii_case("compose"))
 }
 
 /// Differences between the manifest's server and the registration; the PutServer body to fix them.
@@ -121,8 +117,8 @@ fn drift(s: &ServerSpec, cur: &Value) -> (Vec<String>, Value) {
     );
     check(
         "type",
-        s.kind.as_ref().map(|k| k.to_ascii_lowercase()),
-        model::server_kind(cur).to_string(),
+        s.kind.map(|k| k.as_str().to_string()),
+        model::server_kind(cur).as_str().to_string(),
     );
     let bool_of = |k: &str| cur.get(k).and_then(Value::as_bool);
     for (field, want) in [
@@ -150,11 +146,7 @@ fn drift(s: &ServerSpec, cur: &Value) -> (Vec<String>, Value) {
         .unwrap_or_else(|| model::str_field(cur, "password").to_string());
     let def = server_definition(
         &s.name,
-        s.kind
-            .as_deref()
-            .map_or(model::server_kind(cur) == "compose", |k| {
-                is_compose(Some(k))
-            }),
+        s.kind.unwrap_or_else(|| model::server_kind(cur)),
         s.host.as_deref().unwrap_or(model::str_field(cur, "host")),
         port,
         s.user
