@@ -1,5 +1,6 @@
-//! The QRS resources qtool knows: URL path, which generic operations the QRS spec offers for
-//! each, the table columns shown by default, and which integer fields are enums (shown by name).
+//! The QRS resources qtool knows, as [`ResourceKind`]: for each its URL path, which generic
+//! operations the QRS spec offers, the table columns shown by default, and which integer fields
+//! are enums (shown by name).
 
 use serde_json::Value;
 
@@ -87,9 +88,9 @@ const ALL_OPS: u8 = READ | COUNT | GET | WRITE;
 
 /// An integer field shown by name in tables.
 #[derive(Debug, Clone, Copy)]
-pub struct EnumField {
-    pub path: &'static str,
-    pub names: &'static [&'static str],
+struct EnumField {
+    path: &'static str,
+    names: &'static [&'static str],
 }
 
 /// Enum names the shared `wire` module does not carry (yet), as the QRS spec's `x-enumNames`.
@@ -99,8 +100,8 @@ const fn en(path: &'static str, names: &'static [&'static str]) -> EnumField {
     EnumField { path, names }
 }
 
-/// The QRS resources qtool knows, one per `qtool qrs <resource>` command. Each carries its table
-/// row ([`Table`]): a misspelt resource is a compile error, not a failed run-time lookup.
+/// The QRS resources qtool knows, one per `qtool qrs <resource>` command, each with its row of
+/// the table below: a misspelt resource is a compile error, not a failed run-time lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
     App,
@@ -231,7 +232,7 @@ impl ResourceKind {
 
 /// Replace enum integers at the given paths by their names, and QRS's "never" date
 /// (`1753-01-01T00:00:00.000Z`) by an empty cell.
-pub fn decorate(item: &mut Value, enums: &[EnumField]) {
+fn decorate(item: &mut Value, enums: &[EnumField]) {
     blank_never_dates(item);
     for e in enums {
         if let Some(slot) = lookup_mut(item, e.path)
