@@ -2,6 +2,7 @@
 //! live one (exported concurrently) and imported, updated, deleted, or started/stopped.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -103,120 +104,150 @@ pub async fn plan(
     let exported = export_existing(client, loaded, desired, live, concurrency).await?;
     let mut items = Vec::new();
     for (i, d) in desired.iter().enumerate() {
-        let spec = d.spec;
         let state = live
-            .get(&spec.server)
+            .get(&d.spec.server)
             .and_then(|l| l.tasks.as_ref())
             .and_then(|t| t.get(&d.name));
-        let timeout = spec.timeout()?;
-        let option = spec
-            .run_option
-            .as_deref()
-            .map(model::run_option)
-            .transpose()?
-            .unwrap_or_else(|| RESUME.to_string());
-        let item = |action, summary: String, changes, op| Item {
+        let task = Task {
+            d,
+            timeout: d.spec.timeout()?,
+            option: d
+                .spec
+                .run_option
+                .as_deref()
+                .map(model::run_option)
+                .transpose()?
+                .unwrap_or_else(|| RESUME.to_string()),
+        };
+        let item = match (d.spec.state, state) {
+            (Presence::Absent, None) => None,
+            // Unregistering the server removes the task.
+            (Presence::Absent, Some(_)) if server_absent(&d.spec.server) => None,
+            (Presence::Absent, Some(state)) => Some(task.delete(state)?),
+            (Presence::Present, None) => Some(task.create()),
+            (Presence::Present, Some(state)) => {
+                task.update(state, exported.get(&i).and_then(Option::as_ref))
+            }
+        };
+        items.extend(item);
+    }
+    Ok(items)
+}
+
+/// One task of the manifest with its run option and stop timeout.
+struct Task<'a> {
+    d: &'a Desired<'a>,
+    option: String,
+    timeout: Duration,
+}
+
+impl Task<'_> {
+    fn item(&self, action: Action, summary: String, changes: Vec<String>, op: Op) -> Item {
+        Item {
             action,
             kind: Kind::Task,
-            server: spec.server.clone(),
-            name: d.name.clone(),
+            server: self.d.spec.server.clone(),
+            name: self.d.name.clone(),
             summary,
             changes,
             op,
-        };
-        match (spec.state, state) {
-            (Presence::Absent, None) => {}
-            (Presence::Absent, Some(state)) => {
-                if server_absent(&spec.server) {
-                    continue; // unregistering the server removes it
-                }
-                let running = is_active(state);
-                if running && !spec.force_stop {
-                    return Err(Error::conflict(format!(
-                        "task `{}` on `{}` is {state}; deleting it needs a stop",
-                        d.name, spec.server
-                    ))
-                    .with_hint("set `force_stop = true` on the task in the manifest"));
-                }
-                items.push(item(
-                    Action::Delete,
-                    if running {
-                        "stop, then delete".into()
-                    } else {
-                        "delete".into()
-                    },
-                    vec![],
-                    Op::DeleteTask {
-                        stop_first: running,
-                        delete_logs: spec.delete_logs.unwrap_or(true),
-                        timeout,
-                    },
-                ));
-            }
-            (Presence::Present, None) => {
-                let def = d.def.clone().unwrap_or(Value::Null);
-                let start = (spec.run == Some(RunState::Started)).then(|| option.clone());
-                let summary = match &start {
-                    Some(o) => format!("import, then start ({})", pretty_option(o)),
-                    None => "import".into(),
-                };
-                items.push(item(
-                    Action::Create,
-                    summary,
-                    vec![],
-                    Op::CreateTask { def, start },
-                ));
-            }
-            (Presence::Present, Some(state)) => {
-                let desired_def = d.def.clone().unwrap_or(Value::Null);
-                let changes = match exported.get(&i) {
-                    Some(Some(live_def)) => {
-                        diff::diff(&diff::normalize(live_def), &diff::normalize(&desired_def))
-                    }
-                    // Listed but gone by the time of the export: import it.
-                    _ => vec![Change::Added {
-                        path: "(task)".into(),
-                        new: Value::String(d.name.clone()),
-                    }],
-                };
-                if changes.is_empty() {
-                    if let Some((summary, op)) =
-                        run_state::converge(spec.run, state, &option, timeout)
-                    {
-                        items.push(item(Action::Update, summary, vec![], op));
-                    }
-                    continue;
-                }
-                let active = is_active(state);
-                let replace = changes.iter().any(Change::is_removal);
-                let restart = run_state::restart_after_update(spec.run, active, &option);
-                let mut steps = Vec::new();
-                if active {
-                    steps.push("stop".to_string());
-                }
-                if replace {
-                    steps.push("delete".to_string());
-                }
-                steps.push("import".to_string());
-                if let Some(o) = &restart {
-                    steps.push(format!("start ({})", pretty_option(o)));
-                }
-                items.push(item(
-                    Action::Update,
-                    format!("update: {}", steps.join(" → ")),
-                    changes.iter().map(Change::render).collect(),
-                    Op::UpdateTask {
-                        def: desired_def,
-                        replace,
-                        stop_first: active,
-                        restart,
-                        timeout,
-                    },
-                ));
-            }
         }
     }
-    Ok(items)
+
+    fn definition(&self) -> Value {
+        self.d.def.clone().unwrap_or(Value::Null)
+    }
+
+    /// Delete a task that exists; a running one only with `force_stop`.
+    fn delete(&self, state: &str) -> Result<Item> {
+        let spec = self.d.spec;
+        let running = is_active(state);
+        if running && !spec.force_stop {
+            return Err(Error::conflict(format!(
+                "task `{}` on `{}` is {state}; deleting it needs a stop",
+                self.d.name, spec.server
+            ))
+            .with_hint("set `force_stop = true` on the task in the manifest"));
+        }
+        Ok(self.item(
+            Action::Delete,
+            if running {
+                "stop, then delete".into()
+            } else {
+                "delete".into()
+            },
+            vec![],
+            Op::DeleteTask {
+                stop_first: running,
+                delete_logs: spec.delete_logs.unwrap_or(true),
+                timeout: self.timeout,
+            },
+        ))
+    }
+
+    /// Import a task that does not exist, and start it when the manifest says so.
+    fn create(&self) -> Item {
+        let start = (self.d.spec.run == Some(RunState::Started)).then(|| self.option.clone());
+        let summary = match &start {
+            Some(o) => format!("import, then start ({})", pretty_option(o)),
+            None => "import".into(),
+        };
+        self.item(
+            Action::Create,
+            summary,
+            vec![],
+            Op::CreateTask {
+                def: self.definition(),
+                start,
+            },
+        )
+    }
+
+    /// Compare an existing task with its exported definition (`None`: it vanished since the
+    /// list): re-import it when they differ, else bring its run state in line.
+    fn update(&self, state: &str, live_def: Option<&Value>) -> Option<Item> {
+        let spec = self.d.spec;
+        let desired_def = self.definition();
+        let changes = match live_def {
+            Some(live_def) => {
+                diff::diff(&diff::normalize(live_def), &diff::normalize(&desired_def))
+            }
+            None => vec![Change::Added {
+                path: "(task)".into(),
+                new: Value::String(self.d.name.clone()),
+            }],
+        };
+        if changes.is_empty() {
+            let (summary, op) = run_state::converge(spec.run, state, &self.option, self.timeout)?;
+            return Some(self.item(Action::Update, summary, vec![], op));
+        }
+        let active = is_active(state);
+        let replace = changes.iter().any(Change::is_removal);
+        let restart = run_state::restart_after_update(spec.run, active, &self.option);
+        let mut steps = Vec::new();
+        if active {
+            steps.push("stop".to_string());
+        }
+        if replace {
+            steps.push("delete".to_string());
+        }
+        steps.push("import".to_string());
+        if let Some(o) = &restart {
+            steps.push(format!("start ({})", pretty_option(o)));
+        }
+        Some(self.item(
+            Action::Update,
+            format!("update: {}", steps.join(" → ")),
+            changes.iter().map(Change::render).collect(),
+            Op::UpdateTask {
+                def: desired_def,
+                replace,
+                stop_first: active,
+                restart,
+                timeout: self.timeout,
+            },
+        ))
+    }
 }
 
 /// Check that every task's server is (or will be) there, and export the existing tasks the
