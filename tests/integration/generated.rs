@@ -89,6 +89,25 @@ fn one_man_page_per_real_command() {
 }
 
 #[test]
+fn global_flags_come_after_a_commands_own_under_their_heading() {
+    use clap::CommandFactory;
+    let cmd = qtool::cli::Cli::command();
+    for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+        assert_eq!(
+            arg.get_help_heading(),
+            Some("Global options"),
+            "--{}",
+            arg.get_id()
+        );
+    }
+    let help = TestEnv::new().ok(&["qrs", "app", "ls", "--help"]);
+    let own = help.find("\nOptions:").expect("own options");
+    let global = help.find("\nGlobal options:").expect("global options");
+    assert!(own < help.find("--orderby").unwrap() && help.find("--orderby").unwrap() < global);
+    assert!(global < help.find("--context").unwrap(), "{help}");
+}
+
+#[test]
 fn completion_scripts_print_for_every_shell() {
     let env = TestEnv::new();
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
