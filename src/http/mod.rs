@@ -1,8 +1,10 @@
 //! Shared HTTP transport for the QRS and QEM clients: one reqwest client per run (rustls on
-//! aws-lc-rs), TLS options with readable failure messages, retries with backoff for requests that
-//! are safe to repeat, and request logging with secrets redacted.
+//! aws-lc-rs), TLS options with readable failure messages ([`tls`]), retries with backoff for
+//! requests that are safe to repeat, and request logging with secrets redacted.
 
-use std::path::{Path, PathBuf};
+pub mod tls;
+
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -58,10 +60,13 @@ pub fn build_client(options: &ClientOptions) -> Result<Client> {
         builder = builder
             .tls_danger_accept_invalid_certs(true)
             .tls_danger_accept_invalid_hostnames(true);
-    } else if let Some(ca) = &tls.ca_cert {
-        builder = builder.tls_certs_only(load_ca_bundle(ca)?);
-    }
-    if let Some(cc) = &tls.client_cert {
+        if let Some(cc) = &tls.client_cert {
+            builder = builder.identity(load_identity(cc)?);
+        }
+    } else if let Some(config) = tls::client_config(tls, options.http1_only)? {
+        // `--ca-cert`: our own verifier (chain or pinned certificate), client certificate in it.
+        builder = builder.tls_backend_preconfigured(config);
+    } else if let Some(cc) = &tls.client_cert {
         builder = builder.identity(load_identity(cc)?);
     }
     builder.build().map_err(|e| {
@@ -72,23 +77,10 @@ pub fn build_client(options: &ClientOptions) -> Result<Client> {
     })
 }
 
-fn load_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::io(format!("reading CA certificate {}", path.display()), e))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
-        Error::input(format!("{} is not a PEM certificate", path.display()))
-            .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server")
-    })?;
-    if certs.is_empty() {
-        return Err(
-            Error::input(format!("{} contains no PEM certificate", path.display()))
-                .with_hint("--ca-cert expects the PEM root certificate (root.pem) of the server"),
-        );
-    }
-    Ok(certs)
-}
-
+/// A client certificate for reqwest's own TLS configuration (no `--ca-cert`).
 fn load_identity(cc: &ClientCert) -> Result<reqwest::Identity> {
+    // Same checks and messages as with `--ca-cert`; reqwest wants the PEM text of both.
+    tls::load_client_cert(cc)?;
     let mut pem = std::fs::read(&cc.cert).map_err(|e| {
         Error::io(
             format!("reading client certificate {}", cc.cert.display()),
@@ -97,18 +89,6 @@ fn load_identity(cc: &ClientCert) -> Result<reqwest::Identity> {
     })?;
     let key = std::fs::read(&cc.key)
         .map_err(|e| Error::io(format!("reading client key {}", cc.key.display()), e))?;
-    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-        return Err(
-            Error::input(format!("{} is not a PEM certificate", cc.cert.display()))
-                .with_hint("export client.pem from the QMC in PEM format"),
-        );
-    }
-    if !String::from_utf8_lossy(&key).contains("PRIVATE KEY-----") {
-        return Err(
-            Error::input(format!("{} is not a PEM private key", cc.key.display()))
-                .with_hint("export client_key.pem from the QMC in PEM format"),
-        );
-    }
     pem.push(b'\n');
     pem.extend_from_slice(&key);
     reqwest::Identity::from_pem(&pem).map_err(|e| {
@@ -261,7 +241,7 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         _ => url.to_string(),
     };
     if let Some(tls) = find_rustls_error(e) {
-        return describe_tls(tls, &host);
+        return tls::describe(tls, &host);
     }
     if e.is_timeout() {
         return Error::network(format!("no answer from {host} in time"))
@@ -295,44 +275,6 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         return Error::network(format!("cannot connect to {host}: {cause}"));
     }
     Error::network(format!("request to {host} failed: {cause}"))
-}
-
-fn describe_tls(tls: &rustls::Error, host: &str) -> Error {
-    use rustls::{AlertDescription, CertificateError};
-    match tls {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::UnknownIssuer => Error::tls(format!(
-                "the TLS certificate of {host} is not signed by a trusted authority"
-            ))
-            .with_hint("pass --ca-cert ROOT.pem (the server's root CA), or --insecure for a test server"),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                Error::tls(format!("the TLS certificate of {host} is not valid for that host name"))
-                    .with_hint("connect with a host name listed in the certificate, or --insecure for a test server")
-            }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                Error::tls(format!("the TLS certificate of {host} has expired"))
-                    .with_hint("renew the server certificate, or --insecure for a test server")
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                Error::tls(format!("the TLS certificate of {host} is not valid yet"))
-                    .with_hint("check the clocks of this machine and the server")
-            }
-            other => Error::tls(format!("the TLS certificate of {host} was rejected: {other:?}"))
-                .with_hint("pass --ca-cert ROOT.pem, or --insecure for a test server"),
-        },
-        rustls::Error::AlertReceived(
-            AlertDescription::CertificateRequired
-            | AlertDescription::BadCertificate
-            | AlertDescription::UnknownCA
-            | AlertDescription::CertificateUnknown
-            | AlertDescription::AccessDenied,
-        ) => Error::tls(format!("{host} rejected our client certificate (or requires one)")).with_hint(
-            "use the client.pem/client_key.pem exported from this site's QMC (context --client-cert/--client-key)",
-        ),
-        rustls::Error::InvalidMessage(_) => Error::tls(format!("{host} did not answer with TLS"))
-            .with_hint("check the port, and whether the server expects http:// instead of https://"),
-        other => Error::tls(format!("TLS handshake with {host} failed: {other}")),
-    }
 }
 
 /// Map an HTTP error status to an error class; the caller provides the message.

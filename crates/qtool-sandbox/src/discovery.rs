@@ -17,6 +17,12 @@ pub const JWT_USERID: &str = "admin";
 pub const JWT_USERDIRECTORY: &str = "SANDBOX";
 pub const JWT_COOKIE: &str = "X-Qlik-Session-jwt";
 pub const FORMS_COOKIE: &str = "X-Qlik-Session-form";
+/// Session cookie of the default virtual proxy (QSEoW's default name).
+pub const DEFAULT_COOKIE: &str = "X-Qlik-Session";
+/// The default virtual proxy's "Windows authentication pattern" as QSEoW installs it.
+pub const WINDOWS_PATTERN: &str = "Windows";
+/// The forms proxy's pattern: no user agent contains it, so every client gets the login page.
+pub const FORMS_ONLY_PATTERN: &str = "qtool-sandbox-forms-only";
 pub const FORMS_USER: &str = "SANDBOX\\admin";
 pub const CERT_USER: &str = "INTERNAL\\sa_api";
 pub const QEM_USER: &str = "SANDBOX\\qemadmin";
@@ -132,6 +138,11 @@ pub fn document(
             "proxy_url": proxy_url,
             "jwt_url": jwt_url,
             "forms_url": forms_url,
+            "default_proxy": {
+                "url": proxy_url,
+                "windows_pattern": WINDOWS_PATTERN,
+                "session_cookie": DEFAULT_COOKIE,
+            },
             "cert_url": cert_url,
             "jwt": {
                 "private_key": path_text(&pki.jwt_private_key),

@@ -361,7 +361,21 @@ fn default_virtual_proxies(pki: &Pki) -> Vec<VirtualProxy> {
             prefix: "form".into(),
             description: "Forms (qtool sandbox)".into(),
             session_cookie_name: discovery::FORMS_COOKIE.into(),
-            auth: ProxyAuth::Forms,
+            // A pattern no user agent contains: every client gets the forms login page, the
+            // way admins set up a forms-only virtual proxy.
+            auth: ProxyAuth::Ticket {
+                windows_pattern: discovery::FORMS_ONLY_PATTERN.into(),
+            },
+        },
+        // The central proxy's default virtual proxy as installed: no prefix, Ticket with
+        // Windows authentication for user agents containing "Windows".
+        VirtualProxy {
+            prefix: String::new(),
+            description: "Central Proxy (Default)".into(),
+            session_cookie_name: discovery::DEFAULT_COOKIE.into(),
+            auth: ProxyAuth::Ticket {
+                windows_pattern: discovery::WINDOWS_PATTERN.into(),
+            },
         },
     ]
 }

@@ -266,6 +266,44 @@ fn file_name(app_name: &str) -> String {
     format!("{}.qvf", if cleaned.is_empty() { "app" } else { cleaned })
 }
 
+/// Freeze the app's current content as a one-time download under a new id (the temp-content
+/// id, or the old flow's ticket). `Err` is the 404/500 to answer.
+async fn prepare_export(
+    st: &QrsState,
+    app_id: &str,
+    token: String,
+    via_ticket: bool,
+) -> Result<String, Response> {
+    let Some(name) = app_name(st, app_id) else {
+        return Err(not_found("App", app_id));
+    };
+    let src = ensure_file(st, app_id)
+        .await
+        .map_err(|e| server_error("read the app file", &e))?;
+    let id = store::new_id();
+    let file = st.export_dir().join(format!("{id}.qvf"));
+    // A hard link freezes the content as of now (a later replace renames a new file in place);
+    // copy when the file system cannot link.
+    if std::fs::hard_link(&src, &file).is_err()
+        && let Err(e) = tokio::fs::copy(&src, &file).await
+    {
+        return Err(server_error("prepare the export", &e));
+    }
+    st.exports().insert(
+        id.clone(),
+        Export {
+            token,
+            app_id: app_id.to_string(),
+            file,
+            file_name: file_name(&name),
+            via_ticket,
+        },
+    );
+    Ok(id)
+}
+
+/// `POST /qrs/app/{id}/export/{token}`: `201 AppExportResponse` whose `downloadPath`
+/// (`/tempcontent/<id>/<name>.qvf?serverNodeId=<node>`) serves the file once.
 pub async fn export(ctx: Ctx) -> Response {
     let app_id = ctx.param("id").to_ascii_lowercase();
     let token = ctx.param("token");
@@ -275,32 +313,16 @@ pub async fn export(ctx: Ctx) -> Response {
     if let Err(r) = ctx.q_bool("skipdata", false) {
         return r;
     }
-    let Some(name) = app_name(&ctx.st, &app_id) else {
-        return not_found("App", &app_id);
+    let temp_id = match prepare_export(&ctx.st, &app_id, token.to_ascii_lowercase(), false).await {
+        Ok(id) => id,
+        Err(r) => return r,
     };
-    let src = match ensure_file(&ctx.st, &app_id).await {
-        Ok(p) => p,
-        Err(e) => return server_error("read the app file", &e),
-    };
-    let temp_id = store::new_id();
-    let file = ctx.st.export_dir().join(format!("{temp_id}.qvf"));
-    // A hard link freezes the content as of now (a later replace renames a new file in place);
-    // copy when the file system cannot link.
-    if std::fs::hard_link(&src, &file).is_err()
-        && let Err(e) = tokio::fs::copy(&src, &file).await
-    {
-        return server_error("prepare the export", &e);
-    }
-    let fname = file_name(&name);
-    ctx.st.exports().insert(
-        temp_id.clone(),
-        Export {
-            token: token.to_ascii_lowercase(),
-            app_id: app_id.clone(),
-            file,
-            file_name: fname.clone(),
-        },
-    );
+    let fname = ctx
+        .st
+        .exports()
+        .get(&temp_id)
+        .map(|e| e.file_name.clone())
+        .unwrap_or_default();
     let download = format!(
         "/tempcontent/{temp_id}/{}?serverNodeId={}",
         utf8_percent_encode(&fname, SEGMENT),
@@ -315,6 +337,18 @@ pub async fn export(ctx: Ctx) -> Response {
     )
 }
 
+/// `GET /qrs/app/{id}/export` (the flow before the token one, deprecated in the spec):
+/// `200 {"value": "<ticket>"}`, then `GET /qrs/download/app/{id}/{ticket}/{any name}` serves
+/// the file once. The spec says the answer is a bare GUID; clients read `.value` (qsAPI's
+/// legacy `AppExport`), like `/count`.
+pub async fn export_ticket(ctx: Ctx) -> Response {
+    let app_id = ctx.param("id").to_ascii_lowercase();
+    match prepare_export(&ctx.st, &app_id, String::new(), true).await {
+        Ok(ticket) => json_response(StatusCode::OK, &json!({ spec::VALUE_FIELD: ticket })),
+        Err(r) => r,
+    }
+}
+
 pub fn export_cancel(ctx: &Ctx) -> Response {
     let app_id = ctx.param("id").to_ascii_lowercase();
     let token = ctx.param("token").to_ascii_lowercase();
@@ -322,7 +356,7 @@ pub fn export_cancel(ctx: &Ctx) -> Response {
         let mut ex = ctx.st.exports();
         let key = ex
             .iter()
-            .find(|(_, e)| e.token == token && e.app_id == app_id)
+            .find(|(_, e)| !e.via_ticket && e.token == token && e.app_id == app_id)
             .map(|(k, _)| k.clone());
         key.and_then(|k| ex.remove(&k))
     };
@@ -345,9 +379,39 @@ pub fn export_cancel(ctx: &Ctx) -> Response {
 /// `GET /tempcontent/<id>/<name>.qvf`: the export, streamed from disk, once.
 pub async fn download(ctx: Ctx) -> Response {
     let temp_id = ctx.param("tempid").to_ascii_lowercase();
-    let Some(e) = ctx.st.exports().remove(&temp_id) else {
-        return text(StatusCode::NOT_FOUND, "Not Found");
-    };
+    let taken = take_export(&ctx.st, &temp_id, |e| !e.via_ticket);
+    match taken {
+        Some(e) => stream_export(e, "application/octet-stream").await,
+        None => text(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// `GET /qrs/download/app/{id}/{ticket}/{name}`: the old flow's download, once.
+pub async fn download_ticket(ctx: Ctx) -> Response {
+    let app_id = ctx.param("id").to_ascii_lowercase();
+    let ticket = ctx.param("ticket").to_ascii_lowercase();
+    let taken = take_export(&ctx.st, &ticket, |e| e.via_ticket && e.app_id == app_id);
+    match taken {
+        // The spec's `produces` for this deprecated download.
+        Some(e) => stream_export(e, "application/unknown").await,
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("Cannot find an export of app '{app_id}' with ticket '{ticket}'"),
+        ),
+    }
+}
+
+/// Remove and return the pending export `id` when `matches` it.
+fn take_export(st: &QrsState, id: &str, matches: impl Fn(&Export) -> bool) -> Option<Export> {
+    let mut exports = st.exports();
+    if exports.get(id).is_some_and(&matches) {
+        exports.remove(id)
+    } else {
+        None
+    }
+}
+
+async fn stream_export(e: Export, content_type: &'static str) -> Response {
     let f = match tokio::fs::File::open(&e.file).await {
         Ok(f) => f,
         Err(_) => return text(StatusCode::NOT_FOUND, "Not Found"),
@@ -362,10 +426,7 @@ pub async fn download(ctx: Ctx) -> Response {
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let disp = format!(
         "attachment; filename*=UTF-8''{}",
@@ -431,14 +492,19 @@ pub async fn copy(ctx: Ctx) -> Response {
         body.insert("id".into(), json!(new_id));
         body.insert("name".into(), json!(name));
         let owner = caller_user_id(s, &identity);
-        body.insert("owner".into(), json!(owner.map(|o| json!({"id": o}))));
+        body.insert(
+            "owner".into(),
+            json!(owner.as_ref().map(|o| json!({"id": o}))),
+        );
         body.insert("sourceAppId".into(), json!(src_id));
-        let mut e = s.new_entity(td, &body, &identity.display_name());
+        let by = identity.display_name();
+        let mut e = s.new_entity(td, &body, &by);
         e.insert(
             "fileSize".into(),
             src.get("fileSize").cloned().unwrap_or(json!(0)),
         );
         s.put("app", &e);
+        super::objects::copy_for_app(s, &src_id, &new_id, owner.as_deref(), &by);
     });
     respond_entity(&ctx, StatusCode::CREATED, "app", &new_id)
 }

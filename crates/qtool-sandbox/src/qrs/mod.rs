@@ -38,12 +38,17 @@
 
 pub mod about;
 pub mod apps;
+pub mod audit;
 pub mod filter;
+pub mod license;
+pub mod objects;
 pub mod render;
 pub mod routes;
+pub mod scriptlog;
 pub mod seed;
 pub mod spec;
 pub mod store;
+pub mod table;
 pub mod tasks;
 pub mod types;
 
@@ -71,8 +76,10 @@ pub enum ProxyAuth {
         userid_attribute: String,
         userdirectory_attribute: String,
     },
-    /// Forms login page, users from the sandbox's forms user list.
-    Forms,
+    /// QSEoW's "Ticket" method: Windows authentication (`401` with `WWW-Authenticate: Negotiate`
+    /// and `NTLM`) for a client whose `User-Agent` contains `windows_pattern` (the virtual proxy's
+    /// "Windows authentication pattern"), the forms login page for every other client.
+    Ticket { windows_pattern: String },
 }
 
 /// A virtual proxy as the front door needs it.
@@ -108,6 +115,9 @@ pub(crate) struct Export {
     pub app_id: String,
     pub file: PathBuf,
     pub file_name: String,
+    /// Made by the older `GET /qrs/app/{id}/export` (downloaded from `/qrs/download/app/...`)
+    /// rather than the token flow (downloaded from `/tempcontent/...`).
+    pub via_ticket: bool,
 }
 
 pub struct QrsState {
@@ -116,8 +126,10 @@ pub struct QrsState {
     generation: AtomicU64,
     /// Running executions by task id.
     runs: Mutex<HashMap<String, Run>>,
-    /// Pending exports by temp-content id.
+    /// Pending exports by temp-content id (or old-flow ticket).
     exports: Mutex<HashMap<String, Export>>,
+    /// Script log download tickets → execution result id.
+    log_tickets: Mutex<HashMap<String, String>>,
     /// Length of a task run in milliseconds (min, max).
     run_ms: Mutex<(u64, u64)>,
     /// The central node's id (`serverNodeId` in download paths).
@@ -154,6 +166,7 @@ impl QrsState {
             generation: AtomicU64::new(0),
             runs: Mutex::new(HashMap::new()),
             exports: Mutex::new(HashMap::new()),
+            log_tickets: Mutex::new(HashMap::new()),
             run_ms: Mutex::new((1000, 2000)),
             node_id: String::new(),
             scheduler_started: std::sync::atomic::AtomicBool::new(false),
@@ -265,6 +278,17 @@ impl QrsState {
             .collect()
     }
 
+    /// The `name` of a user's repository entity (`None` before its first request).
+    pub fn user_name(&self, identity: &crate::identity::Identity) -> Option<String> {
+        let s = lock(&self.store);
+        let id = s.user_id(&identity.user_directory, &identity.user_id)?;
+        s.get("user", &id)?
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+    }
+
     /// How long a task run lasts (a random length between `min_ms` and `max_ms`).
     pub fn set_run_duration(&self, min_ms: u64, max_ms: u64) {
         *lock(&self.run_ms) = (min_ms.min(max_ms), max_ms.max(min_ms));
@@ -293,6 +317,10 @@ impl QrsState {
 
     pub(crate) fn exports(&self) -> MutexGuard<'_, HashMap<String, Export>> {
         lock(&self.exports)
+    }
+
+    pub(crate) fn log_tickets(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        lock(&self.log_tickets)
     }
 
     pub(crate) fn run_ms(&self) -> (u64, u64) {
@@ -351,7 +379,9 @@ fn proxy_from_entity(e: &Map<String, Value>) -> Option<VirtualProxy> {
             userid_attribute: s("jwtAttributeUserId"),
             userdirectory_attribute: s("jwtAttributeUserDirectory"),
         },
-        spec::auth_method::TICKET => ProxyAuth::Forms,
+        spec::auth_method::TICKET => ProxyAuth::Ticket {
+            windows_pattern: s("windowsAuthenticationEnabledDevicePattern"),
+        },
         _ => return None,
     };
     Some(VirtualProxy {
@@ -388,10 +418,14 @@ pub(crate) fn proxy_entity_fields(p: &VirtualProxy) -> Map<String, Value> {
                 json!(userdirectory_attribute),
             );
         }
-        ProxyAuth::Forms => {
+        ProxyAuth::Ticket { windows_pattern } => {
             m.insert(
                 "authenticationMethod".into(),
                 json!(spec::auth_method::TICKET),
+            );
+            m.insert(
+                "windowsAuthenticationEnabledDevicePattern".into(),
+                json!(windows_pattern),
             );
         }
     }

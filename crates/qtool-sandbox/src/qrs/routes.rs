@@ -13,12 +13,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
+use tower::ServiceExt;
 
 use super::filter::{self, Expr, SortKey};
 use super::render::Renderer;
 use super::store::{self, Row, Store, parse_row};
 use super::types::{self, TypeDef, type_def};
-use super::{QrsState, about, apps, tasks};
+use super::{QrsState, about, apps, audit, license, objects, scriptlog, table, tasks};
 use crate::identity::Identity;
 use crate::qrs::spec;
 
@@ -55,6 +56,160 @@ pub enum Op {
     TaskStartMany,
     TaskStop,
     TaskStopMany,
+    /// `POST /qrs/{type}/table`.
+    Table,
+    /// `GET /qrs/about/api/description`.
+    Description,
+    /// `GET /qrs/app/{id}/export`: the older export flow's ticket.
+    AppExportTicket,
+    /// `GET /qrs/download/app/{id}/{ticket}/{file}`: its download.
+    DownloadApp,
+    AppObjectApprove,
+    AppObjectUnapprove,
+    AppObjectPublish,
+    AppObjectUnpublish,
+    /// `GET /qrs/license/accesstypeinfo`.
+    AccessTypeInfo,
+    /// `POST /qrs/systemrule/security/audit/accessibleobjects`.
+    AccessibleObjects,
+    /// `GET /qrs/reloadtask/{id}/scriptlog?filereferenceid=`.
+    ScriptLog,
+    /// `GET /qrs/reloadtask/{id}/scriptlogfile?executionresultid=`.
+    ScriptLogFile,
+    /// `GET /qrs/download/reloadtask/{ticket}/{file}`.
+    DownloadScriptLog,
+    /// `GET /qrs/ssl/ping` and `/ssl/ping`.
+    SslPing,
+}
+
+/// How a route's types are named in `GET /qrs/about/api/description?extended=true` (and checked
+/// against the spec by a test): a spec definition, `List<T>`, or a scalar.
+const VOID: &str = "Void";
+
+impl Op {
+    /// Query parameters the route takes, as the spec names them.
+    pub fn query_params(self) -> &'static [&'static str] {
+        match self {
+            Op::List | Op::Full => &["filter", "orderby", "privileges"],
+            Op::Count => &["filter"],
+            Op::Get | Op::Create | Op::CreateMany | Op::Update => &["privileges"],
+            Op::Default => &["listentries"],
+            Op::Table => &["filter", "skip", "take", "sortcolumn", "orderascending"],
+            Op::Description => &["extended", "method", "format"],
+            Op::AppUpload => &["name", "keepdata", "privileges", "excludeconnections"],
+            Op::AppUploadReplace => &["targetappid", "keepdata", "privileges"],
+            Op::AppExport => &["skipdata", "exportscope"],
+            Op::AppCopy => &["name", "includecustomproperties"],
+            Op::AppPublish => &["stream", "name"],
+            Op::AppReplace => &["app"],
+            Op::TaskStartByName | Op::TaskStartByNameSync => &["name"],
+            Op::ScriptLog => &["filereferenceid"],
+            Op::ScriptLogFile => &["executionresultid"],
+            _ => &[],
+        }
+    }
+
+    /// Whether QRS generates the endpoint from the entity model (`resource=generated`) rather
+    /// than writing it by hand.
+    pub fn generated(self) -> bool {
+        matches!(
+            self,
+            Op::List
+                | Op::Full
+                | Op::Count
+                | Op::Get
+                | Op::Create
+                | Op::CreateMany
+                | Op::Update
+                | Op::Delete
+                | Op::Table
+                | Op::Default
+        )
+    }
+}
+
+impl Route {
+    /// The spec definition of the route's entity type (`App`, `AppObject`).
+    fn entity(&self) -> String {
+        self.ty
+            .and_then(type_def)
+            .map(types::spec_definition)
+            .unwrap_or_default()
+    }
+
+    /// Type of the request body (`Void` without one).
+    pub fn body_type(&self) -> String {
+        let entity = self.entity();
+        match self.op {
+            Op::Create | Op::Update => entity,
+            Op::CreateMany => format!("List<{entity}>"),
+            Op::Table => "TableDefinition".into(),
+            Op::AppUpload | Op::AppUploadReplace => "Stream".into(),
+            Op::TaskCreate => "ReloadTaskBundle".into(),
+            Op::TaskUpdate => "ReloadTaskChange".into(),
+            Op::TaskStartMany | Op::TaskStopMany => "List<Guid>".into(),
+            Op::AccessibleObjects => "AccessibleObjectParameters".into(),
+            _ => VOID.into(),
+        }
+    }
+
+    /// Type of the answer (`Void` for `204`).
+    pub fn return_type(&self) -> String {
+        let entity = self.entity();
+        let condensed = self
+            .ty
+            .and_then(type_def)
+            .map(|t| t.condensed_schema)
+            .unwrap_or_default();
+        match self.op {
+            Op::List => format!("List<{condensed}>"),
+            Op::Full | Op::CreateMany => format!("List<{entity}>"),
+            Op::Count => "Int32".into(),
+            Op::Get | Op::Create | Op::Update | Op::Default => entity,
+            Op::Table => "Table".into(),
+            Op::About => "About".into(),
+            Op::Enums => "Dictionary<String, EnumDescription>".into(),
+            Op::Description => "List<String>".into(),
+            Op::AppUpload
+            | Op::AppUploadReplace
+            | Op::AppCopy
+            | Op::AppPublish
+            | Op::AppReplace => "App".into(),
+            Op::AppExport | Op::AppExportCancel => "AppExportResponse".into(),
+            Op::AppExportTicket
+            | Op::TaskStartSync
+            | Op::TaskStartByNameSync
+            | Op::ScriptLog
+            | Op::ScriptLogFile => "Guid".into(),
+            Op::DownloadApp | Op::DownloadScriptLog | Op::TempContent => "Stream".into(),
+            Op::TaskCreate | Op::TaskUpdate => "ReloadTask".into(),
+            Op::AppObjectApprove
+            | Op::AppObjectUnapprove
+            | Op::AppObjectPublish
+            | Op::AppObjectUnpublish => "AppObject".into(),
+            Op::AccessTypeInfo => "AccessTypesInfo".into(),
+            Op::AccessibleObjects => "List<RepositoryObject>".into(),
+            Op::SslPing => "String".into(),
+            Op::Delete
+            | Op::AppReload
+            | Op::TaskStart
+            | Op::TaskStartByName
+            | Op::TaskStartMany
+            | Op::TaskStop
+            | Op::TaskStopMany => VOID.into(),
+        }
+    }
+
+    /// Whether the route is outside the QRS specification (with the source that documents it).
+    pub fn outside_spec(&self) -> Option<&'static str> {
+        match self.op {
+            Op::TempContent => Some("the export download path QRS hands out in `downloadPath`"),
+            Op::SslPing => Some(
+                "Qlik's \"Ping: Ping\" page documents /ssl/ping; qsAPI 2.2.0 calls /qrs/ssl/ping",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// One served route.
@@ -106,6 +261,9 @@ pub fn route_table() -> Vec<Route> {
         if c.delete {
             add(Method::DELETE, format!("{base}/{{id}}"), t, Op::Delete);
         }
+        if c.table {
+            add(Method::POST, format!("{base}/table"), t, Op::Table);
+        }
         if td.view_of.is_none() {
             add(
                 Method::GET,
@@ -156,6 +314,56 @@ pub fn route_table() -> Vec<Route> {
         (Method::POST, "/qrs/task/start/many", Op::TaskStartMany),
         (Method::POST, "/qrs/task/{id}/stop", Op::TaskStop),
         (Method::POST, "/qrs/task/stop/many", Op::TaskStopMany),
+        (Method::GET, "/qrs/about/api/description", Op::Description),
+        (Method::GET, "/qrs/app/{id}/export", Op::AppExportTicket),
+        (
+            Method::GET,
+            "/qrs/download/app/{id}/{ticket}/{filename}",
+            Op::DownloadApp,
+        ),
+        (
+            Method::POST,
+            "/qrs/app/object/{id}/approve",
+            Op::AppObjectApprove,
+        ),
+        (
+            Method::POST,
+            "/qrs/app/object/{id}/unapprove",
+            Op::AppObjectUnapprove,
+        ),
+        (
+            Method::PUT,
+            "/qrs/app/object/{id}/publish",
+            Op::AppObjectPublish,
+        ),
+        (
+            Method::PUT,
+            "/qrs/app/object/{id}/unpublish",
+            Op::AppObjectUnpublish,
+        ),
+        (
+            Method::GET,
+            "/qrs/license/accesstypeinfo",
+            Op::AccessTypeInfo,
+        ),
+        (
+            Method::POST,
+            "/qrs/systemrule/security/audit/accessibleobjects",
+            Op::AccessibleObjects,
+        ),
+        (Method::GET, "/qrs/reloadtask/{id}/scriptlog", Op::ScriptLog),
+        (
+            Method::GET,
+            "/qrs/reloadtask/{id}/scriptlogfile",
+            Op::ScriptLogFile,
+        ),
+        (
+            Method::GET,
+            "/qrs/download/reloadtask/{ticket}/{filename}",
+            Op::DownloadScriptLog,
+        ),
+        (Method::GET, "/qrs/ssl/ping", Op::SslPing),
+        (Method::GET, "/ssl/ping", Op::SslPing),
     ];
     for (m, p, op) in fixed {
         add(m.clone(), (*p).to_string(), None, *op);
@@ -184,10 +392,42 @@ pub fn router(state: Arc<QrsState>) -> Router {
     for (path, mr) in by_path {
         router = router.route(&path, mr);
     }
-    router
+    let inner = router
         .fallback(|| async { text(StatusCode::NOT_FOUND, "Not Found") })
         .layer(axum::middleware::from_fn(check_xrfkey))
-        .with_state(state)
+        .with_state(state);
+    // QRS paths are case-insensitive (`/qrs/App/Full`, `/QRS/APP/COUNT`): route on the
+    // lowercased path. Nothing the emulator looks up in a path depends on case (ids are GUIDs,
+    // download file names are for the client only).
+    Router::new().fallback(move |req: Request| {
+        let inner = inner.clone();
+        async move {
+            match inner.oneshot(lowercase_path(req)).await {
+                Ok(resp) => resp,
+                Err(e) => match e {},
+            }
+        }
+    })
+}
+
+/// The request with its path in lowercase (query untouched).
+fn lowercase_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if !path.bytes().any(|b| b.is_ascii_uppercase()) {
+        return req;
+    }
+    let lowered = match req.uri().query() {
+        Some(q) => format!("{}?{q}", path.to_ascii_lowercase()),
+        None => path.to_ascii_lowercase(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = lowered.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +634,22 @@ async fn dispatch(st: Arc<QrsState>, ty: Option<&'static str>, op: Op, req: Requ
         (Op::TaskStartMany, _) => tasks::start_many(ctx).await,
         (Op::TaskStop, _) => tasks::stop_by_id(&ctx),
         (Op::TaskStopMany, _) => tasks::stop_many(ctx).await,
+        (Op::Table, Some(td)) => table::table(ctx, td).await,
+        (Op::Description, _) => about::description(&ctx),
+        (Op::AppExportTicket, _) => apps::export_ticket(ctx).await,
+        (Op::DownloadApp, _) => apps::download_ticket(ctx).await,
+        (Op::AppObjectApprove, _) => objects::set_flag(&ctx, "approved", true, StatusCode::CREATED),
+        (Op::AppObjectUnapprove, _) => {
+            objects::set_flag(&ctx, "approved", false, StatusCode::CREATED)
+        }
+        (Op::AppObjectPublish, _) => objects::set_flag(&ctx, "published", true, StatusCode::OK),
+        (Op::AppObjectUnpublish, _) => objects::set_flag(&ctx, "published", false, StatusCode::OK),
+        (Op::AccessTypeInfo, _) => license::access_type_info(&ctx),
+        (Op::AccessibleObjects, _) => audit::accessible_objects(ctx).await,
+        (Op::ScriptLog, _) => scriptlog::ticket_by_file_reference(&ctx),
+        (Op::ScriptLogFile, _) => scriptlog::ticket_by_result(&ctx),
+        (Op::DownloadScriptLog, _) => scriptlog::download(&ctx),
+        (Op::SslPing, _) => text(StatusCode::OK, "Ping successful"),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -649,6 +905,49 @@ pub fn prepare(
             if s_field("userId").is_empty() || s_field("userDirectory").is_empty() {
                 return Err(bad_request("userId and userDirectory are required"));
             }
+            // One user per directory and user id (compared without case, as Windows does).
+            let id = s_field("id");
+            if let Some(other) = s.user_id(s_field("userDirectory"), s_field("userId"))
+                && !other.eq_ignore_ascii_case(id)
+            {
+                return Err(text(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "A user with userDirectory '{}' and userId '{}' already exists (id {other})",
+                        s_field("userDirectory"),
+                        s_field("userId")
+                    ),
+                ));
+            }
+        }
+        "app/object" => {
+            if s_field("objectType").trim().is_empty() {
+                return Err(bad_request("App.Object objectType is required"));
+            }
+            match store::ref_ids(e, "app").first() {
+                None => return Err(bad_request("App.Object app is required")),
+                Some(a) if !s.contains("app", a) => return Err(not_found("App", a)),
+                Some(_) => {}
+            }
+        }
+        ty if license::is_allocation(ty) => {
+            let Some(user) = store::ref_ids(e, "user").into_iter().next() else {
+                return Err(bad_request(format!("{} user is required", td.schema)));
+            };
+            if !s.contains("user", &user) {
+                return Err(not_found("User", &user));
+            }
+            let id = s_field("id");
+            let taken = s.all(ty).iter().any(|a| {
+                a.get("id").and_then(Value::as_str) != Some(id)
+                    && store::ref_ids(a, "user").contains(&user)
+            });
+            if taken {
+                return Err(text(
+                    StatusCode::CONFLICT,
+                    format!("The user {user} already has a {} allocation", td.schema),
+                ));
+            }
         }
         "virtualproxyconfig" => {
             if s_field("sessionCookieHeaderName").is_empty() {
@@ -882,13 +1181,16 @@ async fn delete(ctx: Ctx, td: &'static TypeDef) -> Response {
 /// the ids of deleted apps (their files are removed by the caller, outside the lock).
 pub fn cascade_delete(s: &mut Store, ty: &str, id: &str) -> Vec<String> {
     let mut apps = Vec::new();
-    if s.remove(ty, id).is_none() {
+    let Some(removed) = s.remove(ty, id) else {
         return apps;
-    }
+    };
     let id = id.to_ascii_lowercase();
     match ty {
         "app" => {
             apps.push(id.clone());
+            for object in objects::of_app(s, &id) {
+                s.remove(objects::TYPE, &object);
+            }
             for t in s.all("reloadtask") {
                 if store::ref_ids(&t, "app").contains(&id)
                     && let Some(tid) = t.get("id").and_then(Value::as_str)
@@ -905,6 +1207,26 @@ pub fn cascade_delete(s: &mut Store, ty: &str, id: &str) -> Vec<String> {
                     {
                         s.remove(ev, eid);
                     }
+                }
+            }
+        }
+        "user" => {
+            // A licence allocation outlives its user, naming who it was (as QRS keeps it in
+            // quarantine).
+            for ty in [license::PROFESSIONAL, license::ANALYZER] {
+                for mut a in s.all(ty) {
+                    if !store::ref_ids(&a, "user").contains(&id) {
+                        continue;
+                    }
+                    a.insert("user".into(), Value::Null);
+                    for (field, from) in [
+                        ("deletedUserId", "userId"),
+                        ("deletedUserDirectory", "userDirectory"),
+                    ] {
+                        let value = removed.get(from).cloned().unwrap_or(json!(""));
+                        a.insert(field.into(), value);
+                    }
+                    s.put(ty, &a);
                 }
             }
         }

@@ -139,6 +139,20 @@ pub fn seed(st: &QrsState) -> Result<()> {
                 t0,
             ));
         }
+        // Licence allocations: the admins are professionals, the other people analyzers.
+        for (k, user) in users.iter().enumerate().skip(3) {
+            let ty = if k <= 4 {
+                super::license::PROFESSIONAL
+            } else {
+                super::license::ANALYZER
+            };
+            let last_used = if k % 2 == 0 {
+                format_ms(now - (k as i128) * 3_600_000)
+            } else {
+                spec::NEVER_DATE.to_string()
+            };
+            add(s, ty, json!({"user": {"id": user}, "lastUsed": last_used}), t0);
+        }
         let owners: Vec<String> = users.iter().skip(3).cloned().collect();
         let admin = owners.first().cloned().unwrap_or_default();
         // tags, custom properties
@@ -200,6 +214,9 @@ pub fn seed(st: &QrsState) -> Result<()> {
                 }]);
             }
             let id = add(s, "app", body, created);
+            if i < super::objects::MAX_SEEDED_APPS {
+                super::objects::seed_for_app(s, &id, i, SYSTEM);
+            }
             if i < APPS_WITH_FILES {
                 files.push((id.clone(), size));
             }
@@ -269,6 +286,10 @@ pub fn seed(st: &QrsState) -> Result<()> {
                     }),
                     start + duration,
                 );
+                if let Some(mut r) = s.get("executionresult", &rid) {
+                    super::scriptlog::attach_log(&mut r);
+                    s.put("executionresult", &r);
+                }
                 if let (Some(r), Some(mut t), Some(rtd)) = (
                     s.get("executionresult", &rid),
                     s.get("reloadtask", &task),

@@ -510,16 +510,13 @@ impl Job {
             r.insert("status".into(), json!(status));
             r.insert("stopTime".into(), json!(now));
             r.insert("duration".into(), json!((stop_ms - start).max(0) as i64));
-            r.insert(
-                "scriptLogAvailable".into(),
-                json!(status != task_status::ABORTED),
-            );
             let kind = if status == task_status::FINISHED_SUCCESS {
                 2
             } else {
                 0
             };
             push_detail(r, kind, msg, now);
+            super::scriptlog::attach_log(r);
         });
     }
 

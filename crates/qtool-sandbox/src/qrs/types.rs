@@ -20,6 +20,8 @@ pub struct Caps {
     pub many: bool,
     pub update: bool,
     pub delete: bool,
+    /// `POST /qrs/{type}/table`.
+    pub table: bool,
 }
 
 const ALL: Caps = Caps {
@@ -31,6 +33,7 @@ const ALL: Caps = Caps {
     many: true,
     update: true,
     delete: true,
+    table: true,
 };
 
 pub struct TypeDef {
@@ -197,6 +200,7 @@ pub const TYPES: &[TypeDef] = &[
             many: false,
             update: false,
             delete: false,
+            table: true,
         },
         has_privileges: false,
     },
@@ -435,7 +439,71 @@ pub const TYPES: &[TypeDef] = &[
         },
         has_privileges: true,
     },
+    TypeDef {
+        name: "app/object",
+        schema: "App.Object",
+        condensed_schema: "AppObjectCondensed",
+        condensed: Some(&[
+            "id",
+            "privileges",
+            "name",
+            "engineObjectId",
+            "contentHash",
+            "engineObjectType",
+            "description",
+            "objectType",
+            "publishTime",
+            "published",
+        ]),
+        refs: &[("owner", "user"), ("app", "app"), ("tags", "tag")],
+        view_of: None,
+        view_fields: None,
+        // The repository records objects as apps are saved; the API does not create them.
+        caps: Caps {
+            create: false,
+            many: false,
+            ..ALL
+        },
+        has_privileges: true,
+    },
+    TypeDef {
+        name: "license/analyzeraccesstype",
+        schema: "License.AnalyzerAccessType",
+        condensed_schema: "LicenseAnalyzerAccessTypeCondensed",
+        condensed: Some(&["id", "privileges"]),
+        refs: &[("user", "user")],
+        view_of: None,
+        view_fields: None,
+        caps: ALL,
+        has_privileges: true,
+    },
+    TypeDef {
+        name: "license/professionalaccesstype",
+        schema: "License.ProfessionalAccessType",
+        condensed_schema: "LicenseProfessionalAccessTypeCondensed",
+        condensed: Some(&["id", "privileges"]),
+        refs: &[("user", "user")],
+        view_of: None,
+        view_fields: None,
+        caps: ALL,
+        has_privileges: true,
+    },
 ];
+
+/// The spec definition of a type's full shape (`App.Object` → `AppObject`).
+pub fn spec_definition(td: &TypeDef) -> String {
+    td.schema.replace('.', "")
+}
+
+/// The type whose schema name is `name` (`App`, `App.Object`, `AppObject`, `ReloadTask`;
+/// compared without case and dots), or whose URL name it is.
+pub fn type_by_schema(name: &str) -> Option<&'static TypeDef> {
+    let key = |s: &str| s.replace('.', "").to_ascii_lowercase();
+    let wanted = key(name);
+    TYPES
+        .iter()
+        .find(|t| key(t.schema) == wanted || t.name.replace('/', "") == wanted)
+}
 
 pub fn type_def(name: &str) -> Option<&'static TypeDef> {
     TYPES.iter().find(|t| t.name == name)
@@ -640,6 +708,30 @@ fn build_defaults(ty: &str) -> Map<String, Value> {
             json!({
                 "serverNodeConfiguration": null, "serviceType": 0, "serviceState": 2,
                 "timestamp": never,
+            }),
+        ),
+        "app/object" => with(
+            audit("App.Object", true),
+            json!({
+                "owner": null, "name": "", "engineObjectId": "", "app": null,
+                "contentHash": "", "size": 0, "engineObjectType": "", "description": "",
+                "attributes": "", "objectType": "", "publishTime": never, "published": false,
+                "approved": false, "tags": [], "sourceObject": "", "draftObject": "",
+                "appObjectBlobId": spec::EMPTY_GUID,
+            }),
+        ),
+        "license/analyzeraccesstype" => with(
+            audit("License.AnalyzerAccessType", true),
+            json!({
+                "user": null, "lastUsed": never, "excess": false, "quarantined": false,
+                "quarantineEnd": never, "deletedUserId": "", "deletedUserDirectory": "",
+            }),
+        ),
+        "license/professionalaccesstype" => with(
+            audit("License.ProfessionalAccessType", true),
+            json!({
+                "user": null, "lastUsed": never, "excess": false, "quarantined": false,
+                "quarantineEnd": never, "deletedUserId": "", "deletedUserDirectory": "",
             }),
         ),
         _ => Map::new(),
