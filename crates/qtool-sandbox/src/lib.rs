@@ -8,7 +8,7 @@
 //! mirrored by the emulator and pass unnoticed.
 //!
 //! Layout: `pki` (CA, server/client certificates, JWT key), `server` (TLS listeners, graceful
-//! shutdown), `proxy` (virtual proxies, JWT/forms auth, sessions, certificate port), `faults`
+//! shutdown; `unread` drains bodies left unread by an early answer), `proxy` (virtual proxies, JWT/forms auth, sessions, certificate port), `faults`
 //! (latency and fault injection), `persist` (snapshots), `discovery` (`sandbox.json`); the
 //! emulators themselves are `qrs` and `qem`. [`run`] is the whole sandbox; the rest is public for
 //! the emulator's tests and fuzz targets.
@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod qem;
 pub mod qrs;
 pub mod server;
+mod unread;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use super::faults::{Faults, Verdict};
+use super::unread::UnreadBody;
 use crate::error::{Error, Result};
 
 /// How long a client may take for the TLS handshake.
@@ -236,7 +237,10 @@ async fn handle(
             return Err(BoxError::from(DroppedByFaultInjection));
         }
     }
-    let response = app.oneshot(req.map(Body::new)).await;
+    // A body the app leaves unread is drained after the answer (see `unread`).
+    let response = app
+        .oneshot(req.map(|body| Body::new(UnreadBody::new(body))))
+        .await;
     Ok(match response {
         Ok(r) => r,
         Err(e) => match e {},
