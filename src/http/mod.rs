@@ -243,6 +243,9 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
     if let Some(tls) = find_rustls_error(e) {
         return tls::describe(tls, &host);
     }
+    if let Some(alert) = tls::describe_alert_text(&root_cause(e), &host) {
+        return alert;
+    }
     if e.is_timeout() {
         return Error::network(format!("no answer from {host} in time"))
             .with_hint("check the server, or raise --timeout");

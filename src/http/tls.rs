@@ -360,6 +360,32 @@ fn is_ca_used_as_end_entity(e: &rustls::OtherError) -> bool {
     )
 }
 
+/// Alerts whose names can reach us only as text: after the handshake, tokio-rustls reports a
+/// received alert as an I/O error carrying rustls's message (`received fatal alert: <name>`).
+const ALERTS_BY_NAME: &[AlertDescription] = &[
+    AlertDescription::CertificateRequired,
+    AlertDescription::BadCertificate,
+    AlertDescription::UnknownCA,
+    AlertDescription::CertificateUnknown,
+    AlertDescription::AccessDenied,
+    AlertDescription::UnsupportedCertificate,
+    AlertDescription::CertificateExpired,
+    AlertDescription::CertificateRevoked,
+    AlertDescription::HandshakeFailure,
+    AlertDescription::ProtocolVersion,
+    AlertDescription::InsufficientSecurity,
+    AlertDescription::UnrecognisedName,
+];
+
+/// A TLS alert told as text (see [`ALERTS_BY_NAME`]), described like one seen as an error.
+pub fn describe_alert_text(text: &str, host: &str) -> Option<Error> {
+    let name = text.trim().strip_prefix("received fatal alert: ")?;
+    ALERTS_BY_NAME
+        .iter()
+        .find(|a| format!("{a:?}") == name)
+        .map(|a| describe_alert(*a, host))
+}
+
 fn describe_alert(alert: AlertDescription, host: &str) -> Error {
     use AlertDescription as A;
     match alert {
@@ -437,6 +463,14 @@ mod tests {
             assert!(text.contains("; "), "no hint: {text}");
             assert!(!text.contains("OtherError"), "{debug}: {text}");
         }
+        let client = describe_alert_text(
+            "received fatal alert: CertificateRequired",
+            "qlik.example.com:4242",
+        )
+        .unwrap()
+        .to_string();
+        assert!(client.contains("client certificate"), "{client}");
+        assert!(describe_alert_text("received fatal alert: Nonsense", "h").is_none());
         let ca = sentence(rustls::Error::InvalidCertificate(CertificateError::Other(
             rustls::OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity)),
         )));

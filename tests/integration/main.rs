@@ -15,3 +15,4 @@ mod reliability;
 mod repository;
 mod sandbox;
 mod secrets;
+mod tls;

@@ -17,7 +17,11 @@ struct Reply {
     set_cookie: Vec<String>,
     location: Option<String>,
     content_type: String,
+    www_authenticate: Vec<String>,
+    csrf_token: Option<String>,
     body: String,
+    /// Length of the raw body in bytes.
+    len: usize,
 }
 
 /// A small HTTPS client (qtool's own transport) on a private runtime.
@@ -50,6 +54,7 @@ impl Http {
         }
     }
 
+    /// Like every QRS client: the same Xrfkey in query and header (unless the test sets its own).
     fn send(
         &self,
         method: reqwest::Method,
@@ -57,20 +62,31 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<Reply, String> {
-        // Like every QRS client: the same Xrfkey in query and header (unless the test sets its own).
         let url = if url.contains("xrfkey=") {
             url.to_string()
         } else {
             let sep = if url.contains('?') { '&' } else { '?' };
             format!("{url}{sep}xrfkey={XRF}")
         };
-        let mut req = self.client.request(method, &url);
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
         if !headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("X-Qlik-Xrfkey"))
         {
-            req = req.header("X-Qlik-Xrfkey", XRF);
+            all.push(("X-Qlik-Xrfkey", XRF));
         }
+        self.send_plain(method, &url, &all, body)
+    }
+
+    /// Exactly the request given (a browser's login form post, the proxy's Personal API).
+    fn send_plain(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<Reply, String> {
+        let mut req = self.client.request(method, url);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -79,27 +95,35 @@ impl Http {
         }
         self.rt.block_on(async move {
             let resp = req.send().await.map_err(|e| format!("{e:?}"))?;
-            let header = |name: reqwest::header::HeaderName| {
+            let header = |name: &str| {
                 resp.headers()
                     .get(name)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
             };
-            let set_cookie = resp
-                .headers()
-                .get_all(reqwest::header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_string))
-                .collect();
-            let location = header(reqwest::header::LOCATION);
-            let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+            let all = |name: reqwest::header::HeaderName| -> Vec<String> {
+                resp.headers()
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_string))
+                    .collect()
+            };
+            let set_cookie = all(reqwest::header::SET_COOKIE);
+            let www_authenticate = all(reqwest::header::WWW_AUTHENTICATE);
+            let location = header("location");
+            let content_type = header("content-type").unwrap_or_default();
+            let csrf_token = header("qlik-csrf-token");
             let status = resp.status().as_u16();
-            let body = resp.text().await.map_err(|e| format!("{e:?}"))?;
+            let bytes = resp.bytes().await.map_err(|e| format!("{e:?}"))?;
+            let body = String::from_utf8_lossy(&bytes).into_owned();
             Ok(Reply {
+                len: bytes.len(),
                 status,
                 set_cookie,
                 location,
                 content_type,
+                www_authenticate,
+                csrf_token,
                 body,
             })
         })
@@ -249,6 +273,15 @@ fn jwt_proxy_authenticates_and_issues_a_session_cookie() {
             "JWT audience mismatch",
         ),
         ("not-a-jwt".to_string(), "JWT malformed"),
+        // `nbf` a minute ahead (beyond the proxy's few seconds of leeway).
+        (
+            token(
+                &sb,
+                json!({"userid": "admin", "userdirectory": "SANDBOX", "aud": "qtool-sandbox",
+                       "iat": now(), "nbf": now() + 60, "exp": now() + 600}),
+            ),
+            "JWT not valid yet",
+        ),
     ];
     for (token, reason) in cases {
         let r = http.get(&about, &[("Authorization", &bearer(&token))]);
@@ -306,6 +339,120 @@ fn certificate_port_requires_the_sandbox_client_certificate() {
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
 
+/// `downloadPath` of an export points at `/tempcontent/...` on the host the export was asked
+/// of: on the certificate port it downloads with the client certificate and `X-Qlik-User`.
+#[test]
+fn certificate_port_serves_export_downloads() {
+    let sb = Sandbox::start(&[]);
+    let http = Http::new(&sb, true);
+    let cert = sb.get("/qseow/cert_url");
+    let user = [("X-Qlik-User", "UserDirectory=INTERNAL; UserId=sa_api")];
+    let apps = http.get(&format!("{cert}/qrs/app/full"), &user);
+    let apps = json(&apps.body);
+    let id = apps[0]["id"].as_str().expect("id");
+    let size = apps[0]["fileSize"].as_u64().expect("size");
+    let export = http
+        .send(
+            reqwest::Method::POST,
+            &format!(
+                "{cert}/qrs/App/{id}/export/{}?skipData=true",
+                uuid::Uuid::new_v4()
+            ),
+            &user,
+            None,
+        )
+        .expect("export");
+    assert_eq!(export.status, 201, "{}", export.body);
+    let path = json(&export.body)["downloadPath"]
+        .as_str()
+        .expect("downloadPath")
+        .to_string();
+    assert!(path.starts_with("/tempcontent/"), "{path}");
+    let file = http.get(&format!("{cert}{path}"), &user);
+    assert_eq!(file.status, 200, "{}", file.body);
+    assert_eq!(file.len as u64, size);
+    assert!(file.body.starts_with("QVF-SANDBOX\n"));
+    // Once.
+    assert_eq!(http.get(&format!("{cert}{path}"), &user).status, 404);
+    // `/ssl/ping` answers there too.
+    let ping = http.get(&format!("{cert}/ssl/ping"), &user);
+    assert_eq!((ping.status, ping.body.as_str()), (200, "Ping successful"));
+}
+
+/// A 403/405/415 decided before the request body is read reaches an HTTP/2 client that is
+/// still uploading (curl 7.88 used to exit 92 with "Stream error in the HTTP/2 framing layer").
+#[test]
+fn http2_early_answers_reach_curl_while_it_uploads() {
+    let sb = Sandbox::start(&[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let upload = dir.path().join("big.qvf");
+    let chunk: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut data = Vec::with_capacity(40 * chunk.len());
+    for _ in 0..40 {
+        data.extend_from_slice(&chunk);
+    }
+    std::fs::write(&upload, &data).expect("write");
+    let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
+    let bearer = format!("Authorization: Bearer {}", token.trim());
+    let jwt = sb.get("/qseow/jwt_url");
+    let cert = sb.get("/qseow/cert_url");
+    let key = format!("X-Qlik-Xrfkey: {XRF}");
+    let qvf = "Content-Type: application/vnd.qlik.sense.app";
+    let cases: [(&str, String, Vec<&str>, &str); 3] = [
+        (
+            "POST",
+            format!("{jwt}/qrs/app/upload?name=x"),
+            vec![&bearer, qvf],
+            "403",
+        ),
+        (
+            "POST",
+            format!("{jwt}/qrs/app/upload?name=x&xrfkey={XRF}"),
+            vec![&bearer, &key, "Content-Type: text/plain"],
+            "415",
+        ),
+        (
+            "PUT",
+            format!("{cert}/qrs/app/upload?name=x&xrfkey={XRF}"),
+            vec![&key, qvf],
+            "405",
+        ),
+    ];
+    for (method, url, headers, want) in cases {
+        let mut curl = std::process::Command::new("curl");
+        curl.args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+        ])
+        .args(["--cacert", &sb.get("/ca_cert"), "-X", method])
+        .arg("--data-binary")
+        .arg(format!("@{}", upload.display()));
+        if url.starts_with(&cert) {
+            curl.args(["--cert", &sb.get("/qseow/client_cert/cert")])
+                .args(["--key", &sb.get("/qseow/client_cert/key")]);
+        }
+        for h in headers {
+            curl.args(["-H", h]);
+        }
+        let out = curl.arg(&url).output().expect("curl must be installed");
+        assert!(
+            out.status.success(),
+            "{method} {url}: curl exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{want} 2"),
+            "{method} {url}"
+        );
+    }
+}
+
 #[test]
 fn forms_proxy_login_page_and_session() {
     let sb = Sandbox::start(&[]);
@@ -313,53 +460,122 @@ fn forms_proxy_login_page_and_session() {
     let proxy = sb.get("/qseow/proxy_url");
     let password = std::fs::read_to_string(sb.get("/qseow/forms/password_file")).expect("password");
 
-    // An unauthenticated API call is sent to the login page.
+    // An unauthenticated API call is sent to the proxy's internal forms module.
     let first = http.get(&format!("{proxy}/form/qrs/about"), &[]);
     assert_eq!(first.status, 302);
     let location = first.location.expect("Location");
-    assert!(location.starts_with("/form/form/?targetId="), "{location}");
+    assert!(
+        location.starts_with("/form/internal_forms_authentication/?targetId="),
+        "{location}"
+    );
     let page = http.get(&format!("{proxy}{location}"), &[]);
     assert_eq!(page.status, 200);
     assert!(page.content_type.starts_with("text/html"));
     assert!(page.body.contains("name=\"username\"") && page.body.contains("name=\"pwd\""));
 
-    let post = |pwd: &str, xrf_header: &str| {
+    // The form posts back to the same address, as a browser does: no Xrfkey pair.
+    let post = |pwd: &str| {
         let body = format!(
             "username={}&pwd={}",
             "SANDBOX%5Cadmin",
             percent_encoding::utf8_percent_encode(pwd, percent_encoding::NON_ALPHANUMERIC)
         );
-        http.send(
+        http.send_plain(
             reqwest::Method::POST,
-            &format!("{proxy}{location}&xrfkey=abcdefghijklmnop"),
-            &[
-                ("X-Qlik-Xrfkey", xrf_header),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
+            &format!("{proxy}{location}"),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
             Some(body),
         )
         .expect("post")
     };
-    let wrong = post("wrong", "abcdefghijklmnop");
+    let wrong = post("wrong");
     assert_eq!(wrong.status, 401);
     assert!(wrong.set_cookie.is_empty());
-    let no_xrf = post(password.trim(), "ponmlkjihgfedcba");
-    assert_eq!(no_xrf.status, 403);
-    let ok = post(password.trim(), "abcdefghijklmnop");
+    let ok = post(password.trim());
     assert_eq!(ok.status, 302, "{}", ok.body);
-    // Back to the original target (with its query).
-    assert!(
-        ok.location
-            .as_deref()
-            .is_some_and(|l| l.starts_with("/form/qrs/about")),
-        "{:?}",
-        ok.location
-    );
+    // Back to the original target, query included.
+    let target = format!("/form/qrs/about?xrfkey={XRF}");
+    assert_eq!(ok.location.as_deref(), Some(target.as_str()));
     let cookie = ok.set_cookie.first().expect("cookie");
     assert!(cookie.starts_with("X-Qlik-Session-form="), "{cookie}");
     let pair = cookie.split(';').next().expect("pair");
     let api = http.get(&format!("{proxy}/form/qrs/about"), &[("Cookie", pair)]);
     assert_eq!(api.status, 200, "{}", api.body);
+}
+
+/// The default virtual proxy (no prefix) uses Windows authentication for Windows user agents,
+/// the forms login page for the others.
+#[test]
+fn default_proxy_challenges_windows_clients() {
+    let sb = Sandbox::start(&[]);
+    let http = Http::new(&sb, false);
+    let proxy = sb.get("/qseow/proxy_url");
+    let windows_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36";
+    let r = http.send_plain(
+        reqwest::Method::GET,
+        &format!("{proxy}/qrs/about"),
+        &[("User-Agent", windows_agent)],
+        None,
+    );
+    let r = r.expect("answer");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.www_authenticate, ["Negotiate", "NTLM"]);
+    assert!(r.set_cookie.is_empty());
+    let r = http.get(&format!("{proxy}/hub/"), &[]);
+    assert_eq!(r.status, 302);
+    assert!(
+        r.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/internal_forms_authentication/?targetId=")),
+        "{:?}",
+        r.location
+    );
+}
+
+/// `/{prefix}/qps/user` and `/{prefix}/qps/csrftoken` on the JWT proxy, and logging out.
+#[test]
+fn proxy_personal_api_user_csrf_token_and_logout() {
+    let sb = Sandbox::start(&[]);
+    let http = Http::new(&sb, false);
+    let jwt = sb.get("/qseow/jwt_url");
+    let admin = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
+    let bearer = format!("Bearer {}", admin.trim());
+
+    let inactive = http.get(&format!("{jwt}/qps/user"), &[]);
+    assert_eq!(inactive.status, 200);
+    assert_eq!(json(&inactive.body), json!({"session": "inactive"}));
+    let user = http.get(&format!("{jwt}/qps/user"), &[("Authorization", &bearer)]);
+    assert_eq!(user.status, 200, "{}", user.body);
+    let v = json(&user.body);
+    assert_eq!(v["userDirectory"], "SANDBOX");
+    assert_eq!(v["userId"], "admin");
+    assert_eq!(v["userName"], "Sandbox Admin");
+    assert_eq!(v["logoutUri"], json!(format!("{jwt}/qps/user")));
+    let pair = user.set_cookie[0]
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+
+    let token = http.get(&format!("{jwt}/qps/csrftoken"), &[("Cookie", &pair)]);
+    assert_eq!(token.status, 204);
+    assert_eq!(token.csrf_token.as_deref().map(str::len), Some(32));
+
+    let out = http
+        .send_plain(
+            reqwest::Method::DELETE,
+            &format!("{jwt}/qps/user"),
+            &[("Cookie", &pair)],
+            None,
+        )
+        .expect("logout");
+    assert_eq!(out.status, 204);
+    let after = http.get(&format!("{jwt}/qrs/about"), &[("Cookie", &pair)]);
+    assert_eq!(
+        after.status, 401,
+        "the cookie must stop working: {}",
+        after.body
+    );
 }
 
 #[test]
