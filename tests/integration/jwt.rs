@@ -2,13 +2,13 @@
 //! OpenSSL, PyJWT and Node's jsonwebtoken (the tutorial's Token.js). Interop tools are installed
 //! on first use into `target/interop/` (PyPI and npm); a failed install fails the test.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command as StdCommand;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::{TestEnv, json};
+use crate::support::{TestEnv, ensure_installed, interop_dir, json, python_imports_from, repo};
 
 /// The seed token from Qlik's qlik-cli QRS tutorial.
 const SEED_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyaWQiOiJoYXJyeSIsInVzZXJkaXJlY3RvcnkiOiJxc2VmdyIsIm5hbWUiOiJIYXJkY29yZSBIYXJyeSIsImVtYWlsIjoiaGFycnlAZXhhbXBsZS5jb20iLCJncm91cHMiOlsiQWRtaW5zdHJhdG9ycyIsIlNhbGVzIiwiTWFya2V0aW5nIl0sImlhdCI6MTYwMzgxOTYyOSwiZXhwIjoxNjM1MzU1NjI5LCJhdWQiOiIxMTJhZGFtcyJ9.gDWFqJ8fZbo9QpF52CnlhKCMsHal2AcobIVwhVCpnbLfpmc-Z_k4uUWGh2TxaSucjQ5-k5I9s9sNgIPskqaVQN2JanFXxIJKRFow9LbuSbImZs74RsQ6TqsoJTu7_5eKLv2VRAqoh6Tqabl5vma1JdhHbsTKGixt8yGZI7Q2QNjObQq8hAh6VveNWcUVkB60LEMOPiipij7VTKQ7IQg-rG4XA8xgYxbOb6i3Q6miY4kGSGujbsjtYLevEJQlEZtij2JMMDeH_nwH2MWhWhOBL1TpAAUKkCOxPFDjGacxGvkObAOFjL-Ztx0LdVwF2BXxVerQ1xKyl0YpLErS4d576Q";
@@ -32,10 +32,6 @@ const SEED_FLAGS: &[&str] = &[
     "--audience",
     "112adams",
 ];
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn p(env: &TestEnv, name: &str) -> String {
     env.path().join(name).to_string_lossy().into_owned()
@@ -775,41 +771,6 @@ fn proxy_config_prints_qmc_settings_and_qrs_body() {
 
 // --- interop -------------------------------------------------------------------------------
 
-fn interop_dir() -> PathBuf {
-    repo().join("target").join("interop")
-}
-
-/// Install `what` into `dest` with `install(tmp)` unless `check(dest)` passes already.
-fn ensure_installed(
-    what: &str,
-    dest: &Path,
-    check: impl Fn(&Path) -> bool,
-    install: impl Fn(&Path) -> std::process::Output,
-) {
-    if check(dest) {
-        return;
-    }
-    let tmp = dest.with_extension(format!("tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let out = install(&tmp);
-    assert!(
-        out.status.success(),
-        "installing {what} into {} failed (the interop test needs network access to the package \
-         registry):\n{}\n{}",
-        tmp.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_dir_all(dest);
-    std::fs::rename(&tmp, dest).unwrap();
-    assert!(
-        check(dest),
-        "{what} installed but not importable from {}",
-        dest.display()
-    );
-}
-
 /// Exact versions of the third-party JWT libraries the interop tests install (and of their
 /// dependencies), so that a new release upstream cannot change what the tests check.
 const PYTHON_PACKAGES: &[&str] = &[
@@ -828,13 +789,7 @@ fn python_path() -> &'static PathBuf {
         ensure_installed(
             "PyJWT and cryptography (pip)",
             &dest,
-            |dir| {
-                StdCommand::new("python3")
-                    .args(["-c", "import jwt, cryptography"])
-                    .env("PYTHONPATH", dir)
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            },
+            |dir| python_imports_from(dir, "jwt") && python_imports_from(dir, "cryptography"),
             |tmp| {
                 StdCommand::new("python3")
                     .args([

@@ -11,6 +11,7 @@ mod generated;
 mod jwt;
 mod qem;
 mod qrs;
+mod qrs_clients;
 mod reliability;
 mod repository;
 mod sandbox;

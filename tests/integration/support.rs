@@ -525,3 +525,59 @@ pub fn first_server(env: &TestEnv) -> String {
         .expect("the sandbox seeds a server")
         .to_string()
 }
+
+// ---- third-party tools installed at test time -------------------------------------------------
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where interop tests install pinned third-party packages (`target/interop/<name-versions>`).
+pub fn interop_dir() -> PathBuf {
+    repo().join("target").join("interop")
+}
+
+/// Install `what` into `dest` with `install(tmp)` unless `check(dest)` passes already.
+pub fn ensure_installed(
+    what: &str,
+    dest: &Path,
+    check: impl Fn(&Path) -> bool,
+    install: impl Fn(&Path) -> std::process::Output,
+) {
+    if check(dest) {
+        return;
+    }
+    let tmp = dest.with_extension(format!("tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = install(&tmp);
+    assert!(
+        out.status.success(),
+        "installing {what} into {} failed (the interop test needs network access to the package \
+         registry):\n{}\n{}",
+        tmp.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dest);
+    std::fs::rename(&tmp, dest).unwrap();
+    assert!(
+        check(dest),
+        "{what} installed but not importable from {}",
+        dest.display()
+    );
+}
+
+/// Whether `python3` with PYTHONPATH=`dir` imports `module` from `dir` (not from a copy the
+/// machine happens to have).
+pub fn python_imports_from(dir: &Path, module: &str) -> bool {
+    StdCommand::new("python3")
+        .args(["-c", &format!("import {module}; print({module}.__file__)")])
+        .env("PYTHONPATH", dir)
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && Path::new(String::from_utf8_lossy(&o.stdout).trim()).starts_with(dir)
+        })
+}
