@@ -63,7 +63,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = "Global options")]
     pub insecure: bool,
 
-    /// Trust this CA certificate (PEM) for the server's TLS certificate.
+    /// Trust the certificates of this PEM file: the server's CA, or the server certificate itself (like curl --cacert).
     #[arg(
         long,
         global = true,

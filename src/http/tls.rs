@@ -282,7 +282,8 @@ fn describe_certificate(cert: &CertificateError, host: &str) -> Error {
                 CertificateError::NotValidForNameContext { presented, .. }
                     if !presented.is_empty() =>
                 {
-                    format!(" (it names {})", presented.join(", "))
+                    let names: Vec<&str> = presented.iter().map(|n| bare_name(n)).collect();
+                    format!(" (it names {})", names.join(", "))
                 }
                 _ => String::new(),
             };
@@ -350,6 +351,14 @@ fn describe_certificate(cert: &CertificateError, host: &str) -> Error {
             &format!("pass --ca-cert ROOT.pem, {TEST_SERVER}"),
         ),
     }
+}
+
+/// `localhost` of webpki's `DnsName("localhost")`, `127.0.0.1` of `IpAddress(127.0.0.1)`.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(presented, |inner| inner.trim_matches('"'))
 }
 
 /// webpki's `CaUsedAsEndEntity`, behind rustls's opaque `OtherError`.
@@ -471,6 +480,8 @@ mod tests {
         .to_string();
         assert!(client.contains("client certificate"), "{client}");
         assert!(describe_alert_text("received fatal alert: Nonsense", "h").is_none());
+        assert_eq!(bare_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
         let ca = sentence(rustls::Error::InvalidCertificate(CertificateError::Other(
             rustls::OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity)),
         )));

@@ -21,7 +21,7 @@ use crate::output::status;
                   to <state-dir>/sandbox.json. Ctrl-C or SIGTERM stops it after a final snapshot."
 )]
 pub struct SandboxArgs {
-    /// Address of the QSEoW proxy (virtual proxies /jwt and /form, like port 443).
+    /// Address of the QSEoW proxy (virtual proxies /jwt, /form and the default one, like port 443).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
 

@@ -161,7 +161,7 @@ fn ca_cert_pins_a_self_signed_ca_server_certificate_like_curl() {
         let out = about(&env, &sb, &forwarded, Some(server_pem));
         tls_error(
             &out,
-            &["not valid for that host name", "127.0.0.1"],
+            &["not valid for that host name (it names 127.0.0.1, localhost)"],
             "pinned, wrong name",
         );
     }

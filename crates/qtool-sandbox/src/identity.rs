@@ -16,6 +16,14 @@ impl Identity {
         }
     }
 
+    /// Whether `other` is the same user (directory and id compared without case, as Windows
+    /// accounts are).
+    pub fn same_user(&self, other: &Identity) -> bool {
+        self.user_directory
+            .eq_ignore_ascii_case(&other.user_directory)
+            && self.user_id.eq_ignore_ascii_case(&other.user_id)
+    }
+
     /// `DIR\id`, as QRS shows `modifiedByUserName`.
     pub fn display_name(&self) -> String {
         format!("{}\\{}", self.user_directory, self.user_id)

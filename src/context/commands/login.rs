@@ -1,6 +1,7 @@
-//! `context login`: QSEoW forms login through the proxy, as qlik-cli does. Follow the server URL
-//! to the login form, post `username`/`pwd` with an Xrfkey, keep the session cookie the proxy
-//! sets, and store it in the context (auth becomes `cookie`).
+//! `context login`: QSEoW forms login through the proxy. Follow the server URL to the proxy's
+//! login form (`/{prefix}/internal_forms_authentication/?targetId=…`), post `username`/`pwd` to
+//! it as the form itself does (no Xrfkey: the login module is not the repository API), keep the
+//! session cookie the proxy sets, and store it in the context (auth becomes `cookie`).
 
 use reqwest::{Method, StatusCode, Url};
 
@@ -143,10 +144,8 @@ async fn forms_login(
         .with_hint("use the URL of a virtual proxy that uses forms authentication"));
     };
 
-    // 2. Post the credentials with an Xrfkey in query and header.
-    let xrf = http::new_xrfkey();
-    let mut post_url = form_url.clone();
-    post_url.query_pairs_mut().append_pair("xrfkey", &xrf);
+    // 2. Post the credentials back to the form's own address (its `targetId` included).
+    let post_url = form_url.clone();
     let body = format!(
         "username={}&pwd={}",
         percent_encoding::utf8_percent_encode(&user, percent_encoding::NON_ALPHANUMERIC),
@@ -155,7 +154,6 @@ async fn forms_login(
     let resp = http::send(&Method::POST, &post_url, 0, || {
         client
             .post(post_url.clone())
-            .header("X-Qlik-Xrfkey", &xrf)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",

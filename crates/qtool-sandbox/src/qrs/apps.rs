@@ -20,6 +20,7 @@ use super::routes::{
 use super::store;
 use super::types::type_def;
 use super::{Export, QrsState, tasks};
+use crate::identity::Identity;
 use crate::qrs::spec;
 
 /// Characters escaped in a path segment (unreserved ones stay as they are).
@@ -270,6 +271,7 @@ fn file_name(app_name: &str) -> String {
 /// id, or the old flow's ticket). `Err` is the 404/500 to answer.
 async fn prepare_export(
     st: &QrsState,
+    owner: Identity,
     app_id: &str,
     token: String,
     via_ticket: bool,
@@ -297,6 +299,7 @@ async fn prepare_export(
             file,
             file_name: file_name(&name),
             via_ticket,
+            owner,
         },
     );
     Ok(id)
@@ -313,7 +316,15 @@ pub async fn export(ctx: Ctx) -> Response {
     if let Err(r) = ctx.q_bool("skipdata", false) {
         return r;
     }
-    let temp_id = match prepare_export(&ctx.st, &app_id, token.to_ascii_lowercase(), false).await {
+    let temp_id = match prepare_export(
+        &ctx.st,
+        ctx.identity.clone(),
+        &app_id,
+        token.to_ascii_lowercase(),
+        false,
+    )
+    .await
+    {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -343,7 +354,7 @@ pub async fn export(ctx: Ctx) -> Response {
 /// legacy `AppExport`), like `/count`.
 pub async fn export_ticket(ctx: Ctx) -> Response {
     let app_id = ctx.param("id").to_ascii_lowercase();
-    match prepare_export(&ctx.st, &app_id, String::new(), true).await {
+    match prepare_export(&ctx.st, ctx.identity.clone(), &app_id, String::new(), true).await {
         Ok(ticket) => json_response(StatusCode::OK, &json!({ spec::VALUE_FIELD: ticket })),
         Err(r) => r,
     }
@@ -379,10 +390,10 @@ pub fn export_cancel(ctx: &Ctx) -> Response {
 /// `GET /tempcontent/<id>/<name>.qvf`: the export, streamed from disk, once.
 pub async fn download(ctx: Ctx) -> Response {
     let temp_id = ctx.param("tempid").to_ascii_lowercase();
-    let taken = take_export(&ctx.st, &temp_id, |e| !e.via_ticket);
-    match taken {
-        Some(e) => stream_export(e, "application/octet-stream").await,
-        None => text(StatusCode::NOT_FOUND, "Not Found"),
+    match take_export(&ctx, &temp_id, |e| !e.via_ticket) {
+        Ok(Some(e)) => stream_export(e, "application/octet-stream").await,
+        Ok(None) => text(StatusCode::NOT_FOUND, "Not Found"),
+        Err(r) => r,
     }
 }
 
@@ -390,25 +401,38 @@ pub async fn download(ctx: Ctx) -> Response {
 pub async fn download_ticket(ctx: Ctx) -> Response {
     let app_id = ctx.param("id").to_ascii_lowercase();
     let ticket = ctx.param("ticket").to_ascii_lowercase();
-    let taken = take_export(&ctx.st, &ticket, |e| e.via_ticket && e.app_id == app_id);
-    match taken {
+    match take_export(&ctx, &ticket, |e| e.via_ticket && e.app_id == app_id) {
         // The spec's `produces` for this deprecated download.
-        Some(e) => stream_export(e, "application/unknown").await,
-        None => text(
+        Ok(Some(e)) => stream_export(e, "application/unknown").await,
+        Ok(None) => text(
             StatusCode::NOT_FOUND,
             format!("Cannot find an export of app '{app_id}' with ticket '{ticket}'"),
         ),
+        Err(r) => r,
     }
 }
 
-/// Remove and return the pending export `id` when `matches` it.
-fn take_export(st: &QrsState, id: &str, matches: impl Fn(&Export) -> bool) -> Option<Export> {
-    let mut exports = st.exports();
-    if exports.get(id).is_some_and(&matches) {
-        exports.remove(id)
-    } else {
-        None
+/// Remove and return the pending export `id` when it `matches`; `Err(403)` when another user
+/// started it (the export stays for its owner).
+fn take_export(
+    ctx: &Ctx,
+    id: &str,
+    matches: impl Fn(&Export) -> bool,
+) -> Result<Option<Export>, Response> {
+    let mut exports = ctx.st.exports();
+    let Some(pending) = exports.get(id).filter(|e| matches(e)) else {
+        return Ok(None);
+    };
+    if !pending.owner.same_user(&ctx.identity) {
+        return Err(text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Access denied: the export was started by {}; only that user may download it",
+                pending.owner.display_name()
+            ),
+        ));
     }
+    Ok(exports.remove(id))
 }
 
 async fn stream_export(e: Export, content_type: &'static str) -> Response {

@@ -12,9 +12,12 @@
 //!
 //! Modules: [`store`] (tables of compact JSON rows), [`types`] (entity shapes and defaults per
 //! the spec), [`render`] (references expanded, condensed projection), [`filter`] (filter and
-//! orderby), [`routes`] (the route table, Xrfkey check, generic CRUD), [`apps`] (upload, export,
-//! copy, publish), [`tasks`] (reload tasks, execution), [`about`] (about, enums, service status),
-//! [`seed`] (a fresh repository).
+//! orderby), [`routes`] (the route table, Xrfkey check, generic CRUD, case-insensitive paths),
+//! [`table`] (the QMC's table API), [`apps`] (upload, both export flows, copy, publish),
+//! [`objects`] (app objects), [`tasks`] (reload tasks, execution), [`scriptlog`] (script logs),
+//! [`license`] (allocations, `accesstypeinfo`), [`audit`] (accessible objects), [`about`]
+//! (about, enums, API description), [`seed`] (a fresh repository). Every decision and its
+//! source: `docs/sandbox-qrs.md`.
 //!
 //! Behaviour worth knowing (see the module docs for details):
 //! - Every request (`/qrs/...` and `/tempcontent/...`) needs the Xrfkey pair, else `403`
@@ -118,6 +121,8 @@ pub(crate) struct Export {
     /// Made by the older `GET /qrs/app/{id}/export` (downloaded from `/qrs/download/app/...`)
     /// rather than the token flow (downloaded from `/tempcontent/...`).
     pub via_ticket: bool,
+    /// Who started the export: the only user who may download it.
+    pub owner: crate::identity::Identity,
 }
 
 pub struct QrsState {

@@ -640,3 +640,31 @@ async fn ssl_ping() {
         assert_eq!(String::from_utf8(r.body).unwrap(), "Ping successful");
     }
 }
+
+#[tokio::test]
+async fn only_the_exporting_user_downloads() {
+    let t = setup(1, 0);
+    let apps = t.get("/qrs/app").await.ok();
+    let id = apps[0]["id"].as_str().unwrap();
+    let as_other = |uri: &str| {
+        let mut r = req("GET", uri, None);
+        r.extensions_mut()
+            .insert(Identity::new("SANDBOX", "someone-else"));
+        r
+    };
+    let ex = t
+        .post(&format!("/qrs/app/{id}/export/{}", uuid::Uuid::new_v4()))
+        .await
+        .ok();
+    let path = ex["downloadPath"].as_str().unwrap();
+    let denied = t.send(as_other(path)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.json());
+    assert_eq!(t.get(path).await.status, StatusCode::OK);
+    let ticket = t.get(&format!("/qrs/app/{id}/export")).await.ok();
+    let url = format!(
+        "/qrs/download/app/{id}/{}/x.qvf",
+        ticket["value"].as_str().unwrap()
+    );
+    assert_eq!(t.send(as_other(&url)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.get(&url).await.status, StatusCode::OK);
+}
