@@ -3,7 +3,7 @@
 //! against read-only, idempotent and non-idempotent commands.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    Login, Sandbox, TestEnv, apply, assert_exit, first_server, json, manifest_without_start, write,
-    write_definitions,
+    Login, Sandbox, TestEnv, apply, assert_exit, first_server, forwarder, json,
+    manifest_without_start, write, write_definitions,
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -48,35 +48,6 @@ fn http_response(status: &str, content_type: &str, body: &str) -> String {
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-}
-
-/// A TCP forwarder listening on another loopback address (127.0.0.2) to `target`: the TLS
-/// certificate names 127.0.0.1/localhost, so connecting through it is a host-name mismatch.
-fn forwarder(target: &str) -> Option<String> {
-    let listener = TcpListener::bind("127.0.0.2:0").ok()?;
-    let port = listener.local_addr().ok()?.port();
-    let target = target.to_string();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { continue };
-            let Ok(server) = TcpStream::connect(&target) else {
-                continue;
-            };
-            for (mut from, mut to) in [
-                (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                ),
-                (server, client),
-            ] {
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from, &mut to);
-                    let _ = to.shutdown(std::net::Shutdown::Both);
-                });
-            }
-        }
-    });
-    Some(format!("https://127.0.0.2:{port}"))
 }
 
 /// Exit code `code`, and stderr is exactly one line: `error: ...` containing every `needle`.
@@ -167,7 +138,7 @@ fn network_tls_and_server_failures_are_one_line() {
         .next()
         .expect("host:port")
         .to_string();
-    if let Some(other) = forwarder(&proxy) {
+    if let Some(other) = forwarder(&proxy, "127.0.0.2") {
         let out = env.run_with_env(
             &[
                 "--server",

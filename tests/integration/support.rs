@@ -581,3 +581,36 @@ pub fn python_imports_from(dir: &Path, module: &str) -> bool {
                 && Path::new(String::from_utf8_lossy(&o.stdout).trim()).starts_with(dir)
         })
 }
+
+// ---- network -----------------------------------------------------------------------------------
+
+/// A TCP forwarder listening on `ip` (another loopback address, such as 127.0.0.2) to `target`
+/// (`host:port`); `https://<ip>:<port>`, or `None` when the address cannot be bound. The
+/// sandbox's certificates name 127.0.0.1 and localhost, so going through it is a host-name
+/// mismatch.
+pub fn forwarder(target: &str, ip: &str) -> Option<String> {
+    let listener = std::net::TcpListener::bind(format!("{ip}:0")).ok()?;
+    let port = listener.local_addr().ok()?.port();
+    let target = target.to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(&target) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                ),
+                (server, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    Some(format!("https://{ip}:{port}"))
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
 
-use crate::support::{Sandbox, TestEnv, assert_exit};
+use crate::support::{Sandbox, TestEnv, assert_exit, forwarder};
 
 /// A sandbox whose listeners present the certificate `install` writes over its generated
 /// `server.pem`/`server_key.pem` (the PKI is made by a first start, then the sandbox restarts).
@@ -157,7 +157,12 @@ fn ca_cert_pins_a_self_signed_ca_server_certificate_like_curl() {
         "no client certificate",
     );
     // Pinned, but reached at an address it does not name (127.0.0.2 forwards to it).
-    if let Some(forwarded) = forward_to(&jwt_url, "127.0.0.2") {
+    let (host_port, path) = jwt_url
+        .trim_start_matches("https://")
+        .split_once('/')
+        .expect("host:port/path");
+    if let Some(other) = forwarder(host_port, "127.0.0.2") {
+        let forwarded = format!("{other}/{path}");
         let out = about(&env, &sb, &forwarded, Some(server_pem));
         tls_error(
             &out,
@@ -215,35 +220,4 @@ fn plain_http_server() -> String {
         }
     });
     addr
-}
-
-/// A TCP forwarder on `ip` (another loopback address) to the host and port of `url`; the URL
-/// with that address, or `None` when the address cannot be bound.
-fn forward_to(url: &str, ip: &str) -> Option<String> {
-    let rest = url.strip_prefix("https://")?;
-    let (target, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let listener = TcpListener::bind(format!("{ip}:0")).ok()?;
-    let port = listener.local_addr().ok()?.port();
-    let target = target.to_string();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { continue };
-            let Ok(server) = std::net::TcpStream::connect(&target) else {
-                continue;
-            };
-            for (mut from, mut to) in [
-                (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                ),
-                (server, client),
-            ] {
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from, &mut to);
-                    let _ = to.shutdown(std::net::Shutdown::Both);
-                });
-            }
-        }
-    });
-    Some(format!("https://{ip}:{port}/{path}"))
 }

@@ -34,6 +34,9 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Upper bound of the number of request headers (HTTP/1.1).
 const MAX_HEADERS: usize = 128;
+/// How long a connection whose handshake failed is kept half-open for the client to read the
+/// alert (see `close_after_alert`).
+const ALERT_LINGER: Duration = Duration::from_secs(2);
 /// How long open requests may run after a shutdown signal before they are cut.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -159,15 +162,16 @@ async fn connection(
     faults: Arc<Faults>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp).into_fallible());
     let handshake = tokio::select! {
         h = handshake => h,
         stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); return }
     };
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
+        Ok(Err((e, tcp))) => {
             tracing::debug!("{name}: TLS handshake with {peer} failed: {e}");
+            close_after_alert(tcp).await;
             return;
         }
         Err(_) => {
@@ -214,6 +218,25 @@ async fn connection(
     if let Err(e) = result {
         tracing::debug!("{name}: connection from {peer} ended: {e}");
     }
+}
+
+/// Close a connection whose handshake failed without resetting it. The TLS alert (say, "client
+/// certificate required") is already sent; with TLS 1.3 the client may also have sent its
+/// request by then. Closing a socket with unread data makes the kernel send a reset, which can
+/// destroy the alert before the client reads it (it then sees only "connection closed"). So
+/// stop writing, and read and discard what the client sends until it closes, for a moment.
+async fn close_after_alert(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let mut buf = [0u8; 16 * 1024];
+    let drain = async {
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(ALERT_LINGER, drain).await;
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

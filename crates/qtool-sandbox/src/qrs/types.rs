@@ -466,29 +466,37 @@ pub const TYPES: &[TypeDef] = &[
         },
         has_privileges: true,
     },
-    TypeDef {
-        name: "license/analyzeraccesstype",
-        schema: "License.AnalyzerAccessType",
-        condensed_schema: "LicenseAnalyzerAccessTypeCondensed",
-        condensed: Some(&["id", "privileges"]),
-        refs: &[("user", "user")],
-        view_of: None,
-        view_fields: None,
-        caps: ALL,
-        has_privileges: true,
-    },
-    TypeDef {
-        name: "license/professionalaccesstype",
-        schema: "License.ProfessionalAccessType",
-        condensed_schema: "LicenseProfessionalAccessTypeCondensed",
-        condensed: Some(&["id", "privileges"]),
-        refs: &[("user", "user")],
-        view_of: None,
-        view_fields: None,
-        caps: ALL,
-        has_privileges: true,
-    },
+    allocation(
+        "license/analyzeraccesstype",
+        "License.AnalyzerAccessType",
+        "LicenseAnalyzerAccessTypeCondensed",
+    ),
+    allocation(
+        "license/professionalaccesstype",
+        "License.ProfessionalAccessType",
+        "LicenseProfessionalAccessTypeCondensed",
+    ),
 ];
+
+/// A licence allocation type (`license/<kind>accesstype`): one per user, same shape for every
+/// kind.
+const fn allocation(
+    name: &'static str,
+    schema: &'static str,
+    condensed_schema: &'static str,
+) -> TypeDef {
+    TypeDef {
+        name,
+        schema,
+        condensed_schema,
+        condensed: Some(&["id", "privileges"]),
+        refs: &[("user", "user")],
+        view_of: None,
+        view_fields: None,
+        caps: ALL,
+        has_privileges: true,
+    }
+}
 
 /// The spec definition of a type's full shape (`App.Object` → `AppObject`).
 pub fn spec_definition(td: &TypeDef) -> String {
@@ -720,15 +728,8 @@ fn build_defaults(ty: &str) -> Map<String, Value> {
                 "appObjectBlobId": spec::EMPTY_GUID,
             }),
         ),
-        "license/analyzeraccesstype" => with(
-            audit("License.AnalyzerAccessType", true),
-            json!({
-                "user": null, "lastUsed": never, "excess": false, "quarantined": false,
-                "quarantineEnd": never, "deletedUserId": "", "deletedUserDirectory": "",
-            }),
-        ),
-        "license/professionalaccesstype" => with(
-            audit("License.ProfessionalAccessType", true),
+        "license/analyzeraccesstype" | "license/professionalaccesstype" => with(
+            audit(type_def(ty).map_or("", |t| t.schema), true),
             json!({
                 "user": null, "lastUsed": never, "excess": false, "quarantined": false,
                 "quarantineEnd": never, "deletedUserId": "", "deletedUserDirectory": "",
