@@ -8,7 +8,8 @@
 //!   files under `config.data_dir`).
 //! - `state.virtual_proxies()` lists the virtual proxies (from `virtualproxyconfig` entities) so
 //!   the front door can route and authenticate by prefix.
-//! - `router(state)` serves `/qrs/...` and `/tempcontent/...` (paths without the proxy prefix).
+//! - `router(state)` serves `/qrs/...`, `/tempcontent/...` and `/ssl/ping` (paths without the
+//!   proxy prefix, matched without case).
 //!
 //! Modules: [`store`] (tables of compact JSON rows), [`types`] (entity shapes and defaults per
 //! the spec), [`render`] (references expanded, condensed projection), [`filter`] (filter and
@@ -20,7 +21,7 @@
 //! source: `docs/sandbox-qrs.md`.
 //!
 //! Behaviour worth knowing (see the module docs for details):
-//! - Every request (`/qrs/...` and `/tempcontent/...`) needs the Xrfkey pair, else `403`
+//! - Every request (`/qrs/...`, `/tempcontent/...`, `/ssl/ping`) needs the Xrfkey pair, else `403`
 //!   [`spec::XSRF_FAILED`]; an unencoded `&` in a value gives `400 Missing parameter value(s)`.
 //!   A request without an [`Identity`](super::identity::Identity) extension gets `401`; the
 //!   first request of a new identity creates its `user` entity, like a first QSEoW login.
