@@ -1,33 +1,32 @@
-//! What every command receives: the global flags, the printer, and access to the context store,
-//! the resolved target server and an async runtime (built only by commands that need one, so
-//! local commands such as `context ls` start in a millisecond).
+//! What every command receives: the run's resolved settings, the printer, and access to the
+//! context store, the resolved target server and an async runtime (built only by commands that
+//! need one, so local commands such as `context ls` start in a millisecond).
 
 use std::future::Future;
 
-use crate::cli::GlobalArgs;
-use crate::context::resolve::{self, Target};
 use crate::context::store::Store;
 use crate::error::{Error, Result};
 use crate::output::Printer;
+use crate::settings::{Settings, Target};
 
 pub struct App {
-    pub global: GlobalArgs,
+    pub settings: Settings,
     pub printer: Printer,
 }
 
 impl App {
-    pub fn new(global: GlobalArgs) -> App {
-        let printer = Printer::new(global.output_format(), global.quiet);
-        App { global, printer }
+    pub fn new(settings: Settings) -> App {
+        let printer = Printer::new(settings.output);
+        App { settings, printer }
     }
 
     pub fn store(&self) -> Result<Store> {
-        Store::open()
+        self.settings.store()
     }
 
-    /// The server this run talks to: global flags, then environment, then the context.
+    /// The server this run talks to: flags, then environment, then the context.
     pub fn target(&self) -> Result<Target> {
-        resolve::resolve(&self.global, &self.store()?)
+        self.settings.target(&self.store()?)
     }
 
     /// Run a future on a single-threaded runtime; Ctrl-C cancels it (dropping it runs the

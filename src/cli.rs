@@ -30,21 +30,21 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags accepted by every command. Precedence: flag > environment > context.
+/// Flags accepted by every command. Precedence: flag > environment > context. The environment
+/// variables are read by `settings`, not by clap, so that the resolution knows each value's origin.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Context to use for this run instead of the current one.
-    #[arg(long, global = true, help_heading = "Global options", env = "QTOOL_CONTEXT", value_name = "NAME",
+    /// Context to use for this run instead of the current one [env: QTOOL_CONTEXT].
+    #[arg(long, global = true, help_heading = "Global options", value_name = "NAME",
           add = ArgValueCompleter::new(crate::context::complete_context_names))]
     pub context: Option<String>,
 
-    /// Server URL (with the virtual proxy prefix for QSEoW, e.g. https://host/jwt).
+    /// Server URL (with the virtual proxy prefix for QSEoW, e.g. https://host/jwt) [env: QTOOL_SERVER].
     #[arg(
         long,
         short = 's',
         global = true,
         help_heading = "Global options",
-        env = "QTOOL_SERVER",
         value_name = "URL"
     )]
     pub server: Option<String>,
@@ -63,12 +63,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = "Global options")]
     pub insecure: bool,
 
-    /// Trust the certificates of this PEM file: the server's CA, or the server certificate itself (like curl --cacert).
+    /// Trust the certificates of this PEM file: the server's CA, or the server certificate itself
+    /// (like curl --cacert) [env: QTOOL_CA_CERT].
     #[arg(
         long,
         global = true,
         help_heading = "Global options",
-        env = "QTOOL_CA_CERT",
         value_name = "FILE"
     )]
     pub ca_cert: Option<PathBuf>,
@@ -95,21 +95,16 @@ pub struct GlobalArgs {
     #[arg(long, short = 'v', global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Request timeout (e.g. 30s, 2m).
-    #[arg(long, global = true, help_heading = "Global options", env = "QTOOL_TIMEOUT", value_name = "DURATION",
-          value_parser = parse_duration_arg, default_value = "60s")]
-    pub timeout: Duration,
+    /// Request timeout, and the limit of commands that wait (qem task start|stop|wait|rm, qem
+    /// endpoint test, qrs task start --wait), e.g. 30s, 2m [env: QTOOL_TIMEOUT] [default: 60s; 5m
+    /// for qem task wait, 1h for qrs task start --wait].
+    #[arg(long, global = true, help_heading = "Global options", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub timeout: Option<Duration>,
 
-    /// Retries for idempotent requests on refused connections and 502/503/504.
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Global options",
-        env = "QTOOL_RETRIES",
-        default_value_t = 3,
-        value_name = "N"
-    )]
-    pub retries: u32,
+    /// Retries for idempotent requests on refused connections and 502/503/504 [env: QTOOL_RETRIES]
+    /// [default: 3].
+    #[arg(long, global = true, help_heading = "Global options", value_name = "N")]
+    pub retries: Option<u32>,
 }
 
 impl GlobalArgs {
@@ -181,6 +176,49 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommand_arguments_do_not_set_global_flags() {
+        // A QEM server name is not the global --server URL.
+        let cli = Cli::try_parse_from(["qtool", "qem", "task", "ls", "rep-prod"]).unwrap();
+        assert_eq!(cli.global.server, None);
+        let cli = Cli::try_parse_from([
+            "qtool", "qem", "task", "wait", "s", "t", "--until", "running",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.timeout, None);
+        // --timeout after a subcommand is the global flag.
+        let cli =
+            Cli::try_parse_from(["qtool", "qem", "task", "stop", "s", "t", "--timeout", "30s"])
+                .unwrap();
+        assert_eq!(cli.global.timeout, Some(Duration::from_secs(30)));
+    }
+
+    /// A subcommand argument with the id or the long name of a global flag would silently set
+    /// (or shadow) the global one: the QEM `--server NAME` once did.
+    #[test]
+    fn no_subcommand_reuses_a_global_flag() {
+        let root = Cli::command();
+        let globals: Vec<(String, Option<String>)> = root
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| (a.get_id().to_string(), a.get_long().map(str::to_string)))
+            .collect();
+        fn walk(cmd: &clap::Command, path: &str, globals: &[(String, Option<String>)]) {
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                for arg in sub.get_arguments() {
+                    let clash = globals.iter().any(|(id, long)| {
+                        arg.get_id() == id.as_str()
+                            || (long.is_some() && arg.get_long() == long.as_deref())
+                    });
+                    assert!(!clash, "`{path}` reuses the global flag `{}`", arg.get_id());
+                }
+                walk(sub, &path, globals);
+            }
+        }
+        walk(&root, "qtool", &globals);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod context;
 pub use qtool_common::duration;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod jwt;
 pub mod logging;
 pub mod output;
@@ -22,6 +23,7 @@ pub mod qem;
 pub mod qrs;
 pub mod sandbox;
 pub mod secret;
+pub mod settings;
 pub mod storage;
 
 use std::process::ExitCode;
@@ -32,6 +34,7 @@ use crate::app::App;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, ErrorClass};
 use crate::output::OutputFormat;
+use crate::settings::{Environment, Settings, Terminal};
 
 /// The whole program: parse, dispatch, map the outcome to an exit code.
 pub fn main_entry() -> ExitCode {
@@ -47,13 +50,22 @@ pub fn main_entry() -> ExitCode {
             });
         }
     };
-    logging::init(cli.global.verbose);
-    let app = App::new(cli.global.clone());
+    // The only read of the process environment: everything below gets this snapshot.
+    let settings = match Settings::resolve(&cli.global, Environment::capture(), Terminal::detect())
+    {
+        Ok(settings) => settings,
+        Err(e) => {
+            report(&e, cli.global.output_format());
+            return e.exit_code();
+        }
+    };
+    logging::init(&settings.log);
+    let app = App::new(settings);
     match dispatch(cli.command, &app) {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            report(&e, app.global.output_format());
+            report(&e, app.settings.output.format);
             e.exit_code()
         }
     }

@@ -7,8 +7,9 @@ use std::io::{self, Write};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Install the subscriber. `QTOOL_LOG` (an `EnvFilter` directive) overrides `-v`.
-pub fn init(verbose: u8) {
+/// Install the subscriber. `settings.filter` (`QTOOL_LOG`, an `EnvFilter` directive) overrides `-v`.
+pub fn init(settings: &crate::settings::LogSettings) {
+    let verbose = settings.verbosity;
     // Dependencies stay silent below -vvv: qtool reports their failures itself, in one line
     // with a fix (e.g. rustls logging "failed to verify TLS certificate" next to our error).
     let default = match verbose {
@@ -17,8 +18,9 @@ pub fn init(verbose: u8) {
         2 => "off,qtool=debug,qtool_sandbox=debug",
         _ => "warn,qtool=trace,qtool_sandbox=trace",
     };
-    let filter = std::env::var("QTOOL_LOG")
-        .ok()
+    let filter = settings
+        .filter
+        .as_deref()
         .and_then(|d| EnvFilter::try_new(d).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -1,15 +1,11 @@
 //! Secrets enter through stdin or the environment, not argv (visible in `ps` and shell history).
 
-use std::io::Read;
-
 use crate::error::{Error, Result};
+use crate::input::InputSource;
 
 /// Read one secret from stdin: the whole input with the trailing newline removed.
 pub fn read_stdin(what: &str) -> Result<String> {
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io(format!("reading the {what} from stdin"), e))?;
+    let text = InputSource::Stdin.read_to_string()?;
     let secret = text.trim_end_matches(['\r', '\n']).to_string();
     if secret.is_empty() {
         return Err(

@@ -1,4 +1,4 @@
-//! Files users trust us with: where they live, how they are written (temp file + fsync + rename,
+//! Files users trust us with: how they are written (temp file + fsync + rename,
 //! so a crash never leaves a truncated file under the real name), the advisory lock that
 //! serialises concurrent qtool processes, and the 0600 rule for anything secret.
 
@@ -16,49 +16,6 @@ impl From<qtool_common::fs::FsError> for Error {
 }
 
 pub use qtool_common::fs::replace_unsafe_file_chars;
-
-/// qtool's configuration directory: `$QTOOL_CONFIG_DIR`, else `$XDG_CONFIG_HOME/qtool`, else
-/// `~/.config/qtool` (also on macOS, like oxide, xh and atuin), or `%APPDATA%\qtool` on Windows.
-pub fn config_dir() -> Result<PathBuf> {
-    if let Some(dir) = non_empty_env("QTOOL_CONFIG_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    if cfg!(windows) {
-        return dirs::config_dir().map(|d| d.join("qtool")).ok_or_else(|| {
-            Error::config("cannot find %APPDATA%").with_hint("set QTOOL_CONFIG_DIR")
-        });
-    }
-    if let Some(xdg) = non_empty_env("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-    {
-        return Ok(xdg.join("qtool"));
-    }
-    dirs::home_dir()
-        .map(|h| h.join(".config").join("qtool"))
-        .ok_or_else(|| {
-            Error::config("cannot find the home directory").with_hint("set QTOOL_CONFIG_DIR")
-        })
-}
-
-/// Cache directory (QEM session ids): `$QTOOL_CACHE_DIR`, else `<config dir>/cache` when the
-/// config dir was overridden (keeps tests and portable set-ups self-contained), else the OS cache dir.
-pub fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = non_empty_env("QTOOL_CACHE_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = non_empty_env("QTOOL_CONFIG_DIR") {
-        return Ok(PathBuf::from(dir).join("cache"));
-    }
-    match dirs::cache_dir() {
-        Some(d) => Ok(d.join("qtool")),
-        None => Ok(config_dir()?.join("cache")),
-    }
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 
 /// Create `dir` (and parents) private to the user.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
@@ -103,14 +60,3 @@ pub fn warn_if_loose(path: &Path) {
 
 #[cfg(not(unix))]
 pub fn warn_if_loose(_path: &Path) {}
-
-/// Read a whole file, with a clear error naming it.
-pub fn read_to_string(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            Error::input(format!("{} is not UTF-8 text", path.display()))
-        } else {
-            Error::io(format!("reading {}", path.display()), e)
-        }
-    })
-}

@@ -3,8 +3,8 @@
 
 pub mod commands;
 pub mod model;
+pub mod ops;
 pub mod qlikcli;
-pub mod resolve;
 pub mod store;
 
 use clap_complete::engine::CompletionCandidate;
@@ -15,9 +15,12 @@ pub fn complete_context_names(current: &std::ffi::OsStr) -> Vec<CompletionCandid
     let Some(prefix) = current.to_str() else {
         return Vec::new();
     };
-    let Ok(store) = store::Store::open() else {
+    // Completion runs before the command line is parsed: read the environment here.
+    let paths = crate::settings::Paths::resolve(&crate::settings::Environment::capture());
+    let Ok(dir) = paths.config_dir() else {
         return Vec::new();
     };
+    let store = store::Store::new(dir.to_path_buf());
     let Ok(file) = store.load_contexts() else {
         return Vec::new();
     };

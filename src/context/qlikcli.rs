@@ -3,7 +3,7 @@
 //! `headers`, `api-key`, `insecure`, `comment`, ...); see qrs-and-qlik-cli.md §1.2.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -37,18 +37,6 @@ pub enum Imported {
 pub struct ImportedFile {
     pub current: Option<String>,
     pub items: Vec<Imported>,
-}
-
-/// `$QLIK_CLI_USER_HOME_DIR/contexts.yml`, else `~/.qlik/contexts.yml`.
-pub fn default_path() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("QLIK_CLI_USER_HOME_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("contexts.yml"));
-    }
-    dirs::home_dir()
-        .map(|h| h.join(".qlik").join("contexts.yml"))
-        .ok_or_else(|| {
-            Error::config("cannot find the home directory").with_hint("pass --file PATH")
-        })
 }
 
 pub fn read(path: &Path) -> Result<ImportedFile> {
@@ -109,7 +97,7 @@ fn convert(name: String, value: &Value) -> Imported {
     let Some(server) = text("server") else {
         return skip("no server URL".into());
     };
-    if let Err(e) = super::resolve::parse_server_url(&server) {
+    if let Err(e) = crate::settings::parse_server_url(&server) {
         return skip(e.to_string());
     }
     if let Err(reason) = super::model::validate_name(&name) {

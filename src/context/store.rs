@@ -77,11 +77,6 @@ impl Store {
         Store { dir }
     }
 
-    /// The store in the configured directory (`QTOOL_CONFIG_DIR` or the default).
-    pub fn open() -> Result<Store> {
-        Ok(Store::new(storage::config_dir()?))
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
     }

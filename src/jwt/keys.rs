@@ -84,20 +84,8 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     })
 }
 
-/// Environment variable holding the passphrase of an encrypted private key.
-pub const ENV_KEY_PASSPHRASE: &str = "QTOOL_KEY_PASSPHRASE";
-
-/// The key passphrase from `QTOOL_KEY_PASSPHRASE`, if set.
-pub fn passphrase_from_env() -> Option<String> {
-    std::env::var(ENV_KEY_PASSPHRASE)
-        .ok()
-        .filter(|p| !p.is_empty())
-}
-
-/// Load an RSA private key from a file (an encrypted one with `QTOOL_KEY_PASSPHRASE`).
-pub fn load_private_key(path: &Path) -> Result<PrivateKey> {
-    load_private_key_with(path, passphrase_from_env().as_deref())
-}
+/// Environment variable holding the passphrase of an encrypted private key (named in hints).
+const ENV_KEY_PASSPHRASE: &str = crate::settings::vars::KEY_PASSPHRASE;
 
 /// Load an RSA private key from a file, decrypting it with `passphrase` when it is encrypted.
 pub fn load_private_key_with(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey> {

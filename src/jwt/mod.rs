@@ -33,8 +33,9 @@ pub fn install_crypto_provider() {
 
 /// Sign a fresh short-lived token from a context's recipe (`auth = jwt-sign`): loads the key,
 /// builds the Qlik claims (plus the recipe's extra claims, stored as JSON text) and signs.
-/// Synchronous and fast: no runtime, one key parse, one RSA signature.
-pub fn mint_from_recipe(recipe: &JwtRecipe) -> Result<String> {
+/// Synchronous and fast: no runtime, one key parse, one RSA signature. `passphrase` opens an
+/// encrypted key (`QTOOL_KEY_PASSPHRASE`).
+pub fn mint_from_recipe(recipe: &JwtRecipe, passphrase: Option<&str>) -> Result<String> {
     let expires_in = match &recipe.expires_in {
         Some(text) => crate::duration::parse(text).map_err(|e| {
             Error::config(format!("the context's JWT expires-in: {e}"))
@@ -64,7 +65,7 @@ pub fn mint_from_recipe(recipe: &JwtRecipe) -> Result<String> {
         expires_in,
         not_before: None,
     };
-    let key = keys::load_private_key(&recipe.key)?;
+    let key = keys::load_private_key_with(&recipe.key, passphrase)?;
     let claims = token::build_claims(&spec, token::now());
     let header = token::build_header(alg, recipe.kid.as_deref());
     token::sign(&header, &claims, &key, alg)
@@ -107,7 +108,7 @@ mod tests {
             ..Default::default()
         };
         recipe.claims.insert("role".into(), "\"admin\"".into());
-        let token = mint_from_recipe(&recipe).unwrap();
+        let token = mint_from_recipe(&recipe, None).unwrap();
         let public = keys::load_public_key(&key_path).unwrap();
         let options = token::VerifyOptions {
             audience: Some("qlik".into()),
@@ -121,11 +122,11 @@ mod tests {
         assert_eq!(lifetime, 300);
 
         recipe.claims.insert("bad".into(), "not json".into());
-        let err = mint_from_recipe(&recipe).unwrap_err();
+        let err = mint_from_recipe(&recipe, None).unwrap_err();
         assert_eq!(err.class(), crate::error::ErrorClass::Config);
         recipe.claims.clear();
         recipe.key = dir.path().join("missing.pem");
-        let err = mint_from_recipe(&recipe).unwrap_err();
+        let err = mint_from_recipe(&recipe, None).unwrap_err();
         assert_eq!(err.class(), crate::error::ErrorClass::NotFound);
     }
 }

@@ -4,7 +4,7 @@
 
 mod table;
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, Read, Write};
 
 use serde_json::Value;
 
@@ -54,14 +54,12 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(format: OutputFormat, quiet: bool) -> Self {
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && io::stdout().is_terminal()
-            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    /// A printer as the run's settings say (colour is decided there: a terminal, no `NO_COLOR`).
+    pub fn new(settings: crate::settings::OutputSettings) -> Self {
         Printer {
-            format,
-            quiet,
-            color,
+            format: settings.format,
+            quiet: settings.quiet,
+            color: settings.color,
         }
     }
 

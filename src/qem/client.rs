@@ -10,11 +10,11 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Method, Response, StatusCode, Url};
 use serde_json::Value;
 
-use super::session_cache::{self, CachedSession};
+use super::session_cache::{CachedSession, SessionCache};
 use super::wire::{self, code};
-use crate::context::resolve::{Auth, Target};
 use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
+use crate::settings::{Auth, Target};
 
 /// Re-logins one request may trigger before giving up (a session can expire again right after a
 /// fresh login when the server is unhealthy), on top of `--retries`. Re-logins done by concurrent
@@ -197,8 +197,8 @@ pub fn login_credentials(auth: &Auth) -> Result<(String, String)> {
         }
         Auth::ApiToken(token) => (format!("api-token:{token}"), "api-token".to_string()),
         Auth::Bearer(jwt) => (format!("jwt:{jwt}"), "jwt".to_string()),
-        Auth::JwtSign(recipe) => {
-            let jwt = mint_jwt(recipe)?;
+        Auth::JwtSign { recipe, passphrase } => {
+            let jwt = crate::jwt::mint_from_recipe(recipe, passphrase.as_deref())?;
             (
                 format!("jwt:{jwt}"),
                 format!("jwt:{}\\{}", recipe.userdirectory, recipe.userid),
@@ -213,10 +213,6 @@ pub fn login_credentials(auth: &Auth) -> Result<(String, String)> {
     };
     let encoded = base64::engine::general_purpose::STANDARD.encode(plain.as_bytes());
     Ok((format!("Basic {encoded}"), who))
-}
-
-fn mint_jwt(recipe: &crate::context::model::JwtRecipe) -> Result<String> {
-    crate::jwt::mint_from_recipe(recipe)
 }
 
 fn now_secs() -> u64 {
@@ -236,6 +232,7 @@ pub struct QemClient {
     base: Url,
     target: Target,
     cache_key: String,
+    sessions: SessionCache,
     principal: String,
     session: tokio::sync::Mutex<Session>,
     logins: std::sync::atomic::AtomicU32,
@@ -255,8 +252,8 @@ impl Drop for QemClient {
 }
 
 impl QemClient {
-    /// A client for the run's target; no request is sent yet.
-    pub fn new(target: Target) -> Result<QemClient> {
+    /// A client for the run's target, reusing sessions from `sessions`; no request is sent yet.
+    pub fn new(target: Target, sessions: SessionCache) -> Result<QemClient> {
         let http = http::build_client(&ClientOptions {
             tls: target.tls.clone(),
             timeout: target.timeout,
@@ -271,7 +268,7 @@ impl QemClient {
             Auth::Password { user, .. } => user.clone(),
             Auth::ApiToken(_) => "api-token".into(),
             Auth::Bearer(_) => "jwt".into(),
-            Auth::JwtSign(r) => format!("jwt:{}\\{}", r.userdirectory, r.userid),
+            Auth::JwtSign { recipe: r, .. } => format!("jwt:{}\\{}", r.userdirectory, r.userid),
             _ => String::new(),
         };
         Ok(QemClient {
@@ -279,6 +276,7 @@ impl QemClient {
             base,
             target,
             cache_key,
+            sessions,
             principal,
             session: tokio::sync::Mutex::new(Session {
                 id: None,
@@ -321,7 +319,7 @@ impl QemClient {
         if let Some(id) = &guard.id {
             return Ok((id.clone(), guard.generation));
         }
-        if let Some(cached) = session_cache::load(&self.cache_key, &self.cache_server()) {
+        if let Some(cached) = self.sessions.load(&self.cache_key, &self.cache_server()) {
             let age = now_secs().saturating_sub(cached.last_used);
             if age < wire::SESSION_TTL_SECS {
                 tracing::debug!("reusing the cached QEM session ({age} s old)");
@@ -344,7 +342,7 @@ impl QemClient {
             return Ok(false);
         }
         tracing::info!("the QEM session expired; logging in again");
-        session_cache::forget(&self.cache_key);
+        self.sessions.forget(&self.cache_key);
         guard.id = None;
         let id = self.login_request().await?;
         guard.id = Some(id);
@@ -429,7 +427,7 @@ impl QemClient {
     }
 
     fn store_session(&self, id: &str) {
-        session_cache::save(
+        self.sessions.save(
             &self.cache_key,
             &CachedSession {
                 server: self.cache_server(),
@@ -447,9 +445,11 @@ impl QemClient {
             guard.id.take()
         }
         .or_else(|| {
-            session_cache::load(&self.cache_key, &self.cache_server()).map(|c| c.session_id)
+            self.sessions
+                .load(&self.cache_key, &self.cache_server())
+                .map(|c| c.session_id)
         });
-        session_cache::forget(&self.cache_key);
+        self.sessions.forget(&self.cache_key);
         let Some(id) = cached else {
             return Ok(false);
         };

@@ -1,9 +1,17 @@
-//! Qlik Enterprise Manager: client, models, commands and the declarative `apply`.
+//! Qlik Enterprise Manager: client, models, operations, commands and the declarative `apply`.
+//!
+//! - [`client`] and [`api`]: the transport (login, session cache, re-login) and one method per
+//!   REST call.
+//! - [`ops`]: what takes more than one call (list across servers, export all, import under a
+//!   name, start/wait, ACL changes), on a client with typed options, without clap.
+//! - [`apply`]: the declarative manifest, its plan and its execution.
+//! - [`commands`]: `qtool qem ...`: flags in, operations called, results printed.
 
 pub mod api;
 pub mod apply;
 pub mod client;
 pub mod commands;
 pub mod model;
+pub mod ops;
 pub mod session_cache;
 pub mod wire;

@@ -13,9 +13,9 @@ use serde_json::Value;
 use super::endpoints::QrsPath;
 use super::wire;
 use crate::context::model::{AuthKind, ServerType};
-use crate::context::resolve::{Auth, Target};
 use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
+use crate::settings::{Auth, Target};
 
 /// A request body that can be rebuilt for each attempt.
 pub enum Body<'a> {
@@ -81,8 +81,8 @@ impl QrsClient {
                 insert(&mut headers, "Authorization", &format!("Bearer {token}"))?;
                 AuthKind::Bearer
             }
-            Auth::JwtSign(recipe) => {
-                let token = super::token::mint(recipe)?;
+            Auth::JwtSign { recipe, passphrase } => {
+                let token = super::token::mint(recipe, passphrase.as_deref())?;
                 insert(&mut headers, "Authorization", &format!("Bearer {token}"))?;
                 AuthKind::JwtSign
             }

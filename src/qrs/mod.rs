@@ -5,12 +5,14 @@
 //! - [`resources`]: the resource table (name, path, what it supports, table columns, enums).
 //! - [`filter`]: QRS filter quoting and composition.
 //! - `reindent`: streaming pretty-printing of large JSON answers.
-//! - [`commands`]: `qtool qrs <resource> <verb>`.
+//! - [`ops`]: the operations (list, export, import, start and wait, ...) on a client, without clap.
+//! - [`commands`]: `qtool qrs <resource> <verb>`: flags in, [`ops`] called, results printed.
 
 pub mod client;
 pub mod commands;
 pub mod endpoints;
 pub mod filter;
+pub mod ops;
 pub mod reindent;
 pub mod resources;
 mod token;

@@ -379,7 +379,6 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
         "Export a task definition with its endpoints (the versioning step)",
         &[
             "export",
-            "--server",
             &server,
             &task,
             "--with-endpoints",
@@ -389,35 +388,17 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
     )?;
     steps.qem_task(
         "Import it as a new task",
-        &[
-            "import",
-            "task.json",
-            "--server",
-            &server,
-            "--name",
-            "Walkthrough Task",
-        ],
+        &["import", &server, "task.json", "--name", "Walkthrough Task"],
     )?;
     steps.qem_task(
         "Start it and wait until it runs",
-        &[
-            "start",
-            "--server",
-            &server,
-            "Walkthrough Task",
-            "--timeout",
-            "30s",
-        ],
+        &["start", &server, "Walkthrough Task", "--timeout", "30s"],
     )?;
-    steps.qem_task(
-        "Stop it",
-        &["stop", "--server", &server, "Walkthrough Task"],
-    )?;
+    steps.qem_task("Stop it", &["stop", &server, "Walkthrough Task"])?;
     steps.qem_task(
         "Export it again",
         &[
             "export",
-            "--server",
             &server,
             "Walkthrough Task",
             "--out",

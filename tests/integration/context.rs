@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{TestEnv, json};
+use crate::support::{TestEnv, assert_exit, assert_one_error_line, json};
 
 const SEED_JWT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyaWQiOiJoYXJyeSIsInVzZXJkaXJlY3RvcnkiOiJxc2VmdyIsIm5hbWUiOiJIYXJkY29yZSBIYXJyeSIsImVtYWlsIjoiaGFycnlAZXhhbXBsZS5jb20iLCJncm91cHMiOlsiQWRtaW5zdHJhdG9ycyIsIlNhbGVzIiwiTWFya2V0aW5nIl0sImlhdCI6MTYwMzgxOTYyOSwiZXhwIjoxNjM1MzU1NjI5LCJhdWQiOiIxMTJhZGFtcyJ9.gDWFqJ8fZbo9QpF52CnlhKCMsHal2AcobIVwhVCpnbLfpmc-Z_k4uUWGh2TxaSucjQ5-k5I9s9sNgIPskqaVQN2JanFXxIJKRFow9LbuSbImZs74RsQ6TqsoJTu7_5eKLv2VRAqoh6Tqabl5vma1JdhHbsTKGixt8yGZI7Q2QNjObQq8hAh6VveNWcUVkB60LEMOPiipij7VTKQ7IQg-rG4XA8xgYxbOb6i3Q6miY4kGSGujbsjtYLevEJQlEZtij2JMMDeH_nwH2MWhWhOBL1TpAAUKkCOxPFDjGacxGvkObAOFjL-Ztx0LdVwF2BXxVerQ1xKyl0YpLErS4d576Q";
 
@@ -592,4 +592,26 @@ fn yaml_output() {
         out.contains("- name: y") && out.contains("comment: yaml me"),
         "{out}"
     );
+}
+
+/// The environment is read in one place, with the same checks as the flags.
+#[test]
+fn malformed_environment_values_are_usage_errors_and_empty_ones_unset() {
+    let env = TestEnv::new();
+    let out = env.run_with_env(&["context", "ls"], &[("QTOOL_TIMEOUT", "soon")]);
+    let stderr = assert_exit(&out, 2, "QTOOL_TIMEOUT=soon");
+    assert_one_error_line(&stderr);
+    assert!(
+        stderr.contains("QTOOL_TIMEOUT=`soon` is invalid"),
+        "{stderr}"
+    );
+    let out = env.run_with_env(
+        &["context", "ls"],
+        &[
+            ("QTOOL_TIMEOUT", ""),
+            ("QTOOL_RETRIES", ""),
+            ("QTOOL_SERVER", ""),
+        ],
+    );
+    assert_exit(&out, 0, "empty QTOOL_* variables");
 }

@@ -9,6 +9,7 @@ mod support;
 mod context;
 mod generated;
 mod jwt;
+mod ops;
 mod qem;
 mod qrs;
 mod qrs_clients;

@@ -10,7 +10,7 @@ use crate::support::{
 };
 
 fn task_names(env: &TestEnv, server: &str) -> Vec<(String, String)> {
-    let list = json(&env.ok(&["qem", "task", "ls", "--server", server, "--json"]));
+    let list = json(&env.ok(&["qem", "task", "ls", server, "--json"]));
     list.as_array()
         .expect("array")
         .iter()
@@ -23,15 +23,15 @@ fn task_names(env: &TestEnv, server: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `qem task VERB --server SERVER TASK EXTRA...`
+/// `qem task VERB SERVER TASK EXTRA...`
 fn task_cmd<'a>(verb: &'a str, server: &'a str, task: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["qem", "task", verb, "--server", server, task];
+    let mut args = vec!["qem", "task", verb, server, task];
     args.extend_from_slice(extra);
     args
 }
 
 fn state_of(env: &TestEnv, server: &str, task: &str) -> String {
-    let v = json(&env.ok(&["qem", "task", "status", "--server", server, task, "--json"]));
+    let v = json(&env.ok(&["qem", "task", "status", server, task, "--json"]));
     v["state"].as_str().unwrap_or("").to_string()
 }
 
@@ -76,11 +76,39 @@ fn bad_credentials_and_missing_things_have_exit_codes() {
     let err = env.fails(&["qem", "server", "get", "no such server"], 6);
     assert!(err.contains("AEM_SERVER_NOT_FOUND"), "{err}");
     let server = first_server(&env);
-    let err = env.fails(
-        &["qem", "task", "get", "--server", &server, "no such task"],
-        6,
-    );
+    let err = env.fails(&["qem", "task", "get", &server, "no such task"], 6);
     assert!(err.contains("AEM_TASK_NOT_FOUND"), "{err}");
+}
+
+/// `--server` is the QEM URL on every command; the Replicate/Compose server is an argument.
+#[test]
+fn server_flag_is_the_url_and_the_old_server_name_spelling_is_explained() {
+    let sb = Sandbox::start(&[]);
+    let env = sb.qem_env();
+    let server = first_server(&env);
+    let err = env.fails(&["qem", "task", "ls", "--server", &server], 2);
+    assert!(
+        err.contains("--server is the QEM URL") && err.contains("qtool qem task ls SERVER"),
+        "{err}"
+    );
+    // With --context, the URL flag (also after the subcommand) overrides the context's URL.
+    let url = sb.get("/qem/url");
+    let listed = env.ok(&[
+        "--context",
+        "qem",
+        "qem",
+        "task",
+        "ls",
+        &server,
+        "--server",
+        &url,
+    ]);
+    assert!(listed.contains(&server), "{listed}");
+    let elsewhere = ["--context", "qem", "qem", "task", "ls", &server];
+    let mut args = elsewhere.to_vec();
+    args.extend(["--server", "https://127.0.0.1:9/", "--retries", "0"]);
+    let err = env.fails(&args, 8);
+    assert!(err.contains("refused"), "{err}");
 }
 
 #[test]
@@ -222,9 +250,8 @@ fn task_commands() {
         "qem",
         "task",
         "import",
-        file.to_str().unwrap(),
-        "--server",
         &server,
+        file.to_str().unwrap(),
         "--name",
         "copy of task",
     ]);
@@ -282,7 +309,6 @@ fn task_commands() {
         "task",
         "export",
         "--all",
-        "--server",
         &server,
         "--dir",
         dir.to_str().unwrap(),
@@ -291,51 +317,34 @@ fn task_commands() {
     assert_eq!(files, task_names(&env, &server).len());
 
     // Tables and endpoints.
-    env.ok(&["qem", "task", "tables", "ls", "--server", &server, &task]);
-    env.ok(&[
-        "qem", "task", "tables", "status", "--server", &server, &task,
-    ]);
-    let tables = json(&env.ok(&[
-        "qem", "task", "tables", "ls", "--server", &server, &task, "--json",
-    ]));
+    env.ok(&["qem", "task", "tables", "ls", &server, &task]);
+    env.ok(&["qem", "task", "tables", "status", &server, &task]);
+    let tables = json(&env.ok(&["qem", "task", "tables", "ls", &server, &task, "--json"]));
     if let Some(t) = tables.as_array().and_then(|a| a.first()) {
         let (schema, table) = (
             t["schema"].as_str().unwrap_or(""),
             t["table"].as_str().unwrap_or(""),
         );
         let out = env.run(&[
-            "qem", "task", "tables", "reload", "--server", &server, &task, "--schema", schema,
-            "--table", table,
+            "qem", "task", "tables", "reload", &server, &task, "--schema", schema, "--table", table,
         ]);
         // Reload needs full load enabled on the task: either it works or QEM says why, in one line.
         if !out.status.success() {
             assert_one_error_line(&String::from_utf8_lossy(&out.stderr));
         }
     }
-    let eps = json(&env.ok(&["qem", "endpoint", "ls", "--server", &server, "--json"]));
+    let eps = json(&env.ok(&["qem", "endpoint", "ls", &server, "--json"]));
     assert!(!eps.as_array().expect("array").is_empty());
     let ep = eps[0]["name"].as_str().expect("endpoint name").to_string();
     // A test either connects (exit 0) or says why it cannot (exit 1), in one line.
-    let out = env.run(&[
-        "qem", "endpoint", "test", "--server", &server, &ep, "--json",
-    ]);
+    let out = env.run(&["qem", "endpoint", "test", &server, &ep, "--json"]);
     let doc = json(&String::from_utf8_lossy(&out.stdout));
     assert!(doc["status"].is_string(), "{doc}");
     assert!(matches!(out.status.code(), Some(0 | 1)));
     // The seeded tasks use the seeded endpoints.
-    let err = env.fails(&["qem", "endpoint", "rm", "--server", &server, &ep], 7);
+    let err = env.fails(&["qem", "endpoint", "rm", &server, &ep], 7);
     assert!(err.contains("AEM_ENDPOINT_IS_IN_USE"), "{err}");
-    env.fails(
-        &[
-            "qem",
-            "endpoint",
-            "rm",
-            "--server",
-            &server,
-            "no such endpoint",
-        ],
-        6,
-    );
+    env.fails(&["qem", "endpoint", "rm", &server, "no such endpoint"], 6);
     let trail = json(&env.ok(&["qem", "audit-trail", "export", "--since", "1h"]));
     assert!(!trail.is_null());
 }
@@ -427,7 +436,7 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     let s = apply(&env, &m, &[]);
     assert_eq!(s["changed"], true);
     assert_eq!(state_of(&env, server, "orders qa").as_str(), "RUNNING");
-    let exported = json(&env.ok(&["qem", "task", "export", "--server", server, "orders qa"]));
+    let exported = json(&env.ok(&["qem", "task", "export", server, "orders qa"]));
     assert_eq!(
         exported["cmd.replication_definition"]["tasks"][0]["task_settings"]["target_settings"]["default_schema"],
         "sales_qa"
@@ -450,7 +459,7 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     );
     assert!(out.contains("stop → delete → import → start"), "{out}");
     apply(&env, &m, &[]);
-    let exported = json(&env.ok(&["qem", "task", "export", "--server", server, "orders qa"]));
+    let exported = json(&env.ok(&["qem", "task", "export", server, "orders qa"]));
     let tables = &exported["cmd.replication_definition"]["tasks"][0]["source"]["source_tables"]["explicit_included_tables"];
     assert_eq!(tables.as_array().map(Vec::len), Some(1), "{tables}");
     assert_eq!(tables[0]["name"], "ITEMS");
@@ -489,7 +498,7 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     std::fs::write(&m2, text).unwrap();
     apply(&env, &m2, &[]);
     assert_eq!(state_of(&env, server, "orders qa").as_str(), "STOPPED");
-    env.ok(&["qem", "task", "start", "--server", server, "orders qa"]);
+    env.ok(&["qem", "task", "start", server, "orders qa"]);
     let text = std::fs::read_to_string(&m2).unwrap().replacen(
         "definition = \"orders.json\"\nrun = \"stopped\"",
         "state = \"absent\"\nforce_stop = true",
@@ -502,7 +511,7 @@ fn apply_creates_then_does_nothing_then_updates_then_deletes() {
     std::fs::write(&m2, text).unwrap();
     let s = apply(&env, &m2, &[]);
     assert_eq!(s["changed"], true, "{s}");
-    let eps = env.ok(&["qem", "endpoint", "ls", "--server", server]);
+    let eps = env.ok(&["qem", "endpoint", "ls", server]);
     assert!(
         !eps.contains("src orders qa") && eps.contains("tgt orders qa"),
         "{eps}"

@@ -386,7 +386,7 @@ fn malformed_files_are_one_line_with_exit_3_or_4() {
     // Task definitions that are not JSON, for import and for apply.
     let server = first_server(&env);
     write(dir, "broken.json", "{\"cmd.replication_definition\": \n");
-    let out = env.run(&["qem", "task", "import", "--server", &server, "broken.json"]);
+    let out = env.run(&["qem", "task", "import", &server, "broken.json"]);
     one_line_error(
         &out,
         3,
@@ -398,7 +398,7 @@ fn malformed_files_are_one_line_with_exit_3_or_4() {
     );
     let out = env
         .cmd()
-        .args(["qem", "task", "import", "--server", &server, "-"])
+        .args(["qem", "task", "import", &server, "-"])
         .write_stdin("<html>")
         .output()
         .expect("run");
@@ -535,7 +535,7 @@ fn kill_9_during_qem_task_export_all_leaves_only_complete_files() {
     let sb = Sandbox::start(&["--seed", "apps=1,tasks=1,qem-tasks=60", "--latency", "30ms"]);
     let env = sb.qem_env();
     let server = first_server(&env);
-    let total = json(&env.ok(&["qem", "task", "ls", "--server", &server, "--json"]))
+    let total = json(&env.ok(&["qem", "task", "ls", &server, "--json"]))
         .as_array()
         .expect("array")
         .len();
@@ -543,9 +543,7 @@ fn kill_9_during_qem_task_export_all_leaves_only_complete_files() {
     let dir = env.path().join("tasks");
     let child = env
         .std_cmd()
-        .args([
-            "qem", "task", "export", "--server", &server, "--all", "--dir",
-        ])
+        .args(["qem", "task", "export", &server, "--all", "--dir"])
         .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -574,7 +572,6 @@ fn kill_9_during_qem_task_export_all_leaves_only_complete_files() {
         "qem",
         "task",
         "export",
-        "--server",
         &server,
         "--all",
         "--dir",
@@ -720,13 +717,12 @@ fn commands_hold_under_ten_percent_faults() {
         .to_string();
     for _ in 0..3 {
         q(&["qem", "server", "ls"]);
-        q(&["qem", "task", "ls", "--server", &server]);
+        q(&["qem", "task", "ls", &server]);
     }
     q(&[
         "qem",
         "task",
         "export",
-        "--server",
         &server,
         "--all",
         "--dir",

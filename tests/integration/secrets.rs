@@ -191,18 +191,18 @@ fn no_secret_reaches_output_logs_or_public_files() {
     let servers = json(&t.ok(&verbose_in("qem", &["qem", "server", "ls", "--json"]), None));
     let server = servers[0]["name"].as_str().expect("a server").to_string();
     let tasks = json(&t.ok(
-        &verbose_in("qem", &["qem", "task", "ls", "--server", &server, "--json"]),
+        &verbose_in("qem", &["qem", "task", "ls", &server, "--json"]),
         None,
     ));
     let task = tasks[0]["name"].as_str().expect("a task").to_string();
-    let export = ["qem", "task", "export", "--server", &server, &task];
+    let export = ["qem", "task", "export", &server, &task];
     let with_endpoints = ["--with-endpoints", "--out", "task.json"];
     t.ok(
         &verbose_in("qem", &[&export[..], &with_endpoints].concat()),
         None,
     );
     t.ok(
-        &verbose_in("qemtoken", &["qem", "task", "ls", "--server", &server]),
+        &verbose_in("qemtoken", &["qem", "task", "ls", &server]),
         None,
     );
 

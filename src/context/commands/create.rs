@@ -9,11 +9,12 @@ use clap::Args;
 use super::{CreateArgs, UpdateArgs};
 use crate::app::App;
 use crate::context::model::{self, AuthKind, ClientCert, Context, JwtRecipe, Secrets, ServerType};
-use crate::context::resolve::{ENV_PASSWORD, parse_server_url};
+use crate::context::ops;
 use crate::error::{Error, Result};
 use crate::jwt::token::JwtAlgorithm;
 use crate::output::status;
 use crate::secret;
+use crate::settings::parse_server_url;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ContextFields {
@@ -101,9 +102,10 @@ pub struct ContextFields {
 }
 
 pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
+    // Checked first: a bad name is reported before stdin is read.
     model::validate_name(&args.name).map_err(Error::usage)?;
-    let g = &app.global;
-    let server = g.server.clone().ok_or_else(|| {
+    let g = &app.settings.connection;
+    let server = g.server.as_ref().map(|s| s.value.clone()).ok_or_else(|| {
         Error::usage("--server is required to create a context")
             .with_hint("e.g. `qtool context create QSEoW --server https://host/jwt --server-type windows --api-key-stdin`")
     })?;
@@ -114,7 +116,7 @@ pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
         server_type,
         auth: AuthKind::None,
         insecure: g.insecure,
-        ca_cert: g.ca_cert.as_deref().map(absolute).transpose()?,
+        ca_cert: g.ca_cert.as_ref().map(|c| absolute(&c.value)).transpose()?,
         comment: None,
         user: None,
         jwt: None,
@@ -124,36 +126,21 @@ pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
     for (k, v) in &g.headers {
         secrets.headers.insert(k.clone(), v.clone());
     }
-    let inputs = read_secret_inputs(&args.fields)?;
+    let inputs = read_secret_inputs(&args.fields, app)?;
     apply_fields(&mut context, &mut secrets, &args.fields, inputs, true)?;
 
-    let name = args.name.clone();
-    app.store()?.update(move |all| {
-        if all.file.contexts.contains_key(&name) {
-            return Err(
-                Error::conflict(format!("context `{name}` already exists")).with_hint(format!(
-                    "change it with `qtool context update {name} ...` or pick another name"
-                )),
-            );
-        }
-        all.file.contexts.insert(name.clone(), context);
-        all.set_secrets(&name, secrets);
-        Ok(())
-    })?;
+    ops::create(&app.store()?, &args.name, context, secrets)?;
     status(&format!("Context `{}` created", args.name));
     Ok(())
 }
 
 pub fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
-    let g = app.global.clone();
-    let inputs = read_secret_inputs(&args.fields)?;
-    let name = args.name.clone();
-    app.store()?.update(move |all| {
-        let mut context = all.get(&name)?.clone();
-        let mut secrets = all.secrets_of(&name);
+    let g = &app.settings.connection;
+    let inputs = read_secret_inputs(&args.fields, app)?;
+    ops::update(&app.store()?, &args.name, |context, secrets| {
         if let Some(server) = &g.server {
-            parse_server_url(server)?;
-            context.server = server.clone();
+            parse_server_url(&server.value)?;
+            context.server = server.value.clone();
         }
         if let Some(t) = g.server_type {
             context.server_type = t;
@@ -165,7 +152,7 @@ pub fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
             context.insecure = false;
         }
         if let Some(ca) = &g.ca_cert {
-            context.ca_cert = Some(absolute(ca)?);
+            context.ca_cert = Some(absolute(&ca.value)?);
         }
         for (k, v) in &g.headers {
             secrets
@@ -175,10 +162,7 @@ pub fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
                 secrets.headers.insert(k.clone(), v.clone());
             }
         }
-        apply_fields(&mut context, &mut secrets, &args.fields, inputs, false)?;
-        all.file.contexts.insert(name.clone(), context);
-        all.set_secrets(&name, secrets);
-        Ok(())
+        apply_fields(context, secrets, &args.fields, inputs, false)
     })?;
     status(&format!("Context `{}` updated", args.name));
     Ok(())
@@ -191,7 +175,7 @@ struct SecretInputs {
     password: Option<String>,
 }
 
-fn read_secret_inputs(f: &ContextFields) -> Result<SecretInputs> {
+fn read_secret_inputs(f: &ContextFields, app: &App) -> Result<SecretInputs> {
     if f.api_key_stdin && f.password_stdin {
         return Err(Error::usage(
             "only one of --api-key-stdin and --password-stdin can read stdin",
@@ -213,7 +197,7 @@ fn read_secret_inputs(f: &ContextFields) -> Result<SecretInputs> {
         secret::warn_argv("--password");
         Some(p.clone())
     } else if f.user.is_some() {
-        std::env::var(ENV_PASSWORD).ok().filter(|p| !p.is_empty())
+        app.settings.secrets.password.clone()
     } else {
         None
     };

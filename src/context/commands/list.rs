@@ -70,7 +70,7 @@ pub fn run_get(name: Option<String>, app: &App) -> Result<()> {
     let store = app.store()?;
     let all = store.load()?;
     let name = match name
-        .or_else(|| app.global.context.clone())
+        .or_else(|| app.settings.connection.context.clone().map(|c| c.value))
         .or(all.file.current_context.clone())
     {
         Some(n) => n,

@@ -34,7 +34,7 @@ pub struct CertArgs {
 pub fn run(args: CertArgs, app: &App) -> Result<u8> {
     refuse_overwrite(&args.out, args.force)?;
     let spec = args.options.spec();
-    let passphrase = args.passphrase.get()?;
+    let passphrase = args.passphrase.get(app)?;
     let key = keys::load_private_key_with(&args.key, passphrase.as_deref())?;
     let generated = cert::self_signed(&key, &spec)?;
     storage::atomic_write(&args.out, generated.pem.as_bytes(), Sensitivity::Public)?;

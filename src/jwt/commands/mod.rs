@@ -7,7 +7,6 @@ mod proxy_config;
 mod sign;
 mod verify;
 
-use std::io::Read;
 use std::path::Path;
 
 use clap::{Args, Subcommand};
@@ -15,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::input::InputSource;
 use crate::jwt::token;
 use crate::output::Paint;
 
@@ -86,11 +86,11 @@ pub struct PassphraseArg {
 
 impl PassphraseArg {
     /// The passphrase from stdin when asked for, else from `QTOOL_KEY_PASSPHRASE`.
-    pub fn get(&self) -> Result<Option<String>> {
+    pub fn get(&self, app: &App) -> Result<Option<String>> {
         if self.passphrase_stdin {
             Ok(Some(crate::secret::read_stdin("key passphrase")?))
         } else {
-            Ok(crate::jwt::keys::passphrase_from_env())
+            Ok(app.settings.secrets.key_passphrase.clone())
         }
     }
 }
@@ -109,11 +109,7 @@ pub(crate) fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
 /// A token from the argument, or from stdin when it is `-`.
 pub(crate) fn read_token(arg: &str) -> Result<String> {
     let text = if arg == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io("reading the token from stdin", e))?;
-        text
+        InputSource::Stdin.read_to_string()?
     } else {
         arg.to_string()
     };

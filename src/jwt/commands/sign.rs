@@ -1,7 +1,6 @@
 //! `qtool jwt sign`: replaces the tutorial's Token.js (`node token.js`). Same header, same claims
 //! in the same order; the token goes to stdout.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -99,7 +98,7 @@ pub fn run(args: SignArgs, app: &App) -> Result<u8> {
                 .with_hint("put the claims in a file, or set QTOOL_KEY_PASSPHRASE instead"),
         );
     }
-    let passphrase = args.passphrase.get()?;
+    let passphrase = args.passphrase.get(app)?;
     let mut extra = Vec::new();
     if let Some(path) = &args.claims_file {
         extra.extend(read_claims_file(path)?);
@@ -132,18 +131,8 @@ pub fn run(args: SignArgs, app: &App) -> Result<u8> {
 }
 
 fn read_claims_file(path: &std::path::Path) -> Result<Vec<(String, Value)>> {
-    let (name, text) = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io("reading claims from stdin", e))?;
-        ("stdin".to_string(), text)
-    } else {
-        (
-            path.display().to_string(),
-            crate::storage::read_to_string(path)?,
-        )
-    };
+    let source = crate::input::InputSource::from_arg(path);
+    let (name, text) = (source.to_string(), source.read_to_string()?);
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
         Ok(_) => Err(

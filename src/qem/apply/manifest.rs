@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::input::InputSource;
 use crate::qem::model::ServerKind;
+use crate::settings::Environment;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -136,13 +138,42 @@ impl TaskSpec {
 pub struct Loaded {
     pub manifest: Manifest,
     pub dir: PathBuf,
-    pub vars: BTreeMap<String, String>,
+    pub vars: Vars,
+}
+
+/// What `${NAME}` and `${env:NAME}` stand for: the manifest's `[vars]` overridden by `--var`
+/// (and per task by the task's `vars`), and the environment given to [`load`], so a test can
+/// give any environment.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    defined: BTreeMap<String, String>,
+    env: Environment,
+}
+
+impl Vars {
+    pub fn new(defined: BTreeMap<String, String>, env: Environment) -> Vars {
+        Vars { defined, env }
+    }
+
+    /// Define (or redefine) `${name}`.
+    pub fn insert(&mut self, name: String, value: String) {
+        self.defined.insert(name, value);
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.defined.get(name).map(String::as_str)
+    }
+
+    /// A variable of the environment, also when empty.
+    fn env(&self, name: &str) -> Option<&str> {
+        self.env.get_raw(name)
+    }
 }
 
 /// Parse a manifest file: TOML or YAML by extension (content sniffed otherwise), substitute
-/// variables in every string, check it.
-pub fn load(path: &Path, cli_vars: &[(String, String)]) -> Result<Loaded> {
-    let text = crate::storage::read_to_string(path)?;
+/// variables in every string (`${env:NAME}` from `env`), check it.
+pub fn load(path: &Path, cli_vars: &[(String, String)], env: &Environment) -> Result<Loaded> {
+    let text = InputSource::File(path.to_path_buf()).read_to_string()?;
     let raw = parse_text(path, &text)?;
     // Variables: manifest defaults, then --var (wins).
     let mut vars: BTreeMap<String, String> = match raw.get("vars") {
@@ -167,6 +198,7 @@ pub fn load(path: &Path, cli_vars: &[(String, String)]) -> Result<Loaded> {
     for (k, v) in cli_vars {
         vars.insert(k.clone(), v.clone());
     }
+    let vars = Vars::new(vars, env.clone());
     let mut value = raw;
     if let Value::Object(map) = &mut value {
         // Task-level vars and inline definitions are substituted later, per task.
@@ -292,7 +324,7 @@ fn check(loaded: &Loaded, path: &Path) -> Result<()> {
 
 /// Substitute `${NAME}` (from `vars`) and `${env:NAME}` (environment) in every string of `v`,
 /// keys included. `$${` stays a literal `${`.
-pub fn substitute_value(v: &mut Value, vars: &BTreeMap<String, String>) -> Result<()> {
+pub fn substitute_value(v: &mut Value, vars: &Vars) -> Result<()> {
     match v {
         Value::String(s) if s.contains('$') => {
             *s = substitute(s, vars)?;
@@ -325,7 +357,7 @@ pub fn substitute_value(v: &mut Value, vars: &BTreeMap<String, String>) -> Resul
     Ok(())
 }
 
-pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String> {
+pub fn substitute(text: &str, vars: &Vars) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -347,14 +379,14 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String>
         };
         let name = body[..end].trim();
         let value = if let Some(env) = name.strip_prefix("env:") {
-            std::env::var(env).map_err(|_| {
+            vars.env(env).map(str::to_string).ok_or_else(|| {
                 Error::input(format!(
                     "environment variable {env} is not set (used as ${{env:{env}}})"
                 ))
                 .with_hint(format!("export {env}=..."))
             })?
         } else {
-            vars.get(name).cloned().ok_or_else(|| {
+            vars.get(name).map(str::to_string).ok_or_else(|| {
                 Error::input(format!("variable `{name}` is not defined"))
                     .with_hint(format!("pass --var {name}=VALUE or add it to [vars]"))
             })?
@@ -383,11 +415,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        let defined = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .collect();
+        Vars::new(
+            defined,
+            Environment::from_pairs([("DB_PASSWORD", "s3cret"), ("EMPTY", "")]),
+        )
     }
 
     #[test]
@@ -401,6 +437,13 @@ mod tests {
         assert_eq!(substitute("cost $5 $${ENV}", &v).unwrap(), "cost $5 ${ENV}");
         assert!(substitute("${MISSING}", &v).is_err());
         assert!(substitute("${ENV", &v).is_err());
+        assert_eq!(
+            substitute("pw=${env:DB_PASSWORD}", &v).unwrap(),
+            "pw=s3cret"
+        );
+        assert_eq!(substitute("[${env:EMPTY}]", &v).unwrap(), "[]");
+        let err = substitute("${env:UNSET}", &v).unwrap_err();
+        assert!(err.message().contains("UNSET is not set"), "{err}");
         let mut doc = json!({"a": ["${ENV}", {"k_${ENV}": "${HOST}"}], "n": 1});
         substitute_value(&mut doc, &v).unwrap();
         assert_eq!(doc, json!({"a": ["qa", {"k_qa": "db.qa"}], "n": 1}));
@@ -475,7 +518,12 @@ endpoints:
 "#,
         );
         for p in [toml_path, yaml_path] {
-            let l = load(&p, &[("env".into(), "prod".into())]).unwrap();
+            let l = load(
+                &p,
+                &[("env".into(), "prod".into())],
+                &Environment::default(),
+            )
+            .unwrap();
             let m = &l.manifest;
             assert_eq!(m.servers[0].name, "rep-prod");
             assert_eq!(m.servers[0].host.as_deref(), Some("rep.prod.example.com"));
@@ -504,7 +552,8 @@ endpoints:
             "bad.toml",
             "[[tasks]]\nserver = \"s\"\nname = \"t\"\n",
         );
-        let e = load(&p, &[]).unwrap_err();
+        let none = Environment::default();
+        let e = load(&p, &[], &none).unwrap_err();
         assert_eq!(e.class().exit_code(), 3);
         assert!(e.to_string().contains("definition"));
         let p = write(
@@ -512,11 +561,11 @@ endpoints:
             "typo.toml",
             "[[servers]]\nname = \"s\"\nhots = \"x\"\n",
         );
-        let e = load(&p, &[]).unwrap_err();
+        let e = load(&p, &[], &none).unwrap_err();
         assert!(e.to_string().contains("hots"), "{e}");
         let p = write(dir.path(), "var.toml", "[[servers]]\nname = \"${nope}\"\n");
         assert!(
-            load(&p, &[])
+            load(&p, &[], &none)
                 .unwrap_err()
                 .to_string()
                 .contains("--var nope")

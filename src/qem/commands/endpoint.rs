@@ -1,57 +1,35 @@
 //! `qem endpoint ...`: endpoints (database connections) of a server.
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::ServerOpt;
+use super::ServerArg;
+use super::task::wait_limit;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::output::{col, status};
 use crate::qem::client::QemClient;
-use crate::qem::model;
+use crate::qem::ops::server as ops;
 
 #[derive(Debug, Subcommand)]
 pub enum EndpointCommand {
     /// List the server's endpoints.
     #[command(visible_alias = "list")]
-    Ls(ServerOpt),
+    Ls(ServerArg),
     /// Test the connection of an endpoint.
-    Test(TestArgs),
+    Test(EndpointArgs),
     /// Delete an endpoint (no task may use it).
     #[command(visible_alias = "remove")]
     Rm(EndpointArgs),
 }
 
-impl EndpointCommand {
-    pub fn server_name(&self) -> String {
-        match self {
-            EndpointCommand::Ls(s) => s.server.clone(),
-            EndpointCommand::Test(a) => a.endpoint.server.server.clone(),
-            EndpointCommand::Rm(a) => a.server.server.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct EndpointArgs {
     #[command(flatten)]
-    pub server: ServerOpt,
+    pub server: ServerArg,
     /// Endpoint name.
+    #[arg(value_name = "ENDPOINT")]
     pub name: String,
-}
-
-#[derive(Debug, Args)]
-pub struct TestArgs {
-    #[command(flatten)]
-    pub endpoint: EndpointArgs,
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub timeout: Duration,
-}
-
-fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    crate::duration::parse(text).map_err(|e| e.to_string())
 }
 
 pub fn run(cmd: &EndpointCommand, app: &App, client: &QemClient) -> Result<u8> {
@@ -71,28 +49,18 @@ pub fn run(cmd: &EndpointCommand, app: &App, client: &QemClient) -> Result<u8> {
             )?;
         }
         EndpointCommand::Test(a) => {
-            let (server, name) = (&a.endpoint.server.server, &a.endpoint.name);
-            let v =
-                app.block_on(async { Ok(client.test_endpoint(server, name, a.timeout).await?) })?;
-            // `status` (SDK) or `requeststate` (cURL doc).
-            let state = [
-                model::str_field(&v, "status"),
-                model::str_field(&v, "requeststate"),
-            ]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .unwrap_or("UNKNOWN")
-            .to_string();
+            let (server, name) = (&a.server.server, &a.name);
+            let test = app.block_on(ops::test_endpoint(client, server, name, wait_limit(app)))?;
             let doc = json!({
-                "server": server, "name": name, "status": state,
-                "message": model::str_field(&v, "message"),
-                "detailed_message": model::str_field(&v, "detailed_message"),
+                "server": server, "name": name, "status": test.status,
+                "message": test.message,
+                "detailed_message": test.detailed_message,
             });
             app.printer.object(&doc, "status")?;
-            if state.eq_ignore_ascii_case("ERROR") {
+            if test.failed() {
                 return Err(Error::failed(format!(
                     "endpoint `{name}` on `{server}` cannot connect: {}",
-                    model::str_field(&v, "message")
+                    test.message
                 ))
                 .with_hint("check the endpoint settings in QEM"));
             }

@@ -1,9 +1,11 @@
-//! `qtool qem ...`: one module per area, each with a `run` function.
+//! `qtool qem ...`: one module per area, each with a `run` function that translates flags into
+//! the typed options of [`crate::qem::ops`] (or a client call), and prints the result.
 //!
-//! Replicate/Compose server names are given with `--server NAME` on the commands that need one.
-//! That flag shadows the global `--server URL` there, so the QEM URL comes from the context (or
-//! `QTOOL_SERVER`) for those commands.
+//! The Replicate/Compose server and the task are positional arguments, in the order of the REST
+//! path `/servers/{server}/tasks/{task}`: `qtool qem task start SERVER TASK`. `--server` is the
+//! global flag everywhere: the QEM URL.
 
+mod apply;
 mod audit;
 mod endpoint;
 mod login;
@@ -11,13 +13,13 @@ pub mod server;
 pub mod tables;
 pub mod task;
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
 
 use super::client::QemClient;
+use super::session_cache::SessionCache;
 use crate::app::App;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::settings::Origin;
 
 pub use server::{AclArgs, ServerCommand};
 pub use task::TaskCommand;
@@ -41,27 +43,19 @@ pub enum QemCommand {
     #[command(name = "audit-trail", subcommand)]
     AuditTrail(audit::AuditCommand),
     /// Make QEM match a manifest: servers, tasks, run states, endpoints and ACLs (idempotent).
-    Apply(crate::qem::apply::ApplyArgs),
+    Apply(apply::ApplyArgs),
 }
 
-/// `--server NAME`: the Replicate/Compose server as registered in QEM.
+/// `SERVER`: the Replicate/Compose server as registered in QEM.
 #[derive(Debug, Clone, Args)]
-pub struct ServerOpt {
+pub struct ServerArg {
     /// Replicate/Compose server name as registered in QEM.
-    #[arg(long = "server", id = "server", value_name = "SERVER")]
+    #[arg(id = "qem_server", value_name = "SERVER")]
     pub server: String,
 }
 
-/// A file argument (`-f FILE`, `-` for stdin).
-#[derive(Debug, Clone, Args)]
-pub struct FileArg {
-    /// Input file (`-` reads stdin).
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: PathBuf,
-}
-
 pub fn run(cmd: QemCommand, app: &App) -> Result<u8> {
-    let client = || client_for(app, shadowed_server(&cmd));
+    let client = || connect(app);
     match &cmd {
         QemCommand::Login => login::login(app, &client()?),
         QemCommand::Logout => login::logout(app, &client()?),
@@ -69,40 +63,31 @@ pub fn run(cmd: QemCommand, app: &App) -> Result<u8> {
         QemCommand::Task(c) => task::run(c, app, &client()?),
         QemCommand::Endpoint(c) => endpoint::run(c, app, &client()?),
         QemCommand::AuditTrail(c) => audit::run(c, app, &client()?),
-        QemCommand::Apply(args) => crate::qem::apply::run(args, app, client),
+        QemCommand::Apply(args) => apply::run(args, app, client),
     }
 }
 
-/// The value given to a subcommand's own `--server NAME` (clap copies it into the global one).
-fn shadowed_server(cmd: &QemCommand) -> Option<String> {
-    match cmd {
-        QemCommand::Task(c) => c.server_name(),
-        QemCommand::Endpoint(c) => Some(c.server_name()),
-        _ => None,
-    }
+/// The run's QEM client: the target from flags, environment and context, and the session cache.
+pub fn connect(app: &App) -> Result<QemClient> {
+    let target = app.target().map_err(|e| server_name_hint(e, app))?;
+    QemClient::new(target, SessionCache::new(app.settings.paths.cache_dir()))
 }
 
-/// The client for this run. A subcommand's `--server NAME` is not the QEM URL: drop it from the
-/// global flags (the URL then comes from `QTOOL_SERVER` or the context).
-pub fn client_for(app: &App, shadowed: Option<String>) -> Result<QemClient> {
-    let mut global = app.global.clone();
-    if shadowed.is_some() && global.server == shadowed {
-        global.server = std::env::var("QTOOL_SERVER").ok().filter(|v| !v.is_empty());
+/// `--server` given a Replicate/Compose server name (the QEM subcommands' old spelling): say
+/// where the name goes now.
+fn server_name_hint(e: Error, app: &App) -> Error {
+    let Some(server) = &app.settings.connection.server else {
+        return e;
+    };
+    if server.origin != Origin::Flag || server.value.contains("://") {
+        return e;
     }
-    let target = crate::context::resolve::resolve(&global, &app.store()?)?;
-    QemClient::new(target)
-}
-
-/// Read a whole input file (`-` = stdin).
-pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| crate::error::Error::io("reading stdin", e))?;
-        return Ok(buf);
-    }
-    std::fs::read(path)
-        .map_err(|e| crate::error::Error::io(format!("reading {}", path.display()), e))
+    Error::usage(format!(
+        "--server is the QEM URL; `{}` is not a URL",
+        server.value
+    ))
+    .with_hint(
+        "name the Replicate/Compose server as an argument, e.g. `qtool qem task ls SERVER` \
+         (the QEM URL comes from the context, or --server https://...)",
+    )
 }

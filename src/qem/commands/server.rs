@@ -2,15 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
-use serde_json::{Value, json};
+use clap::{Args, Subcommand};
+use serde_json::Value;
 
-use super::read_input;
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::input::InputSource;
 use crate::output::{col, status};
 use crate::qem::client::QemClient;
-use crate::qem::model::{self, AclEntry, Principal, Role, ServerKind};
+use crate::qem::model::{self, Role, ServerKind};
+use crate::qem::ops::server::{self as ops, Account, Registration};
 use crate::storage::{self, Sensitivity};
 
 #[derive(Debug, Subcommand)]
@@ -140,19 +141,7 @@ pub struct ImportAllArgs {
 pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         ServerCommand::Ls => {
-            let servers = app.block_on(async { Ok(client.server_list().await?) })?;
-            let rows: Vec<Value> = servers
-                .into_iter()
-                .map(|mut s| {
-                    let kind = model::server_kind(&s).as_str();
-                    let port = model::port_text(&s);
-                    if let Value::Object(map) = &mut s {
-                        map.insert("kind".into(), kind.into());
-                        map.insert("port".into(), port.into());
-                    }
-                    s
-                })
-                .collect();
+            let rows = app.block_on(ops::list(client))?;
             app.printer.list(
                 &rows,
                 &[
@@ -172,28 +161,22 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
             app.printer.object(&v, "name")?;
         }
         ServerCommand::Def(a) => {
-            let v = app.block_on(async { Ok(client.server_def(&a.name).await?) })?;
-            let v = v.ok_or_else(|| not_registered(&a.name))?;
+            let v = app.block_on(ops::definition(client, &a.name))?;
             app.printer.object(&v, "name")?;
         }
         ServerCommand::Register(a) => {
-            let password = crate::secret::read_stdin("server password")?;
-            let def = server_definition(
-                &a.name,
-                a.kind,
-                &a.host,
-                a.port,
-                &a.user,
-                &password,
-                &a.description,
-                !a.no_verify_certificate,
-                !a.unmonitored,
-            );
-            let existed = app.block_on(async {
-                let existed = client.server_def(&a.name).await?.is_some();
-                client.put_server(&a.name, &def).await?;
-                Ok(existed)
-            })?;
+            let registration = Registration {
+                name: a.name.clone(),
+                kind: a.kind,
+                host: a.host.clone(),
+                port: a.port,
+                user: a.user.clone(),
+                password: crate::secret::read_stdin("server password")?,
+                description: a.description.clone(),
+                verify_certificate: !a.no_verify_certificate,
+                monitored: !a.unmonitored,
+            };
+            let existed = app.block_on(ops::register(client, &registration))?;
             status(&format!(
                 "{} server `{}` ({}:{})",
                 if existed { "updated" } else { "registered" },
@@ -207,7 +190,7 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
             status(&format!("unregistered server `{}`", a.name));
         }
         ServerCommand::License(a) => {
-            let text = read_input(&a.file)?;
+            let text = InputSource::from_arg(&a.file).read()?;
             app.block_on(async { Ok(client.put_license(&a.name, text).await?) })?;
             status(&format!("registered the license on `{}`", a.name));
         }
@@ -217,7 +200,7 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
             write_out(app, a.out.as_deref(), &bytes)?;
         }
         ServerCommand::ImportAll(a) => {
-            let body = read_input(&a.file)?;
+            let body = InputSource::from_arg(&a.file).read()?;
             serde_json::from_slice::<Value>(crate::qem::client::strip_comment_line(&body))
                 .map_err(|e| {
                     Error::input(format!("{} is not JSON: {e}", a.file.display()))
@@ -228,37 +211,6 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// The PutServer body (`$type` selects Replicate or Compose).
-#[allow(clippy::too_many_arguments)]
-pub fn server_definition(
-    name: &str,
-    kind: ServerKind,
-    host: &str,
-    port: u16,
-    user: &str,
-    password: &str,
-    description: &str,
-    verify_certificate: bool,
-    monitored: bool,
-) -> Value {
-    json!({
-        "$type": kind.wire_type(),
-        "name": name,
-        "description": description,
-        "host": host,
-        "port": port.to_string(),
-        "username": user,
-        "password": password,
-        "verify_server_certificate": verify_certificate,
-        "monitored": monitored,
-    })
-}
-
-fn not_registered(name: &str) -> Error {
-    Error::not_found(format!("no server `{name}` is registered in QEM"))
-        .with_hint("list them with `qtool qem server ls`")
 }
 
 /// Write bytes to `--out` atomically, or to stdout.
@@ -276,8 +228,7 @@ pub fn write_out(app: &App, out: Option<&std::path::Path>, bytes: &[u8]) -> Resu
 fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         AclArgs::Get(a) => {
-            let acl = app.block_on(async { Ok(client.server_acl(&a.name).await?) })?;
-            let acl = acl.unwrap_or_else(|| json!({}));
+            let acl = app.block_on(ops::acl(client, &a.name))?;
             if app.printer.is_structured() {
                 app.printer.document(&acl)?;
             } else {
@@ -301,126 +252,41 @@ fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
         }
         AclArgs::Set(a) => {
             if let Some(file) = &a.file {
-                let bytes = read_input(file)?;
+                let bytes = InputSource::from_arg(file).read()?;
                 let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
                     Error::input(format!("{} is not JSON: {e}", file.display()))
                         .with_hint("start from `qtool qem server acl get NAME --json`")
                 })?;
-                let acl = normalize_acl_input(&doc)?;
+                let acl = ops::normalize_acl_input(&doc)?;
                 app.block_on(async { Ok(client.put_server_acl(&a.name, &acl).await?) })?;
                 status(&format!("replaced the ACL of `{}`", a.name));
                 return Ok(0);
             }
-            let (kind, name) = principal(a.user.as_deref(), a.group.as_deref())
-                .ok_or_else(|| Error::usage("--role needs --user or --group"))?;
-            let role = a
-                .role
-                .ok_or_else(|| Error::usage("--user and --group need --role"))?;
-            let entry = AclEntry { role, kind, name };
-            let changed = app.block_on(async {
-                let acl = client
-                    .server_acl(&a.name)
-                    .await?
-                    .unwrap_or_else(|| json!({}));
-                let mut entries = model::acl_entries(&acl);
-                let key = model::acl_key(std::slice::from_ref(&entry));
-                if key.is_subset(&model::acl_key(&entries)) {
-                    return Ok(false);
-                }
-                entries.push(entry.clone());
-                let doc = model::acl_document(&entries, model::acl_disable_inheritance(&acl));
-                client.put_server_acl(&a.name, &doc).await?;
-                Ok(true)
-            })?;
+            let account = Account::from_flags(a.user.as_deref(), a.group.as_deref());
+            let (Some(role), Some(account)) = (a.role, account) else {
+                return Err(Error::usage("--role needs --user or --group"));
+            };
+            let changed = app.block_on(ops::grant(client, &a.name, role, &account))?;
+            let Account { kind, name: who } = &account;
             status(&if changed {
-                format!(
-                    "added {} `{}` as {} on `{}`",
-                    entry.kind, entry.name, entry.role, a.name
-                )
+                format!("added {kind} `{who}` as {role} on `{}`", a.name)
             } else {
-                format!(
-                    "{} `{}` already is {} on `{}`",
-                    entry.kind, entry.name, entry.role, a.name
-                )
+                format!("{kind} `{who}` already is {role} on `{}`", a.name)
             });
         }
         AclArgs::Rm(a) => {
-            let Some((kind, name)) = principal(a.user.as_deref(), a.group.as_deref()) else {
+            let Some(account) = Account::from_flags(a.user.as_deref(), a.group.as_deref()) else {
                 app.block_on(async { Ok(client.delete_server_acl(&a.name).await?) })?;
                 status(&format!("removed the explicit ACL of `{}`", a.name));
                 return Ok(0);
             };
-            let removed = app.block_on(async {
-                let Some(acl) = client.server_acl(&a.name).await? else {
-                    return Ok(0);
-                };
-                let entries = model::acl_entries(&acl);
-                let keep: Vec<AclEntry> = entries
-                    .iter()
-                    .filter(|e| {
-                        !(e.kind == kind
-                            && e.name.eq_ignore_ascii_case(&name)
-                            && a.role.is_none_or(|r| r == e.role))
-                    })
-                    .cloned()
-                    .collect();
-                let removed = entries.len() - keep.len();
-                if removed > 0 {
-                    let doc = model::acl_document(&keep, model::acl_disable_inheritance(&acl));
-                    client.put_server_acl(&a.name, &doc).await?;
-                }
-                Ok(removed)
-            })?;
+            let removed = app.block_on(ops::revoke(client, &a.name, a.role, &account))?;
+            let Account { kind, name: who } = &account;
             status(&format!(
-                "removed {kind} `{name}` from {removed} role(s) on `{}`",
+                "removed {kind} `{who}` from {removed} role(s) on `{}`",
                 a.name
             ));
         }
     }
     Ok(0)
-}
-
-/// The account `--user` or `--group` names.
-fn principal(user: Option<&str>, group: Option<&str>) -> Option<(Principal, String)> {
-    match (user, group) {
-        (Some(u), _) => Some((Principal::User, u.to_string())),
-        (None, Some(g)) => Some((Principal::Group, g.to_string())),
-        (None, None) => None,
-    }
-}
-
-/// Accept the API's AemAuthorizationAcl, or the rows `acl get --json` style
-/// (`[{"role","type","name"}]`), and produce the wire document.
-fn normalize_acl_input(doc: &Value) -> Result<Value> {
-    if let Value::Array(rows) = doc {
-        let mut entries = Vec::new();
-        for row in rows {
-            let role = Role::from_str(model::str_field(row, "role"), true).ok();
-            let kind = match model::str_field(row, "type").to_ascii_lowercase().as_str() {
-                "user" => Some(Principal::User),
-                "group" => Some(Principal::Group),
-                _ => None,
-            };
-            let name = model::str_field(row, "name");
-            let (Some(role), Some(kind), false) = (role, kind, name.is_empty()) else {
-                return Err(
-                    Error::input(format!("ACL row {row} is not {{role, type, name}}"))
-                        .with_hint("role admin|designer|operator|viewer, type user|group"),
-                );
-            };
-            entries.push(AclEntry {
-                role,
-                kind,
-                name: name.to_string(),
-            });
-        }
-        return Ok(model::acl_document(&entries, false));
-    }
-    if !doc.is_object() {
-        return Err(
-            Error::input("an ACL document must be a JSON object or array")
-                .with_hint("start from `qtool qem server acl get NAME --json`"),
-        );
-    }
-    Ok(doc.clone())
 }

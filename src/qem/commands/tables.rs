@@ -3,11 +3,12 @@
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::ServerOpt;
+use super::task::TaskArgs;
 use crate::app::App;
 use crate::error::Result;
 use crate::output::{col, status};
 use crate::qem::client::QemClient;
+use crate::qem::ops::task::{TABLE_STATE_FLAGS, TableFilter};
 
 #[derive(Debug, Subcommand)]
 pub enum TablesCommand {
@@ -20,21 +21,10 @@ pub enum TablesCommand {
     Reload(ReloadArgs),
 }
 
-impl TablesCommand {
-    pub fn server_name(&self) -> String {
-        match self {
-            TablesCommand::Ls(a) | TablesCommand::Status(a) => a.server.server.clone(),
-            TablesCommand::Reload(a) => a.server.server.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct TablesArgs {
     #[command(flatten)]
-    pub server: ServerOpt,
-    /// Task name.
-    pub task: String,
+    pub task: TaskArgs,
     /// Schema pattern (`%` wildcard).
     #[arg(long)]
     pub schema: Option<String>,
@@ -42,41 +32,26 @@ pub struct TablesArgs {
     #[arg(long)]
     pub table: Option<String>,
     /// Only tables in these states (repeatable): queued, loading, completed, change-processing, error.
-    #[arg(long = "state", value_parser = ["queued", "loading", "completed", "change-processing", "error"])]
+    #[arg(long = "state", value_parser = TABLE_STATE_FLAGS.map(|(state, _)| state))]
     pub states: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ReloadArgs {
     #[command(flatten)]
-    pub server: ServerOpt,
-    pub task: String,
+    pub task: TaskArgs,
     #[arg(long)]
     pub schema: String,
     #[arg(long)]
     pub table: String,
 }
 
-fn filters(a: &TablesArgs) -> Vec<(&'static str, String)> {
-    let mut q = Vec::new();
-    if let Some(s) = &a.schema {
-        q.push(("schema", s.clone()));
+fn filter(a: &TablesArgs) -> TableFilter {
+    TableFilter {
+        schema: a.schema.clone(),
+        table: a.table.clone(),
+        states: a.states.clone(),
     }
-    if let Some(t) = &a.table {
-        q.push(("table", t.clone()));
-    }
-    let all = a.states.is_empty();
-    for (flag, key) in [
-        ("queued", "includequeued"),
-        ("loading", "includeloading"),
-        ("completed", "includecompleted"),
-        ("change-processing", "includechangeprocessing"),
-        ("error", "includeerror"),
-    ] {
-        let on = all || a.states.iter().any(|s| s == flag);
-        q.push((key, on.to_string()));
-    }
-    q
 }
 
 pub fn run(cmd: &TablesCommand, app: &App, client: &QemClient) -> Result<u8> {
@@ -84,7 +59,7 @@ pub fn run(cmd: &TablesCommand, app: &App, client: &QemClient) -> Result<u8> {
         TablesCommand::Ls(a) => {
             let rows = app.block_on(async {
                 Ok(client
-                    .tables(&a.server.server, &a.task, false, &filters(a))
+                    .tables(&a.task.server, &a.task.name, false, &filter(a).query())
                     .await?)
             })?;
             app.printer.list(
@@ -100,7 +75,7 @@ pub fn run(cmd: &TablesCommand, app: &App, client: &QemClient) -> Result<u8> {
         TablesCommand::Status(a) => {
             let rows: Vec<Value> = app.block_on(async {
                 Ok(client
-                    .tables(&a.server.server, &a.task, true, &filters(a))
+                    .tables(&a.task.server, &a.task.name, true, &filter(a).query())
                     .await?)
             })?;
             app.printer.list(
@@ -121,12 +96,12 @@ pub fn run(cmd: &TablesCommand, app: &App, client: &QemClient) -> Result<u8> {
         TablesCommand::Reload(a) => {
             app.block_on(async {
                 Ok(client
-                    .reload_table(&a.server.server, &a.task, &a.schema, &a.table)
+                    .reload_table(&a.task.server, &a.task.name, &a.schema, &a.table)
                     .await?)
             })?;
             status(&format!(
                 "reloading {}.{} of task `{}` on `{}`",
-                a.schema, a.table, a.task, a.server.server
+                a.schema, a.table, a.task.name, a.task.server
             ));
         }
     }

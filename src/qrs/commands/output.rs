@@ -1,7 +1,6 @@
 //! Shared pieces of the qrs commands: streaming JSON to stdout, reading JSON input files,
-//! printing resource lists, and resolving a name to exactly one entity.
+//! printing resource lists.
 
-use std::io::Read;
 use std::path::Path;
 
 use futures_util::StreamExt;
@@ -9,10 +8,9 @@ use reqwest::Response;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::input::InputSource;
 use crate::output::{OutputFormat, Printer};
-use crate::qrs::client::QrsClient;
-use crate::qrs::filter;
-use crate::qrs::resources::{Op, ResourceKind};
+use crate::qrs::resources::ResourceKind;
 
 /// Pretty-print a (possibly huge) JSON response to stdout while it downloads: the bytes are
 /// re-indented chunk by chunk (as `serde_json`'s pretty printer lays them out) without being
@@ -42,20 +40,9 @@ pub async fn stream_json(resp: Response, printer: &Printer) -> Result<()> {
 
 /// Read a JSON (or YAML, by extension) document from a file or `-` (stdin).
 pub fn read_json_input(path: &Path) -> Result<Value> {
-    let text = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::io("reading stdin", e))?;
-        s
-    } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
-    };
-    let is_yaml = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let source = InputSource::from_arg(path);
+    let text = source.read_to_string()?;
+    let is_yaml = matches!(source.extension().as_deref(), Some("yaml" | "yml"));
     let parsed = if is_yaml {
         yaml_serde::from_str::<Value>(&text).map_err(|e| e.to_string())
     } else {
@@ -92,38 +79,4 @@ pub fn print_one(printer: &Printer, res: ResourceKind, mut item: Value) -> Resul
         res.decorate(&mut item);
     }
     printer.object(&item, "id")
-}
-
-/// The one entity of `res` named `name`: 0 matches is "not found", 2+ is a conflict listing them.
-pub async fn one_by_name(client: &QrsClient, res: ResourceKind, name: &str) -> Result<Value> {
-    let field = res.name_field().unwrap_or("name");
-    let flt = filter::eq(field, name);
-    let items = client
-        .get_list(&res.op_path(Op::List, None)?, &[("filter", &flt)])
-        .await?;
-    match items.len() {
-        1 => Ok(items.into_iter().next().unwrap_or(Value::Null)),
-        0 => Err(
-            Error::not_found(format!("no {} named `{name}`", res.label()))
-                .with_hint(format!("list them with `qtool qrs {} ls`", res.name())),
-        ),
-        n => {
-            let ids: Vec<String> = items.iter().map(|i| crate::output::cell(i, "id")).collect();
-            Err(Error::conflict(format!(
-                "{n} {}s are named `{name}`: {}",
-                res.label(),
-                ids.join(", ")
-            ))
-            .with_hint("pass the id instead of the name"))
-        }
-    }
-}
-
-/// Id from an argument that is either a GUID or a name.
-pub async fn id_or_name(client: &QrsClient, res: ResourceKind, text: &str) -> Result<String> {
-    if filter::is_guid(text) {
-        return Ok(text.to_string());
-    }
-    let item = one_by_name(client, res, text).await?;
-    Ok(crate::output::cell(&item, "id"))
 }

@@ -1,21 +1,18 @@
-//! `qrs task start ID | --name NAME [--wait]`: start synchronously (QRS answers with the
-//! execution session id once the task has started), then optionally poll the session until it
-//! is gone (404) and read the execution result. A failed reload exits with 1.
+//! `qrs task start ID | --name NAME [--wait]`: start the task, and with `--wait` wait for its
+//! result ([`crate::qrs::ops::task`]). A failed reload exits with 1.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::TaskCommand;
 use super::generic;
-use super::output::one_by_name;
 use crate::app::App;
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{Error, Result};
 use crate::output::{Paint, status};
-use crate::qrs::client::{Body, QrsClient};
-use crate::qrs::endpoints;
+use crate::qrs::client::QrsClient;
+use crate::qrs::ops::task::{self as ops, TaskRef};
 use crate::qrs::resources::ResourceKind;
 use crate::qrs::wire::{self, task_status};
 
@@ -48,137 +45,38 @@ pub fn run(cmd: TaskCommand, app: &App) -> Result<u8> {
     }
 }
 
-/// Whether the user set --timeout (or QTOOL_TIMEOUT) rather than relying on the default.
-fn timeout_given() -> bool {
-    std::env::var_os("QTOOL_TIMEOUT").is_some_and(|v| !v.is_empty())
-        || std::env::args_os().any(|a| {
-            let a = a.to_string_lossy();
-            a == "--timeout" || a.starts_with("--timeout=")
-        })
-}
-
 fn start(a: StartArgs, app: &App) -> Result<u8> {
     let target = app.target()?;
-    let wait_limit = if timeout_given() {
-        target.timeout
-    } else {
-        Duration::from_secs(3600)
-    };
+    // The global --timeout (or QTOOL_TIMEOUT), when the user gave one, limits the whole wait.
+    let wait_limit = app
+        .settings
+        .connection
+        .timeout_or(Duration::from_secs(3600));
     // Each request keeps a short timeout even when the wait is long.
     let client = QrsClient::with_timeout(&target, target.timeout.min(Duration::from_secs(120)))?;
-    let tasks = ResourceKind::Task;
-    let outcome = app.block_on(async {
-        let (task_id, task_name) = match (&a.id, &a.name) {
-            (Some(id), _) => (id.clone(), None),
-            (None, Some(name)) => {
-                let t = one_by_name(&client, tasks, name).await?;
-                (crate::output::cell(&t, "id"), Some(name.clone()))
-            }
-            (None, None) => return Err(Error::usage("give a task id or --name")),
-        };
-        let label = task_name.clone().unwrap_or_else(|| task_id.clone());
-        let url = client.url(&endpoints::TASK_START_SYNC.path(&[&task_id])?, &[])?;
-        let answer = client
-            .json(Method::POST, url, Body::None)
-            .await
-            .map_err(|e| {
-                if e.class() == ErrorClass::NotFound {
-                    Error::not_found(format!("no task with id {task_id}"))
-                        .with_hint("list them with `qtool qrs task ls`")
-                } else {
-                    e
-                }
-            })?;
-        let session = session_id(&answer).ok_or_else(|| {
-            Error::server(format!("starting task {label} returned no session id: {answer}"))
-        })?;
-        if session == wire::EMPTY_GUID {
-            return Err(Error::failed(format!("task {label} was not started"))
-                .with_hint("the task may be disabled, already running, or its app unavailable; check it in the QMC"));
+    let task = match (a.id, a.name) {
+        (Some(id), _) => TaskRef::Id(id),
+        (None, Some(name)) => TaskRef::Name(name),
+        (None, None) => return Err(Error::usage("give a task id or --name")),
+    };
+    let started = app.block_on(ops::start(&client, &task))?;
+    if !a.wait {
+        if app.printer.is_structured() {
+            app.printer
+                .document(&json!({ "executionSessionId": started.session }))?;
+        } else {
+            app.printer.line(&started.session)?;
         }
-        if !a.wait {
-            return Ok(Outcome::Started(session));
-        }
-        if !app.printer.quiet() && !app.printer.is_structured() {
-            status(&format!("Task {label} started (session {session}); waiting…"));
-        }
-        let result = wait_for(&client, &session, wait_limit, a.poll).await?;
-        Ok(Outcome::Finished(label, result))
-    })?;
-    match outcome {
-        Outcome::Started(session) => {
-            if app.printer.is_structured() {
-                app.printer
-                    .document(&json!({ "executionSessionId": session }))?;
-            } else {
-                app.printer.line(&session)?;
-            }
-            Ok(0)
-        }
-        Outcome::Finished(label, result) => report(app, &label, result),
+        return Ok(0);
     }
-}
-
-enum Outcome {
-    Started(String),
-    Finished(String, Value),
-}
-
-fn session_id(answer: &Value) -> Option<String> {
-    match answer {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => m.get("value").and_then(Value::as_str).map(str::to_string),
-        _ => None,
+    if !app.printer.quiet() && !app.printer.is_structured() {
+        status(&format!(
+            "Task {} started (session {}); waiting…",
+            started.label, started.session
+        ));
     }
-}
-
-/// Poll the execution session until it is gone, then read the execution result.
-async fn wait_for(
-    client: &QrsClient,
-    session: &str,
-    limit: Duration,
-    poll: Duration,
-) -> Result<Value> {
-    let started = Instant::now();
-    let session_path = endpoints::EXECUTION_SESSION.path(&[session])?;
-    loop {
-        match client.get_json(&session_path, &[]).await {
-            Ok(_) => {}
-            Err(e) if e.class() == ErrorClass::NotFound => break,
-            Err(e) => return Err(e),
-        }
-        if started.elapsed() >= limit {
-            return Err(Error::failed(format!(
-                "the task is still running after {}s (session {session})",
-                limit.as_secs()
-            ))
-            .with_hint("raise --timeout, or follow it with `qtool qrs executionsession get ID`"));
-        }
-        tokio::time::sleep(poll).await;
-    }
-    // The result can lag the session's removal a moment.
-    let flt = format!("executionID eq {session}");
-    let list_path = endpoints::EXECUTION_RESULT_LIST.path(&[])?;
-    for attempt in 0..10u32 {
-        let results = client.get_list(&list_path, &[("filter", &flt)]).await?;
-        // With retries configured there are several: the last one decides.
-        let last = results.into_iter().max_by(|a, b| {
-            crate::output::cell(a, "startTime").cmp(&crate::output::cell(b, "startTime"))
-        });
-        if let Some(r) = last
-            && r.get("status")
-                .and_then(Value::as_i64)
-                .is_some_and(task_status::is_final)
-        {
-            return Ok(r);
-        }
-        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
-    }
-    Err(
-        Error::server(format!("no final execution result for session {session}")).with_hint(
-            "look it up with `qtool qrs executionresult ls --filter \"executionID eq ID\"`",
-        ),
-    )
+    let result = app.block_on(ops::wait_for(&client, &started.session, wait_limit, a.poll))?;
+    report(app, &started.label, result)
 }
 
 fn report(app: &App, label: &str, result: Value) -> Result<u8> {
@@ -247,16 +145,4 @@ fn report(app: &App, label: &str, result: Value) -> Result<u8> {
         Error::failed(format!("task {label} ended with {status_name}{last_error}"))
             .with_hint("read the script log in the QMC, or `qtool qrs executionresult get ID`"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids_in_both_shapes() {
-        assert_eq!(session_id(&json!("abc")).unwrap(), "abc");
-        assert_eq!(session_id(&json!({"value": "abc"})).unwrap(), "abc");
-        assert!(session_id(&json!(3)).is_none());
-    }
 }

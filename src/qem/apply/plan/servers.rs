@@ -8,8 +8,8 @@ use super::live::Live;
 use super::{Action, Item, Kind, Op};
 use crate::error::{Error, Result};
 use crate::qem::apply::manifest::{Manifest, Presence, ServerSpec};
-use crate::qem::commands::server::server_definition;
 use crate::qem::model::{self, ServerKind};
+use crate::qem::ops::server::server_definition;
 
 pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Result<Vec<Item>> {
     let mut items = Vec::new();

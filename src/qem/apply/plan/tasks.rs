@@ -15,8 +15,8 @@ use crate::qem::api::parse_definition;
 use crate::qem::apply::diff::{self, Change};
 use crate::qem::apply::manifest::{Loaded, Presence, RunState, TaskSpec, substitute_value};
 use crate::qem::client::QemClient;
-use crate::qem::commands::task::{definition_task_name, set_definition_task_name};
 use crate::qem::model;
+use crate::qem::ops::task::{definition_task_name, set_definition_task_name};
 
 /// A task the manifest lists, its definition loaded and substituted.
 pub struct Desired<'a> {

@@ -1,24 +1,24 @@
-//! Turn global flags + environment + the selected context into the one [`Target`] a run talks
-//! to. Precedence (as qlik-cli): command-line flag > environment variable > context.
+//! The connection settings plus the selected context make the one [`Target`] a run talks to.
+//! Precedence (as qlik-cli): command-line flag > environment variable > context.
 
 use std::collections::BTreeMap;
 
-use super::model::{AuthKind, ClientCert, JwtRecipe, ServerType};
-use super::store::{Store, unknown_context};
-use crate::cli::GlobalArgs;
+use super::{ConnectionSettings, EnvSecrets};
+use crate::context::model::{AuthKind, ClientCert, Context, JwtRecipe, ServerType};
+use crate::context::store::{Store, unknown_context};
 use crate::error::{Error, Result};
 use crate::http::TlsOptions;
-
-/// Environment variables that supply secrets at run time without storing them.
-pub const ENV_API_KEY: &str = "QTOOL_API_KEY";
-pub const ENV_PASSWORD: &str = "QTOOL_PASSWORD";
 
 /// Resolved credentials for one run.
 #[derive(Clone)]
 pub enum Auth {
     None,
     Bearer(String),
-    JwtSign(Box<JwtRecipe>),
+    /// Mint a token per run from the recipe; `passphrase` opens an encrypted key.
+    JwtSign {
+        recipe: Box<JwtRecipe>,
+        passphrase: Option<String>,
+    },
     /// Certificate auth: the identity is in [`TlsOptions::client_cert`]; `user` becomes `X-Qlik-User`.
     Cert {
         user: Option<String>,
@@ -37,7 +37,7 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::None => write!(f, "None"),
             Auth::Bearer(_) => write!(f, "Bearer(<redacted>)"),
-            Auth::JwtSign(r) => write!(f, "JwtSign(key={})", r.key.display()),
+            Auth::JwtSign { recipe, .. } => write!(f, "JwtSign(key={})", recipe.key.display()),
             Auth::Cert { user } => write!(f, "Cert(user={user:?})"),
             Auth::Cookie(_) => write!(f, "Cookie(<redacted>)"),
             Auth::Password { user, .. } => write!(f, "Password(user={user}, <redacted>)"),
@@ -71,18 +71,40 @@ impl Target {
     }
 }
 
-pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
-    let file = store.load_contexts()?;
-    let name = global
-        .context
-        .clone()
-        .or_else(|| file.current_context.clone());
-    let env_api_key = non_empty_env(ENV_API_KEY);
-    let env_password = non_empty_env(ENV_PASSWORD);
+impl ConnectionSettings {
+    /// How to trust `context`'s server: `--insecure` or the context's `insecure`; the CA from
+    /// `--ca-cert`/`QTOOL_CA_CERT`, else the context's. No client certificate.
+    pub fn server_trust(&self, context: &Context) -> TlsOptions {
+        TlsOptions {
+            insecure: self.insecure || context.insecure,
+            ca_cert: self
+                .ca_cert
+                .as_ref()
+                .map(|c| c.value.clone())
+                .or(context.ca_cert.clone()),
+            client_cert: None,
+        }
+    }
+}
 
-    let Some(name) = name.filter(|_| global.context.is_some() || global.server.is_none()) else {
+pub(super) fn resolve(
+    conn: &ConnectionSettings,
+    env: &EnvSecrets,
+    store: &Store,
+) -> Result<Target> {
+    let file = store.load_contexts()?;
+    let name = conn
+        .context
+        .as_ref()
+        .map(|c| c.value.clone())
+        .or_else(|| file.current_context.clone());
+    let env_api_key = env.api_key.clone();
+    let env_password = env.password.clone();
+    let server_flag = conn.server.as_ref().map(|s| s.value.as_str());
+
+    let Some(name) = name.filter(|_| conn.context.is_some() || server_flag.is_none()) else {
         // Ad-hoc target from flags and environment only.
-        let Some(server) = &global.server else {
+        let Some(server) = server_flag else {
             return Err(Error::config("no context selected").with_hint(
                 "run `qtool context use NAME`, pass --context NAME, or give --server URL",
             ));
@@ -94,16 +116,16 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
         return Ok(Target {
             context: None,
             server: parse_server_url(server)?,
-            server_type: global.server_type.unwrap_or(ServerType::Windows),
+            server_type: conn.server_type.unwrap_or(ServerType::Windows),
             auth,
             tls: TlsOptions {
-                insecure: global.insecure,
-                ca_cert: global.ca_cert.clone(),
+                insecure: conn.insecure,
+                ca_cert: conn.ca_cert.as_ref().map(|c| c.value.clone()),
                 client_cert: None,
             },
-            headers: global.headers.clone(),
-            timeout: global.timeout,
-            retries: global.retries,
+            headers: conn.headers.clone(),
+            timeout: conn.timeout.value,
+            retries: conn.retries.value,
         });
     };
 
@@ -113,7 +135,7 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
         .ok_or_else(|| unknown_context(&name, &file))?
         .clone();
     let secrets = store.load_credentials()?.remove(&name).unwrap_or_default();
-    let server = parse_server_url(global.server.as_deref().unwrap_or(&context.server))?;
+    let server = parse_server_url(server_flag.unwrap_or(&context.server))?;
 
     let api_key = env_api_key.or(secrets.api_key.clone());
     let missing = |what: &str, how: &str| {
@@ -133,12 +155,15 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
                 "run `qtool context update NAME --api-key-stdin` or set QTOOL_API_KEY",
             )
         })?),
-        AuthKind::JwtSign => Auth::JwtSign(context.jwt.clone().map(Box::new).ok_or_else(|| {
-            missing(
-                "JWT signing recipe",
-                "run `qtool context update NAME --jwt-key KEY --jwt-userid ...`",
-            )
-        })?),
+        AuthKind::JwtSign => Auth::JwtSign {
+            recipe: context.jwt.clone().map(Box::new).ok_or_else(|| {
+                missing(
+                    "JWT signing recipe",
+                    "run `qtool context update NAME --jwt-key KEY --jwt-userid ...`",
+                )
+            })?,
+            passphrase: env.key_passphrase.clone(),
+        },
         AuthKind::Cert => Auth::Cert {
             user: context.user.clone(),
         },
@@ -165,7 +190,7 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
     };
 
     let mut headers: BTreeMap<String, String> = secrets.headers.clone();
-    for (k, v) in &global.headers {
+    for (k, v) in &conn.headers {
         headers.retain(|existing, _| !existing.eq_ignore_ascii_case(k));
         headers.insert(k.clone(), v.clone());
     }
@@ -173,19 +198,18 @@ pub fn resolve(global: &GlobalArgs, store: &Store) -> Result<Target> {
     Ok(Target {
         context: Some(name),
         server,
-        server_type: global.server_type.unwrap_or(context.server_type),
+        server_type: conn.server_type.unwrap_or(context.server_type),
         auth,
         tls: TlsOptions {
-            insecure: global.insecure || context.insecure,
-            ca_cert: global.ca_cert.clone().or(context.ca_cert.clone()),
             client_cert: context
                 .client_cert
                 .clone()
                 .filter(|_: &ClientCert| context.auth == AuthKind::Cert),
+            ..conn.server_trust(&context)
         },
         headers: headers.into_iter().collect(),
-        timeout: global.timeout,
-        retries: global.retries,
+        timeout: conn.timeout.value,
+        retries: conn.retries.value,
     })
 }
 
@@ -207,10 +231,6 @@ pub fn parse_server_url(text: &str) -> Result<reqwest::Url> {
         )));
     }
     Ok(url)
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

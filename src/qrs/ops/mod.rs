@@ -1,0 +1,12 @@
+//! QRS operations: what the `qrs` commands do, as functions of a [`QrsClient`] and typed options
+//! that return data. No clap, no printing of results, no environment: the commands translate
+//! flags into these options and print what comes back; tests call them directly.
+//!
+//! [`QrsClient`]: crate::qrs::client::QrsClient
+
+pub mod app;
+pub mod generic;
+pub mod raw;
+pub mod reloadtask;
+pub mod task;
+pub mod virtualproxy;
