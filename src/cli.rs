@@ -10,7 +10,7 @@ use clap_complete::engine::ArgValueCompleter;
 use crate::context::model::ServerType;
 use crate::output::OutputFormat;
 
-pub const ABOUT: &str = "One fast, scriptable, safe CLI for Qlik Sense Enterprise on Windows (QRS) and Qlik Enterprise Manager";
+pub(crate) const ABOUT: &str = "One fast, scriptable, safe CLI for Qlik Sense Enterprise on Windows (QRS) and Qlik Enterprise Manager";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,7 +23,7 @@ pub const ABOUT: &str = "One fast, scriptable, safe CLI for Qlik Sense Enterpris
     after_help = "Exit codes: 0 ok, 1 failed, 2 usage, 3 bad input file, 4 config, 5 auth, 6 not found, \
                   7 conflict, 8 network, 9 TLS, 10 server error, 11 local I/O, 130 interrupted."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -148,7 +148,7 @@ pub enum Command {
 }
 
 /// `K=V` (or `K: V`) header flag.
-pub fn parse_header(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_header(text: &str) -> Result<(String, String), String> {
     let (k, v) = text
         .split_once('=')
         .or_else(|| text.split_once(':'))

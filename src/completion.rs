@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 
-pub const COMPLETE_VAR: &str = "QTOOL_COMPLETE";
+pub(crate) const COMPLETE_VAR: &str = "QTOOL_COMPLETE";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
@@ -68,7 +68,7 @@ pub struct GenerateArgs {
 }
 
 /// Answer a completion request (when `QTOOL_COMPLETE` is set) and exit; otherwise return.
-pub fn complete_from_env() {
+pub(crate) fn complete_from_env() {
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .var(COMPLETE_VAR)
         .completer("qtool")
@@ -84,12 +84,12 @@ fn registration(shell: Shell) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-pub fn run_completion(args: CompletionArgs, app: &App) -> Result<u8> {
+pub(crate) fn run_completion(args: CompletionArgs, app: &App) -> Result<u8> {
     app.printer.write_raw(&registration(args.shell)?)?;
     Ok(0)
 }
 
-pub fn run_generate(args: GenerateArgs, cmd: &clap::Command) -> Result<u8> {
+pub(crate) fn run_generate(args: GenerateArgs, cmd: &clap::Command) -> Result<u8> {
     generate_all(&args.out_dir, cmd)?;
     crate::output::status(&format!(
         "Wrote completions/ and man/ under {}",
@@ -100,7 +100,7 @@ pub fn run_generate(args: GenerateArgs, cmd: &clap::Command) -> Result<u8> {
 
 /// Write every completion script and one man page per real command: none for hidden commands
 /// or clap's `help` pseudo-subcommands.
-pub fn generate_all(out_dir: &Path, cmd: &clap::Command) -> Result<()> {
+pub(crate) fn generate_all(out_dir: &Path, cmd: &clap::Command) -> Result<()> {
     let completions = out_dir.join("completions");
     let man = out_dir.join("man");
     for dir in [&completions, &man] {

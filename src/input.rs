@@ -9,14 +9,14 @@ use crate::error::{Error, Result};
 
 /// Where an input document comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputSource {
+pub(crate) enum InputSource {
     Stdin,
     File(PathBuf),
 }
 
 impl InputSource {
     /// `-` is stdin; anything else a file path.
-    pub fn from_arg(arg: &Path) -> InputSource {
+    pub(crate) fn from_arg(arg: &Path) -> InputSource {
         if arg.as_os_str() == "-" {
             InputSource::Stdin
         } else {
@@ -24,12 +24,8 @@ impl InputSource {
         }
     }
 
-    pub fn is_stdin(&self) -> bool {
-        matches!(self, InputSource::Stdin)
-    }
-
     /// The file's extension (lowercase), to choose a format; stdin has none.
-    pub fn extension(&self) -> Option<String> {
+    pub(crate) fn extension(&self) -> Option<String> {
         match self {
             InputSource::Stdin => None,
             InputSource::File(path) => path
@@ -41,7 +37,7 @@ impl InputSource {
 
     /// The whole input. Errors name the file (or stdin); a missing file is "not found" (exit 6)
     /// and says to check the path, anything else an I/O error (exit 11).
-    pub fn read(&self) -> Result<Vec<u8>> {
+    pub(crate) fn read(&self) -> Result<Vec<u8>> {
         match self {
             InputSource::Stdin => {
                 let mut bytes = Vec::new();
@@ -64,7 +60,7 @@ impl InputSource {
     }
 
     /// The whole input as text; bytes that are not UTF-8 are an input error (exit 3).
-    pub fn read_to_string(&self) -> Result<String> {
+    pub(crate) fn read_to_string(&self) -> Result<String> {
         String::from_utf8(self.read()?)
             .map_err(|_| Error::input(format!("{self} is not UTF-8 text")))
     }
@@ -85,7 +81,10 @@ mod tests {
 
     #[test]
     fn dash_is_stdin_and_files_are_read_whole() {
-        assert!(InputSource::from_arg(Path::new("-")).is_stdin());
+        assert!(matches!(
+            InputSource::from_arg(Path::new("-")),
+            InputSource::Stdin
+        ));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("doc.JSON");
         std::fs::write(&path, b"{\"a\": 1}").unwrap();

@@ -8,23 +8,23 @@
 
 #![forbid(unsafe_code)]
 
-pub mod app;
-pub mod cli;
-pub mod completion;
+pub(crate) mod app;
+pub(crate) mod cli;
+pub(crate) mod completion;
 pub mod context;
 pub use qtool_common::duration;
 pub mod error;
 pub mod http;
-pub mod input;
+pub(crate) mod input;
 pub mod jwt;
 pub mod logging;
-pub mod output;
+pub(crate) mod output;
 pub mod qem;
 pub mod qrs;
-pub mod sandbox;
-pub mod secret;
+pub(crate) mod sandbox;
+pub(crate) mod secret;
 pub mod settings;
-pub mod storage;
+pub(crate) mod storage;
 
 use std::process::ExitCode;
 
@@ -35,6 +35,11 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, ErrorClass};
 use crate::output::OutputFormat;
 use crate::settings::{Environment, Settings, Terminal};
+
+/// The command tree, for tools that generate or check documentation from it.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
 
 /// The whole program: parse, dispatch, map the outcome to an exit code.
 pub fn main_entry() -> ExitCode {

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::input::InputSource;
 
 /// Read one secret from stdin: the whole input with the trailing newline removed.
-pub fn read_stdin(what: &str) -> Result<String> {
+pub(crate) fn read_stdin(what: &str) -> Result<String> {
     let text = InputSource::Stdin.read_to_string()?;
     let secret = text.trim_end_matches(['\r', '\n']).to_string();
     if secret.is_empty() {
@@ -19,7 +19,7 @@ pub fn read_stdin(what: &str) -> Result<String> {
 }
 
 /// Warn that a secret came from the command line.
-pub fn warn_argv(flag: &str) {
+pub(crate) fn warn_argv(flag: &str) {
     crate::output::warn(&format!(
         "{flag} on the command line is visible to other users and kept in shell history; prefer {flag}-stdin or the environment"
     ));

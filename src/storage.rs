@@ -2,12 +2,12 @@
 //! so a crash never leaves a truncated file under the real name), the advisory lock that
 //! serialises concurrent qtool processes, and the 0600 rule for anything secret.
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub use qtool_common::fs::Sensitivity;
+pub(crate) use qtool_common::fs::Sensitivity;
 
 impl From<qtool_common::fs::FsError> for Error {
     fn from(e: qtool_common::fs::FsError) -> Self {
@@ -15,36 +15,27 @@ impl From<qtool_common::fs::FsError> for Error {
     }
 }
 
-pub use qtool_common::fs::replace_unsafe_file_chars;
+pub(crate) use qtool_common::fs::replace_unsafe_file_chars;
 
 /// Create `dir` (and parents) private to the user.
-pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(qtool_common::fs::ensure_private_dir(dir)?)
 }
 
 /// Write `bytes` to `path` atomically (see [`qtool_common::fs::atomic_write`]).
-pub fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Result<()> {
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Result<()> {
     Ok(qtool_common::fs::atomic_write(path, bytes, sensitivity)?)
-}
-
-/// Open a new, uniquely named temp file next to the target (`.name.tmp-<pid>-<n>`).
-pub fn create_temp(
-    dir: &Path,
-    file_name: &str,
-    sensitivity: Sensitivity,
-) -> Result<(PathBuf, File)> {
-    Ok(qtool_common::fs::create_temp(dir, file_name, sensitivity)?)
 }
 
 /// The exclusive advisory lock on `<dir>/.lock` under which every read-modify-write of the
 /// context store happens, so concurrent `qtool context create` runs never lose data.
-pub fn lock_dir(dir: &Path) -> Result<qtool_common::fs::DirLock> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<qtool_common::fs::DirLock> {
     Ok(qtool_common::fs::DirLock::acquire(dir, ".lock")?)
 }
 
 /// Warn (once per file) when a secret file is readable by group or others.
 #[cfg(unix)]
-pub fn warn_if_loose(path: &Path) {
+pub(crate) fn warn_if_loose(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0

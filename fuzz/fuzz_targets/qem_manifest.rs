@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use qtool::qem::apply::manifest::{load, parse_var, substitute};
+use qtool::qem::apply::manifest::{Vars, load, parse_var, substitute};
+use qtool::settings::Environment;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
@@ -20,10 +21,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("apply.{ext}"));
     if std::fs::write(&path, text).is_ok() {
-        let _ = load(&path, &[("site".to_string(), "prod".to_string())]);
+        let env = Environment::from_pairs([("QTOOL_FUZZ", "1")]);
+        let _ = load(&path, &[("site".to_string(), "prod".to_string())], &env);
     }
-    let mut vars = BTreeMap::new();
-    vars.insert("site".to_string(), "prod".to_string());
+    let mut defined = BTreeMap::new();
+    defined.insert("site".to_string(), "prod".to_string());
+    let vars = Vars::new(defined, Environment::from_pairs([("QTOOL_FUZZ", "1")]));
     if let Ok(out) = substitute(text, &vars) {
         // Without `$`, substitution is the identity.
         if !text.contains('$') {

@@ -1,9 +1,9 @@
 //! Contexts: named QSEoW and QEM endpoints with their authentication, stored in TOML under the
 //! user's config directory (`contexts.toml` public, `credentials.toml` secret and 0600).
 
-pub mod commands;
+pub(crate) mod commands;
 pub mod model;
-pub mod ops;
+pub(crate) mod ops;
 pub mod qlikcli;
 pub mod store;
 

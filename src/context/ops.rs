@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::http::{self, ClientOptions};
 
 /// Add a context; an existing name is a conflict.
-pub fn create(store: &Store, name: &str, context: Context, secrets: Secrets) -> Result<()> {
+pub(crate) fn create(store: &Store, name: &str, context: Context, secrets: Secrets) -> Result<()> {
     validate_name(name).map_err(Error::usage)?;
     store.update(|all| {
         if all.file.contexts.contains_key(name) {
@@ -28,7 +28,7 @@ pub fn create(store: &Store, name: &str, context: Context, secrets: Secrets) -> 
 }
 
 /// Change an existing context and its secrets with `change`.
-pub fn update(
+pub(crate) fn update(
     store: &Store,
     name: &str,
     change: impl FnOnce(&mut Context, &mut Secrets) -> Result<()>,
@@ -44,7 +44,7 @@ pub fn update(
 }
 
 /// Make `name` the current context (`None`: no current context).
-pub fn select(store: &Store, name: Option<&str>) -> Result<()> {
+pub(crate) fn select(store: &Store, name: Option<&str>) -> Result<()> {
     store.update(|all| {
         if let Some(name) = name {
             all.get(name)?;
@@ -55,7 +55,7 @@ pub fn select(store: &Store, name: Option<&str>) -> Result<()> {
 }
 
 /// Rename a context with its secrets (and the current-context mark).
-pub fn rename(store: &Store, old: &str, new: &str) -> Result<()> {
+pub(crate) fn rename(store: &Store, old: &str, new: &str) -> Result<()> {
     validate_name(new).map_err(Error::usage)?;
     store.update(|all| {
         let context = all.get(old)?.clone();
@@ -76,7 +76,7 @@ pub fn rename(store: &Store, old: &str, new: &str) -> Result<()> {
 
 /// Remove contexts and their secrets (all or none: an unknown name changes nothing). Whether
 /// the current context was among them.
-pub fn remove(store: &Store, names: &[String]) -> Result<bool> {
+pub(crate) fn remove(store: &Store, names: &[String]) -> Result<bool> {
     store.update(|all| {
         for name in names {
             all.get(name)?;
@@ -96,7 +96,7 @@ pub fn remove(store: &Store, names: &[String]) -> Result<bool> {
 
 /// What an import did.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ImportReport {
+pub(crate) struct ImportReport {
     pub added: Vec<String>,
     /// Name and reason.
     pub skipped: Vec<(String, String)>,
@@ -104,7 +104,11 @@ pub struct ImportReport {
 
 /// Add the imported contexts (replacing same-named ones only with `overwrite`); the file's
 /// current context becomes the current one when there is none and it was added.
-pub fn import(store: &Store, imported: ImportedFile, overwrite: bool) -> Result<ImportReport> {
+pub(crate) fn import(
+    store: &Store,
+    imported: ImportedFile,
+    overwrite: bool,
+) -> Result<ImportReport> {
     store.update(|all| Ok(merge_imported(all, imported, overwrite)))
 }
 
@@ -140,7 +144,7 @@ fn merge_imported(all: &mut Contexts, imported: ImportedFile, overwrite: bool) -
 }
 
 /// Keep the session cookie of a forms login in the context (its auth becomes `cookie`).
-pub fn store_login(store: &Store, name: &str, user: &str, cookie: &str) -> Result<()> {
+pub(crate) fn store_login(store: &Store, name: &str, user: &str, cookie: &str) -> Result<()> {
     update(store, name, |context, secrets| {
         context.user = Some(user.to_string());
         context.auth = AuthKind::Cookie;
@@ -153,7 +157,7 @@ pub fn store_login(store: &Store, name: &str, user: &str, cookie: &str) -> Resul
 /// (`/{prefix}/internal_forms_authentication/?targetId=…`), post `username`/`pwd` to it as the
 /// form itself does (no Xrfkey: the login module is not the repository API), and return the
 /// session cookie the proxy sets.
-pub async fn forms_login(
+pub(crate) async fn forms_login(
     options: ClientOptions,
     server: Url,
     user: String,

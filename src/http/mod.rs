@@ -2,7 +2,7 @@
 //! aws-lc-rs), TLS options with readable failure messages ([`tls`]), retries with backoff for
 //! requests that are safe to repeat, and request logging with secrets redacted.
 
-pub mod tls;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -29,7 +29,7 @@ const CA_HINT: &str =
     "--ca-cert expects PEM certificates: the site's root.pem, or the server certificate itself";
 
 /// The certificates of a `--ca-cert` PEM bundle.
-pub fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path)
         .map_err(|e| Error::io(format!("reading CA certificate {}", path.display()), e))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
@@ -47,7 +47,7 @@ pub fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 /// The client certificate chain and key of a context (PEM files, as the QMC exports them).
-pub fn load_client_cert(
+pub(crate) fn load_client_cert(
     cc: &ClientCert,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let pem = std::fs::read(&cc.cert).map_err(|e| {
@@ -76,7 +76,10 @@ pub fn load_client_cert(
 
 /// The rustls configuration for `--ca-cert` (`None` without one, or with `--insecure`: reqwest's
 /// own configuration applies then). ALPN offers HTTP/2 unless `http1_only`.
-pub fn client_config(tls: &TlsOptions, http1_only: bool) -> Result<Option<rustls::ClientConfig>> {
+pub(crate) fn client_config(
+    tls: &TlsOptions,
+    http1_only: bool,
+) -> Result<Option<rustls::ClientConfig>> {
     let Some(ca) = tls.ca_cert.as_ref().filter(|_| !tls.insecure) else {
         return Ok(None);
     };
@@ -225,7 +228,7 @@ impl ServerCertVerifier for BundleVerifier {
 const TEST_SERVER: &str = "or --insecure for a test server";
 
 /// One sentence for a TLS failure with `host`, and what to do about it.
-pub fn describe(tls: &rustls::Error, host: &str) -> Error {
+pub(crate) fn describe(tls: &rustls::Error, host: &str) -> Error {
     match tls {
         rustls::Error::InvalidCertificate(cert) => describe_certificate(cert, host),
         rustls::Error::AlertReceived(alert) => describe_alert(*alert, host),
@@ -387,7 +390,7 @@ const ALERTS_BY_NAME: &[AlertDescription] = &[
 ];
 
 /// A TLS alert told as text (see [`ALERTS_BY_NAME`]), described like one seen as an error.
-pub fn describe_alert_text(text: &str, host: &str) -> Option<Error> {
+pub(crate) fn describe_alert_text(text: &str, host: &str) -> Option<Error> {
     let name = text.trim().strip_prefix("received fatal alert: ")?;
     ALERTS_BY_NAME
         .iter()

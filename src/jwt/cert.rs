@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use super::keys::PrivateKey;
 use crate::error::{Error, Result};
 
-pub const DEFAULT_SUBJECT: &str = "CN=qtool JWT signing";
-pub const DEFAULT_DAYS: u32 = 1825;
+pub(crate) const DEFAULT_SUBJECT: &str = "CN=qtool JWT signing";
+pub(crate) const DEFAULT_DAYS: u32 = 1825;
 /// Backdate `notBefore` a little so a server with a slightly slow clock accepts the cert at once.
 const CLOCK_SKEW_SECS: i64 = 60;
 
@@ -37,7 +37,7 @@ impl Default for CertSpec {
 
 /// A generated certificate.
 #[derive(Debug, Clone)]
-pub struct Generated {
+pub(crate) struct Generated {
     pub pem: String,
     pub serial_hex: String,
     pub not_before: OffsetDateTime,
@@ -45,7 +45,7 @@ pub struct Generated {
 }
 
 /// Parse `CN=x,O=y` (or OpenSSL's `/CN=x/O=y`) into a distinguished name.
-pub fn parse_subject(text: &str) -> Result<DistinguishedName> {
+pub(crate) fn parse_subject(text: &str) -> Result<DistinguishedName> {
     let bad = |why: &str| {
         Error::usage(format!("invalid --subject `{text}`: {why}"))
             .with_hint("use e.g. \"CN=qtool JWT signing,O=Example Ltd,C=SE\"")
@@ -110,7 +110,7 @@ fn split_unescaped_commas(text: &str) -> Vec<&str> {
 }
 
 /// Build and self-sign the certificate for `key`.
-pub fn self_signed(key: &PrivateKey, spec: &CertSpec) -> Result<Generated> {
+pub(crate) fn self_signed(key: &PrivateKey, spec: &CertSpec) -> Result<Generated> {
     if spec.days == 0 || spec.days > 36_500 {
         return Err(
             Error::usage(format!("--days {} is out of range", spec.days))

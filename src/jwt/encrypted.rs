@@ -22,7 +22,7 @@ const MAX_ITERATIONS: u32 = 10_000_000;
 
 /// Why decryption failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecryptError {
+pub(crate) enum DecryptError {
     /// Structure we cannot read.
     Corrupt,
     /// A scheme other than PBES2 + PBKDF2 + AES-CBC.
@@ -45,7 +45,7 @@ fn scheme_oid(der: &[u8]) -> Option<ObjectIdentifier> {
 /// Decrypt an `EncryptedPrivateKeyInfo` into the inner PKCS#8 `PrivateKeyInfo` DER. The `pkcs8`
 /// and `pkcs5` crates read the structure (an OID they do not know is a scheme we do not
 /// support); aws-lc-rs runs PBKDF2 and AES-CBC.
-pub fn decrypt_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Vec<u8>, DecryptError> {
+pub(crate) fn decrypt_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Vec<u8>, DecryptError> {
     // `pkcs5` reports an unknown top-level scheme (e.g. PKCS#12 3DES) as a plain value error:
     // check the scheme OID first so "unsupported" is not mistaken for "corrupt".
     if scheme_oid(der).ok_or(DecryptError::Corrupt)? != pbes2::PBES2_OID {

@@ -2,11 +2,11 @@
 //! the virtual proxy, RS256/384/512 tokens with Qlik claims, decode/verify, and the virtual proxy
 //! settings. One crypto backend (aws-lc-rs) under jsonwebtoken, rcgen and the key code.
 
-pub mod cert;
-pub mod commands;
-pub mod encrypted;
+pub(crate) mod cert;
+pub(crate) mod commands;
+pub(crate) mod encrypted;
 pub mod keys;
-pub mod pem;
+pub(crate) mod pem;
 pub mod token;
 
 use std::sync::Once;

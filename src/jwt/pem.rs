@@ -10,10 +10,10 @@ use pkcs8::spki::SubjectPublicKeyInfoRef;
 
 /// One `-----BEGIN LABEL-----` ... `-----END LABEL-----` block (`tag()`, `headers()`,
 /// `contents()`).
-pub type Block = ::pem::Pem;
+pub(crate) type Block = ::pem::Pem;
 
 /// Whether a block carries `Proc-Type: 4,ENCRYPTED` (legacy OpenSSL encryption).
-pub fn is_legacy_encrypted(block: &Block) -> bool {
+pub(crate) fn is_legacy_encrypted(block: &Block) -> bool {
     block.headers().iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("Proc-Type") && v.to_ascii_uppercase().contains("ENCRYPTED")
     })
@@ -21,7 +21,7 @@ pub fn is_legacy_encrypted(block: &Block) -> bool {
 
 /// Why a file could not be read as PEM/DER. The caller prefixes the file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PemError {
+pub(crate) enum PemError {
     Empty,
     /// No BEGIN line and not DER either.
     NotPem,
@@ -61,7 +61,7 @@ impl std::fmt::Display for PemError {
 
 /// What a file holds: PEM blocks, or a single DER structure.
 #[derive(Debug)]
-pub enum Contents {
+pub(crate) enum Contents {
     Pem(Vec<Block>),
     Der(Vec<u8>),
 }
@@ -69,7 +69,7 @@ pub enum Contents {
 const BEGIN: &str = "-----BEGIN ";
 
 /// Split `bytes` into PEM blocks; a binary file that is one complete DER SEQUENCE is `Der`.
-pub fn parse(bytes: &[u8]) -> Result<Contents, PemError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Contents, PemError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(PemError::Empty);
     }
@@ -137,7 +137,7 @@ fn der_or_not(bytes: &[u8]) -> Result<Contents, PemError> {
 }
 
 /// PEM-encode `der` under `label` with 64-column lines and `\n` line ends.
-pub fn encode(label: &str, der: &[u8]) -> String {
+pub(crate) fn encode(label: &str, der: &[u8]) -> String {
     ::pem::encode_config(
         &Block::new(label, der),
         EncodeConfig::new().set_line_ending(LineEnding::LF),
@@ -147,7 +147,7 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 // --- DER structures ------------------------------------------------------------------------
 
 /// Key algorithms we name in messages.
-pub const OID_RSA_ENCRYPTION: ObjectIdentifier =
+pub(crate) const OID_RSA_ENCRYPTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
@@ -156,7 +156,7 @@ const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1135
 const OID_DSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10040.4.1");
 
 /// The key algorithm named by an AlgorithmIdentifier OID, in words.
-pub fn algorithm_name(oid: ObjectIdentifier) -> &'static str {
+pub(crate) fn algorithm_name(oid: ObjectIdentifier) -> &'static str {
     match oid {
         OID_RSA_ENCRYPTION => "RSA",
         OID_EC_PUBLIC_KEY => "EC",
@@ -169,15 +169,15 @@ pub fn algorithm_name(oid: ObjectIdentifier) -> &'static str {
 }
 
 /// A PKCS#8 `PrivateKeyInfo`: `algorithm.oid` and the inner `private_key` (PKCS#1 for RSA).
-pub type Pkcs8<'a> = pkcs8::PrivateKeyInfo<'a>;
+pub(crate) type Pkcs8<'a> = pkcs8::PrivateKeyInfo<'a>;
 
 /// Parse a whole PKCS#8 `PrivateKeyInfo`.
-pub fn parse_pkcs8(der: &[u8]) -> Option<Pkcs8<'_>> {
+pub(crate) fn parse_pkcs8(der: &[u8]) -> Option<Pkcs8<'_>> {
     Pkcs8::from_der(der).ok()
 }
 
 /// The algorithm OID and key bits of a whole `SubjectPublicKeyInfo`.
-pub fn parse_spki(der: &[u8]) -> Option<(ObjectIdentifier, &[u8])> {
+pub(crate) fn parse_spki(der: &[u8]) -> Option<(ObjectIdentifier, &[u8])> {
     let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
     // `None` when the BIT STRING has unused bits (never so for a key).
     let key = spki.subject_public_key.as_bytes()?;
@@ -185,7 +185,7 @@ pub fn parse_spki(der: &[u8]) -> Option<(ObjectIdentifier, &[u8])> {
 }
 
 /// Whether `der` is a whole PKCS#1 `RSAPrivateKey`.
-pub fn looks_like_pkcs1_private(der: &[u8]) -> bool {
+pub(crate) fn looks_like_pkcs1_private(der: &[u8]) -> bool {
     pkcs1::RsaPrivateKey::from_der(der).is_ok()
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-pub use table::render_table;
+pub(crate) use table::render_table;
 
 /// `-o/--output` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -32,7 +32,7 @@ pub struct Column {
 }
 
 /// Shorthand for column tables: `col("NAME", "name")`.
-pub const fn col(header: &'static str, path: &'static str) -> Column {
+pub(crate) const fn col(header: &'static str, path: &'static str) -> Column {
     Column { header, path }
 }
 
@@ -190,17 +190,17 @@ impl Printer {
 }
 
 /// A progress/status message for people: stderr, never stdout, so pipes stay clean.
-pub fn status(text: &str) {
+pub(crate) fn status(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
 /// A warning on stderr (`warning: ...`).
-pub fn warn(text: &str) {
+pub(crate) fn warn(text: &str) {
     let _ = writeln!(io::stderr().lock(), "warning: {text}");
 }
 
 /// Follow a dotted path (`stream.name`, `tags`) into a JSON value.
-pub fn lookup<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
     let mut current = item;
     for part in path.split('.') {
         current = match current {
@@ -213,12 +213,12 @@ pub fn lookup<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// The text shown in a table cell for the value at `path`.
-pub fn cell(item: &Value, path: &str) -> String {
+pub(crate) fn cell(item: &Value, path: &str) -> String {
     lookup(item, path).map(scalar_text).unwrap_or_default()
 }
 
 /// Render any JSON value as a short cell: strings bare, arrays of named things as names.
-pub fn scalar_text(value: &Value) -> String {
+pub(crate) fn scalar_text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

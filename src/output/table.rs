@@ -5,7 +5,7 @@ use unicode_width::UnicodeWidthStr;
 
 /// Render rows (optionally under a header) as left-aligned columns separated by two spaces.
 /// Trailing spaces are trimmed; cell newlines are shown as `⏎` so one item stays on one line.
-pub fn render_table(header: Option<&[String]>, rows: &[Vec<String>]) -> String {
+pub(crate) fn render_table(header: Option<&[String]>, rows: &[Vec<String>]) -> String {
     let clean_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| row.iter().map(|c| c.replace(['\n', '\r'], "⏎")).collect())
@@ -49,7 +49,7 @@ pub fn render_table(header: Option<&[String]>, rows: &[Vec<String>]) -> String {
 }
 
 /// Width in terminal cells, skipping ANSI escape sequences.
-pub fn display_width(text: &str) -> usize {
+pub(super) fn display_width(text: &str) -> usize {
     if !text.contains('\x1b') {
         return text.width();
     }

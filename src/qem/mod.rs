@@ -10,8 +10,8 @@
 pub mod api;
 pub mod apply;
 pub mod client;
-pub mod commands;
+pub(crate) mod commands;
 pub mod model;
 pub mod ops;
 pub mod session_cache;
-pub mod wire;
+pub(crate) mod wire;

@@ -9,11 +9,11 @@
 //! - [`commands`]: `qtool qrs <resource> <verb>`: flags in, [`ops`] called, results printed.
 
 pub mod client;
-pub mod commands;
+pub(crate) mod commands;
 pub mod endpoints;
 pub mod filter;
 pub mod ops;
 pub mod reindent;
 pub mod resources;
 mod token;
-pub mod wire;
+pub(crate) mod wire;

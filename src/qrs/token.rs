@@ -5,6 +5,6 @@ use crate::context::model::JwtRecipe;
 use crate::error::Result;
 
 /// Sign a short-lived token from the context's recipe.
-pub fn mint(recipe: &JwtRecipe, passphrase: Option<&str>) -> Result<String> {
+pub(super) fn mint(recipe: &JwtRecipe, passphrase: Option<&str>) -> Result<String> {
     crate::jwt::mint_from_recipe(recipe, passphrase)
 }

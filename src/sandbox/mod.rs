@@ -94,7 +94,7 @@ fn parse_rate(text: &str) -> std::result::Result<f64, String> {
         .ok_or_else(|| format!("`{text}` is not a probability from 0 to 1 (e.g. 0.05)"))
 }
 
-pub fn run(args: SandboxArgs, app: &App) -> Result<u8> {
+pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
     if args.walkthrough {
         walkthrough::run(&app.printer)?;
         return Ok(0);

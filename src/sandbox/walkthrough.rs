@@ -172,7 +172,7 @@ impl Steps<'_> {
     }
 }
 
-pub fn run(printer: &Printer) -> Result<()> {
+pub(super) fn run(printer: &Printer) -> Result<()> {
     let exe = std::env::current_exe().map_err(|e| Error::io("locating the qtool binary", e))?;
     let root = std::env::temp_dir().join(format!("qtool-walkthrough-{}", std::process::id()));
     std::fs::create_dir_all(&root)

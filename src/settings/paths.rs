@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 pub const ENV_CONFIG_DIR: &str = "QTOOL_CONFIG_DIR";
 pub const ENV_CACHE_DIR: &str = "QTOOL_CACHE_DIR";
 /// qlik-cli's own override of `~/.qlik`.
-pub const ENV_QLIK_CLI_HOME: &str = "QLIK_CLI_USER_HOME_DIR";
+pub(super) const ENV_QLIK_CLI_HOME: &str = "QLIK_CLI_USER_HOME_DIR";
 
 #[derive(Debug, Clone, Default)]
 pub struct Paths {

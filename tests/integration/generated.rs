@@ -67,8 +67,7 @@ fn real_commands(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
 
 #[test]
 fn one_man_page_per_real_command() {
-    use clap::CommandFactory;
-    let mut cmd = qtool::cli::Cli::command();
+    let mut cmd = qtool::command();
     cmd.build();
     let mut commands = Vec::new();
     real_commands(&cmd, "", &mut commands);
@@ -90,8 +89,7 @@ fn one_man_page_per_real_command() {
 
 #[test]
 fn global_flags_come_after_a_commands_own_under_their_heading() {
-    use clap::CommandFactory;
-    let cmd = qtool::cli::Cli::command();
+    let cmd = qtool::command();
     for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
         assert_eq!(
             arg.get_help_heading(),

@@ -90,7 +90,10 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// permissions, fsynced, then renamed over the target, then the directory fsynced.
 /// Readers see the old file or the new one, never a mix; a crash leaves at worst a stray temp file.
 pub fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Result<()> {
-    let dir = parent_dir(path);
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     ensure_private_dir(dir)?;
     let file_name = path
         .file_name()
@@ -109,13 +112,6 @@ pub fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Resu
         let _ = fs::remove_file(&tmp_path);
         FsError::new(format!("writing {}", path.display()), e)
     })
-}
-
-/// The directory a file lives in (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
 }
 
 /// Open a new, uniquely named temp file next to the target (`.name.tmp-<pid>-<n>`).
@@ -153,14 +149,14 @@ pub fn create_temp(
 
 /// Make a rename in `dir` durable. Failure only weakens durability, never correctness.
 #[cfg(unix)]
-pub fn sync_dir(dir: &Path) {
+fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
 }
 
 #[cfg(not(unix))]
-pub fn sync_dir(_dir: &Path) {}
+fn sync_dir(_dir: &Path) {}
 
 /// An exclusive advisory lock on a file in a directory, held until dropped. Every
 /// read-modify-write of a shared set of files happens under it, so concurrent processes never

@@ -101,7 +101,7 @@ pub struct ContextFields {
     pub client_key: Option<PathBuf>,
 }
 
-pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
+pub(super) fn run_create(args: CreateArgs, app: &App) -> Result<()> {
     // Checked first: a bad name is reported before stdin is read.
     model::validate_name(&args.name).map_err(Error::usage)?;
     let g = &app.settings.connection;
@@ -134,7 +134,7 @@ pub fn run_create(args: CreateArgs, app: &App) -> Result<()> {
     Ok(())
 }
 
-pub fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
+pub(super) fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
     let g = &app.settings.connection;
     let inputs = read_secret_inputs(&args.fields, app)?;
     ops::update(&app.store()?, &args.name, |context, secrets| {

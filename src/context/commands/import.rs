@@ -6,7 +6,7 @@ use crate::context::{ops, qlikcli};
 use crate::error::Result;
 use crate::output::{status, warn};
 
-pub fn run(args: ImportArgs, app: &App) -> Result<()> {
+pub(super) fn run(args: ImportArgs, app: &App) -> Result<()> {
     let path = match args.file {
         Some(p) => p,
         None => app.settings.paths.qlik_cli_contexts()?.to_path_buf(),

@@ -18,7 +18,7 @@ const COLUMNS: &[Column] = &[
     col("COMMENT", "comment"),
 ];
 
-pub fn run_ls(app: &App) -> Result<()> {
+pub(super) fn run_ls(app: &App) -> Result<()> {
     let file = app.store()?.load_contexts()?;
     let current = file.current_context.as_deref();
     let p = &app.printer;
@@ -66,7 +66,7 @@ pub fn run_ls(app: &App) -> Result<()> {
     p.table(&headers, &rows)
 }
 
-pub fn run_get(name: Option<String>, app: &App) -> Result<()> {
+pub(super) fn run_get(name: Option<String>, app: &App) -> Result<()> {
     let store = app.store()?;
     let all = store.load()?;
     let name = match name

@@ -10,7 +10,7 @@ use crate::http::ClientOptions;
 use crate::output::status;
 use crate::secret;
 
-pub fn run(args: LoginArgs, app: &App) -> Result<()> {
+pub(super) fn run(args: LoginArgs, app: &App) -> Result<()> {
     let store = app.store()?;
     let file = store.load_contexts()?;
     let name = args

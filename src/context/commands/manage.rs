@@ -5,25 +5,25 @@ use crate::context::ops;
 use crate::error::Result;
 use crate::output::status;
 
-pub fn run_use(name: &str, app: &App) -> Result<()> {
+pub(super) fn run_use(name: &str, app: &App) -> Result<()> {
     ops::select(&app.store()?, Some(name))?;
     status(&format!("Context: {name}"));
     Ok(())
 }
 
-pub fn run_clear(app: &App) -> Result<()> {
+pub(super) fn run_clear(app: &App) -> Result<()> {
     ops::select(&app.store()?, None)?;
     status("Context: <NONE>");
     Ok(())
 }
 
-pub fn run_rename(old: &str, new: &str, app: &App) -> Result<()> {
+pub(super) fn run_rename(old: &str, new: &str, app: &App) -> Result<()> {
     ops::rename(&app.store()?, old, new)?;
     status(&format!("Context `{old}` renamed to `{new}`"));
     Ok(())
 }
 
-pub fn run_rm(names: &[String], app: &App) -> Result<()> {
+pub(super) fn run_rm(names: &[String], app: &App) -> Result<()> {
     let cleared = ops::remove(&app.store()?, names)?;
     let sessions = crate::qem::session_cache::SessionCache::new(app.settings.paths.cache_dir());
     for name in names {

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::context::complete_context_names;
 use crate::error::Result;
 
-pub use create::ContextFields;
+pub(crate) use create::ContextFields;
 
 #[derive(Debug, Subcommand)]
 pub enum ContextCommand {
@@ -114,7 +114,7 @@ pub struct ImportArgs {
     pub overwrite: bool,
 }
 
-pub fn run(cmd: ContextCommand, app: &App) -> Result<u8> {
+pub(crate) fn run(cmd: ContextCommand, app: &App) -> Result<u8> {
     match cmd {
         ContextCommand::Create(args) => create::run_create(args, app),
         ContextCommand::Update(args) => create::run_update(args, app),

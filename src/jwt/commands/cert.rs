@@ -31,7 +31,7 @@ pub struct CertArgs {
     pub passphrase: PassphraseArg,
 }
 
-pub fn run(args: CertArgs, app: &App) -> Result<u8> {
+pub(super) fn run(args: CertArgs, app: &App) -> Result<u8> {
     refuse_overwrite(&args.out, args.force)?;
     let spec = args.options.spec();
     let passphrase = args.passphrase.get(app)?;

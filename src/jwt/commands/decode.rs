@@ -15,7 +15,7 @@ pub struct DecodeArgs {
     pub token: String,
 }
 
-pub fn run(args: DecodeArgs, app: &App) -> Result<u8> {
+pub(super) fn run(args: DecodeArgs, app: &App) -> Result<u8> {
     let text = read_token(&args.token)?;
     let decoded = token::decode_unverified(&text).map_err(|why| {
         Error::input(format!("malformed token: {why}"))

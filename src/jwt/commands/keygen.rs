@@ -46,7 +46,7 @@ fn parse_bits(text: &str) -> std::result::Result<u32, String> {
     }
 }
 
-pub fn run(args: KeygenArgs, app: &App) -> Result<u8> {
+pub(super) fn run(args: KeygenArgs, app: &App) -> Result<u8> {
     if args.cert.is_none() && args.cert_options.is_set() {
         return Err(Error::usage("--days, --subject and --san need --cert FILE")
             .with_hint("add --cert publickey.cer, or create it later with `qtool jwt cert`"));

@@ -35,7 +35,7 @@ pub enum JwtCommand {
     ProxyConfig(proxy_config::ProxyConfigArgs),
 }
 
-pub fn run(cmd: JwtCommand, app: &App) -> Result<u8> {
+pub(crate) fn run(cmd: JwtCommand, app: &App) -> Result<u8> {
     crate::jwt::install_crypto_provider();
     match cmd {
         JwtCommand::Keygen(args) => keygen::run(args, app),

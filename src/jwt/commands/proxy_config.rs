@@ -13,11 +13,11 @@ use crate::jwt::token;
 
 /// QRS `VirtualProxyConfig.authenticationMethod` enum: 0 Ticket, 1 HeaderStaticUserDirectory,
 /// 2 HeaderDynamicUserDirectory, 3 SAML, 4 JWT, 5 OIDC (QRS swagger, `x-enumNames`).
-pub const AUTHENTICATION_METHOD_JWT: u8 = 4;
+pub(super) const AUTHENTICATION_METHOD_JWT: u8 = 4;
 /// `anonymousAccessMode`: 0 NoAnonymousUser, 1 AllowAnonymous, 2 AlwaysAnonymous.
-pub const ANONYMOUS_NO_ANONYMOUS_USER: u8 = 0;
+pub(super) const ANONYMOUS_NO_ANONYMOUS_USER: u8 = 0;
 /// QMC's default session inactivity timeout (minutes); required by the QRS schema.
-pub const DEFAULT_SESSION_INACTIVITY_MINUTES: u32 = 30;
+pub(super) const DEFAULT_SESSION_INACTIVITY_MINUTES: u32 = 30;
 
 #[derive(Debug, Args)]
 #[command(
@@ -71,7 +71,7 @@ fn check_attribute(flag: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: ProxyConfigArgs, app: &App) -> Result<u8> {
+pub(super) fn run(args: ProxyConfigArgs, app: &App) -> Result<u8> {
     check_prefix(&args.prefix)?;
     check_attribute("--userid-attribute", &args.userid_attribute)?;
     check_attribute("--userdirectory-attribute", &args.userdirectory_attribute)?;

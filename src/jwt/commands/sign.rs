@@ -80,7 +80,7 @@ fn parse_when(text: &str) -> std::result::Result<i64, String> {
         })
 }
 
-pub fn run(args: SignArgs, app: &App) -> Result<u8> {
+pub(super) fn run(args: SignArgs, app: &App) -> Result<u8> {
     for (flag, value) in [
         ("--userid", &args.userid),
         ("--userdirectory", &args.userdirectory),

@@ -35,7 +35,7 @@ pub struct VerifyArgs {
     pub alg: Option<JwtAlgorithm>,
 }
 
-pub fn run(args: VerifyArgs, app: &App) -> Result<u8> {
+pub(super) fn run(args: VerifyArgs, app: &App) -> Result<u8> {
     let key = keys::load_public_key(&args.cert)?;
     let text = read_token(&args.token)?;
     let options = VerifyOptions {

@@ -7,4 +7,4 @@
 pub mod diff;
 pub mod execute;
 pub mod manifest;
-pub mod plan;
+pub(crate) mod plan;

@@ -16,7 +16,7 @@ use crate::qem::apply::plan::{self, Action, Item};
 use crate::qem::client::QemClient;
 
 /// Exit code of `--detailed-exitcode` when something changed (or, with `--plan`, would change).
-pub const EXIT_CHANGED: u8 = 100;
+pub(super) const EXIT_CHANGED: u8 = 100;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -38,7 +38,11 @@ pub struct ApplyArgs {
 }
 
 /// `client` is called once the manifest is known to be valid (a bad manifest is reported first).
-pub fn run(args: &ApplyArgs, app: &App, client: impl FnOnce() -> Result<QemClient>) -> Result<u8> {
+pub(super) fn run(
+    args: &ApplyArgs,
+    app: &App,
+    client: impl FnOnce() -> Result<QemClient>,
+) -> Result<u8> {
     let started = Instant::now();
     let loaded = manifest::load(&args.file, &args.vars, &app.settings.env)?;
     let client = client()?;

@@ -28,7 +28,7 @@ pub struct ExportArgs {
 }
 
 /// `yyyy-MM-ddTHH:mm:ssZ` from a timestamp or a duration ago.
-pub fn timestamp(text: &str) -> Result<String> {
+pub(super) fn timestamp(text: &str) -> Result<String> {
     use time::format_description::well_known::Rfc3339;
     let t = text.trim();
     if let Ok(d) = crate::duration::parse(t) {
@@ -65,7 +65,7 @@ fn format_utc(at: time::OffsetDateTime) -> String {
     )
 }
 
-pub fn run(cmd: &AuditCommand, app: &App, client: &QemClient) -> Result<u8> {
+pub(super) fn run(cmd: &AuditCommand, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         AuditCommand::Export(a) => {
             let start = timestamp(&a.since)?;

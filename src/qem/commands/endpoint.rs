@@ -32,7 +32,7 @@ pub struct EndpointArgs {
     pub name: String,
 }
 
-pub fn run(cmd: &EndpointCommand, app: &App, client: &QemClient) -> Result<u8> {
+pub(super) fn run(cmd: &EndpointCommand, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         EndpointCommand::Ls(s) => {
             let rows = app.block_on(async { Ok(client.endpoint_list(&s.server).await?) })?;

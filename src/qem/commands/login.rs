@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::output::status;
 use crate::qem::client::QemClient;
 
-pub fn login(app: &App, client: &QemClient) -> Result<u8> {
+pub(super) fn login(app: &App, client: &QemClient) -> Result<u8> {
     app.block_on(async { client.login().await })?;
     let doc = json!({
         "server": client.base().as_str(),
@@ -26,7 +26,7 @@ pub fn login(app: &App, client: &QemClient) -> Result<u8> {
     Ok(0)
 }
 
-pub fn logout(app: &App, client: &QemClient) -> Result<u8> {
+pub(super) fn logout(app: &App, client: &QemClient) -> Result<u8> {
     let ended = app.block_on(async { client.logout().await })?;
     if app.printer.is_structured() {
         app.printer

@@ -9,9 +9,9 @@ mod apply;
 mod audit;
 mod endpoint;
 mod login;
-pub mod server;
-pub mod tables;
-pub mod task;
+pub(crate) mod server;
+pub(crate) mod tables;
+pub(crate) mod task;
 
 use clap::{Args, Subcommand};
 
@@ -21,8 +21,8 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::settings::Origin;
 
-pub use server::{AclArgs, ServerCommand};
-pub use task::TaskCommand;
+pub(crate) use server::ServerCommand;
+pub(crate) use task::TaskCommand;
 
 #[derive(Debug, Subcommand)]
 pub enum QemCommand {
@@ -54,7 +54,7 @@ pub struct ServerArg {
     pub server: String,
 }
 
-pub fn run(cmd: QemCommand, app: &App) -> Result<u8> {
+pub(crate) fn run(cmd: QemCommand, app: &App) -> Result<u8> {
     let client = || connect(app);
     match &cmd {
         QemCommand::Login => login::login(app, &client()?),
@@ -68,7 +68,7 @@ pub fn run(cmd: QemCommand, app: &App) -> Result<u8> {
 }
 
 /// The run's QEM client: the target from flags, environment and context, and the session cache.
-pub fn connect(app: &App) -> Result<QemClient> {
+pub(crate) fn connect(app: &App) -> Result<QemClient> {
     let target = app.target().map_err(|e| server_name_hint(e, app))?;
     QemClient::new(target, SessionCache::new(app.settings.paths.cache_dir()))
 }

@@ -138,7 +138,7 @@ pub struct ImportAllArgs {
     pub file: PathBuf,
 }
 
-pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
+pub(crate) fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         ServerCommand::Ls => {
             let rows = app.block_on(ops::list(client))?;
@@ -214,7 +214,7 @@ pub fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<u8> {
 }
 
 /// Write bytes to `--out` atomically, or to stdout.
-pub fn write_out(app: &App, out: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_out(app: &App, out: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
     match out {
         Some(path) => {
             storage::atomic_write(path, bytes, Sensitivity::Public)?;

@@ -54,7 +54,7 @@ fn filter(a: &TablesArgs) -> TableFilter {
     }
 }
 
-pub fn run(cmd: &TablesCommand, app: &App, client: &QemClient) -> Result<u8> {
+pub(crate) fn run(cmd: &TablesCommand, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         TablesCommand::Ls(a) => {
             let rows = app.block_on(async {

@@ -165,7 +165,7 @@ const TASK_COLUMNS: &[crate::output::Column] = &[
     col("MESSAGE", "message"),
 ];
 
-pub fn run(cmd: &TaskCommand, app: &App, client: &QemClient) -> Result<u8> {
+pub(crate) fn run(cmd: &TaskCommand, app: &App, client: &QemClient) -> Result<u8> {
     match cmd {
         TaskCommand::Ls(a) => {
             let listing = app.block_on(ops::list(client, a.server.as_deref()))?;

@@ -93,7 +93,7 @@ pub struct PublishArgs {
     pub name: Option<String>,
 }
 
-pub fn run(cmd: AppCommand, app: &App) -> Result<u8> {
+pub(super) fn run(cmd: AppCommand, app: &App) -> Result<u8> {
     let res = ResourceKind::App;
     match cmd {
         AppCommand::Common(v) => generic::run(res, v, app),

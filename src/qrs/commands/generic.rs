@@ -10,11 +10,11 @@ use crate::qrs::client::QrsClient;
 use crate::qrs::ops::generic::{self as ops, Created, ListQuery, Patch};
 use crate::qrs::resources::{Op, ResourceKind};
 
-pub fn connect(app: &App) -> Result<QrsClient> {
+pub(super) fn connect(app: &App) -> Result<QrsClient> {
     QrsClient::new(&app.target()?)
 }
 
-pub fn run(res: ResourceKind, verb: CommonVerb, app: &App) -> Result<u8> {
+pub(super) fn run(res: ResourceKind, verb: CommonVerb, app: &App) -> Result<u8> {
     let client = connect(app)?;
     app.block_on(async {
         match verb {
@@ -31,7 +31,7 @@ pub fn run(res: ResourceKind, verb: CommonVerb, app: &App) -> Result<u8> {
     Ok(0)
 }
 
-pub async fn ls(client: &QrsClient, res: ResourceKind, a: &LsArgs, app: &App) -> Result<()> {
+pub(super) async fn ls(client: &QrsClient, res: ResourceKind, a: &LsArgs, app: &App) -> Result<()> {
     let query = ListQuery {
         filter: ops::name_filter(res, a.filter.as_deref(), a.name.as_deref())?,
         orderby: a.orderby.clone(),
@@ -55,7 +55,7 @@ async fn count(client: &QrsClient, res: ResourceKind, a: &CountArgs, app: &App) 
     }
 }
 
-pub fn create(res: ResourceKind, a: CreateArgs, app: &App) -> Result<u8> {
+pub(super) fn create(res: ResourceKind, a: CreateArgs, app: &App) -> Result<u8> {
     ops::require(res, Op::Create)?;
     let doc = read_json_input(&a.file)?;
     let client = connect(app)?;
@@ -64,7 +64,7 @@ pub fn create(res: ResourceKind, a: CreateArgs, app: &App) -> Result<u8> {
     Ok(0)
 }
 
-pub fn print_created(app: &App, res: ResourceKind, created: Created) -> Result<()> {
+pub(super) fn print_created(app: &App, res: ResourceKind, created: Created) -> Result<()> {
     match created {
         Created::Many(list) => print_list(&app.printer, res, list, true),
         Created::One(item) => print_one(&app.printer, res, item),

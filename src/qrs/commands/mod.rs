@@ -18,8 +18,6 @@ use crate::app::App;
 use crate::error::Result;
 use crate::qrs::resources::ResourceKind;
 
-pub use output::stream_json;
-
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  qtool qrs app ls --filter \"stream.name eq 'Sales'\"\n  qtool qrs app export --filter \"published eq true\" --dir backups\n  qtool qrs task start --name 'Reload Sales' --wait --timeout 30m\n  qtool qrs raw GET /qrs/about/api/enums"
@@ -248,7 +246,7 @@ fn parse_kv(text: &str) -> std::result::Result<(String, String), String> {
         .ok_or_else(|| format!("`{text}` is not K=V"))
 }
 
-pub fn run(args: QrsArgs, app: &App) -> Result<u8> {
+pub(crate) fn run(args: QrsArgs, app: &App) -> Result<u8> {
     use QrsCommand as C;
     let generic = |res: ResourceKind, verb: Verb| -> Result<u8> {
         match verb {

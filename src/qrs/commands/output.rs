@@ -15,7 +15,7 @@ use crate::qrs::resources::ResourceKind;
 /// Pretty-print a (possibly huge) JSON response to stdout while it downloads: the bytes are
 /// re-indented chunk by chunk (as `serde_json`'s pretty printer lays them out) without being
 /// parsed into values, and written in 64 KiB blocks.
-pub async fn stream_json(resp: Response, printer: &Printer) -> Result<()> {
+pub(crate) async fn stream_json(resp: Response, printer: &Printer) -> Result<()> {
     let mut reindent = crate::qrs::reindent::Reindent::new();
     let mut out = Vec::with_capacity(1 << 17);
     let mut body = resp.bytes_stream();
@@ -39,7 +39,7 @@ pub async fn stream_json(resp: Response, printer: &Printer) -> Result<()> {
 }
 
 /// Read a JSON (or YAML, by extension) document from a file or `-` (stdin).
-pub fn read_json_input(path: &Path) -> Result<Value> {
+pub(super) fn read_json_input(path: &Path) -> Result<Value> {
     let source = InputSource::from_arg(path);
     let text = source.read_to_string()?;
     let is_yaml = matches!(source.extension().as_deref(), Some("yaml" | "yml"));
@@ -59,7 +59,7 @@ pub fn read_json_input(path: &Path) -> Result<Value> {
 }
 
 /// Print a list of entities of `res`: table with enum names, JSON/YAML as received, or ids.
-pub fn print_list(
+pub(super) fn print_list(
     printer: &Printer,
     res: ResourceKind,
     mut items: Vec<Value>,
@@ -74,7 +74,7 @@ pub fn print_list(
 }
 
 /// Print one entity (enum names in table mode).
-pub fn print_one(printer: &Printer, res: ResourceKind, mut item: Value) -> Result<()> {
+pub(super) fn print_one(printer: &Printer, res: ResourceKind, mut item: Value) -> Result<()> {
     if printer.format() == OutputFormat::Table && !printer.quiet() {
         res.decorate(&mut item);
     }

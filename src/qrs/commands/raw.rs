@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::qrs::ops::raw::{self as ops, RawAnswer};
 use crate::qrs::resources::ResourceKind;
 
-pub fn run(a: RawArgs, app: &App) -> Result<u8> {
+pub(super) fn run(a: RawArgs, app: &App) -> Result<u8> {
     let method = ops::parse_method(&a.method)?;
     let body = a.body.as_deref().map(read_json_input).transpose()?;
     let client = connect(app)?;
@@ -22,7 +22,7 @@ pub fn run(a: RawArgs, app: &App) -> Result<u8> {
     Ok(0)
 }
 
-pub fn about(app: &App) -> Result<u8> {
+pub(super) fn about(app: &App) -> Result<u8> {
     let client = connect(app)?;
     let about: Value = app.block_on(ops::about(&client))?;
     let mut shown = about.clone();
@@ -42,7 +42,7 @@ pub fn about(app: &App) -> Result<u8> {
     Ok(0)
 }
 
-pub fn servicestatus(app: &App) -> Result<u8> {
+pub(super) fn servicestatus(app: &App) -> Result<u8> {
     let client = connect(app)?;
     let res = ResourceKind::ServiceStatus;
     let items = app.block_on(ops::service_status(&client))?;

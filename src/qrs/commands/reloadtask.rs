@@ -2,7 +2,7 @@
 //! from a tasks file (tasks as code); see [`crate::qrs::ops::reloadtask`].
 
 /// The tasks file format, shown by `qtool qrs reloadtask create --help`.
-pub const TASKS_FILE_HELP: &str = "\
+pub(super) const TASKS_FILE_HELP: &str = "\
 Tasks file (-f; JSON, or YAML when it ends in .yaml/.yml), created in file order:
 
   tasks:
@@ -74,7 +74,7 @@ pub struct CreateArgs {
     pub dry_run: bool,
 }
 
-pub fn run(cmd: ReloadtaskCommand, app: &App) -> Result<u8> {
+pub(super) fn run(cmd: ReloadtaskCommand, app: &App) -> Result<u8> {
     let res = ResourceKind::ReloadTask;
     match cmd {
         ReloadtaskCommand::Common(v) => generic::run(res, v, app),

@@ -37,7 +37,7 @@ fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     crate::duration::parse(text).map_err(|e| e.to_string())
 }
 
-pub fn run(cmd: TaskCommand, app: &App) -> Result<u8> {
+pub(super) fn run(cmd: TaskCommand, app: &App) -> Result<u8> {
     let res = ResourceKind::Task;
     match cmd {
         TaskCommand::Common(v) => generic::run(res, v, app),

@@ -47,7 +47,7 @@ pub struct CreateJwtArgs {
     pub dry_run: bool,
 }
 
-pub fn run(cmd: VirtualproxyCommand, app: &App) -> Result<u8> {
+pub(super) fn run(cmd: VirtualproxyCommand, app: &App) -> Result<u8> {
     let res = ResourceKind::VirtualProxyConfig;
     match cmd {
         VirtualproxyCommand::Common(v) => generic::run(res, v, app),

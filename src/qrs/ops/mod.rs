@@ -6,7 +6,7 @@
 
 pub mod app;
 pub mod generic;
-pub mod raw;
-pub mod reloadtask;
+pub(crate) mod raw;
+pub(crate) mod reloadtask;
 pub mod task;
-pub mod virtualproxy;
+pub(crate) mod virtualproxy;

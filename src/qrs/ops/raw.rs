@@ -10,7 +10,7 @@ use crate::qrs::endpoints;
 
 /// What the server answered.
 #[derive(Debug)]
-pub enum RawAnswer {
+pub(crate) enum RawAnswer {
     /// A JSON answer (`null` for an empty one).
     Json(Value),
     /// Anything else, as received.
@@ -18,7 +18,7 @@ pub enum RawAnswer {
 }
 
 /// An HTTP method from text, any case.
-pub fn parse_method(text: &str) -> Result<Method> {
+pub(crate) fn parse_method(text: &str) -> Result<Method> {
     Method::from_bytes(text.to_ascii_uppercase().as_bytes()).map_err(|_| {
         Error::usage(format!("`{text}` is not an HTTP method"))
             .with_hint("use GET, POST, PUT or DELETE")
@@ -26,7 +26,7 @@ pub fn parse_method(text: &str) -> Result<Method> {
 }
 
 /// Send `method path?query` (the `/qrs` prefix optional) with an optional JSON body.
-pub async fn send(
+pub(crate) async fn send(
     client: &QrsClient,
     method: Method,
     path: &str,
@@ -59,12 +59,12 @@ pub async fn send(
 }
 
 /// `/qrs/about`: repository version and node type.
-pub async fn about(client: &QrsClient) -> Result<Value> {
+pub(crate) async fn about(client: &QrsClient) -> Result<Value> {
     client.get_json(&endpoints::ABOUT.path(&[])?, &[]).await
 }
 
 /// `/qrs/servicestatus/full`: the services of every node.
-pub async fn service_status(client: &QrsClient) -> Result<Vec<Value>> {
+pub(crate) async fn service_status(client: &QrsClient) -> Result<Vec<Value>> {
     client
         .get_list(&endpoints::SERVICE_STATUS_FULL.path(&[])?, &[])
         .await

@@ -48,14 +48,14 @@ pub enum Every {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum TasksFile {
+pub(crate) enum TasksFile {
     Wrapped { tasks: Vec<TaskSpec> },
     List(Vec<TaskSpec>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TaskSpec {
+pub(crate) struct TaskSpec {
     pub name: String,
     pub app: String,
     #[serde(default = "yes")]
@@ -72,7 +72,7 @@ pub struct TaskSpec {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScheduleSpec {
+pub(crate) struct ScheduleSpec {
     pub every: Every,
     #[serde(default)]
     pub start: Option<String>,
@@ -84,7 +84,7 @@ pub struct ScheduleSpec {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AfterSpec {
+pub(crate) struct AfterSpec {
     pub task: String,
     #[serde(default)]
     pub on: On,
@@ -92,7 +92,7 @@ pub struct AfterSpec {
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum On {
+pub(crate) enum On {
     #[default]
     Success,
     #[serde(alias = "fail")]
@@ -108,14 +108,14 @@ fn day_minutes() -> u32 {
 
 /// What a tasks document holds.
 #[derive(Debug)]
-pub enum TasksDocument {
+pub(crate) enum TasksDocument {
     /// A raw ReloadTaskBundle (`{"task": ...}`), sent as is.
     Bundle(Value),
     Tasks(Vec<TaskSpec>),
 }
 
 /// Read a parsed tasks file (`source` names it in errors).
-pub fn parse_tasks_document(doc: Value, source: &str) -> Result<TasksDocument> {
+pub(crate) fn parse_tasks_document(doc: Value, source: &str) -> Result<TasksDocument> {
     if doc.get("task").is_some() {
         return Ok(TasksDocument::Bundle(doc));
     }
@@ -132,14 +132,18 @@ pub fn parse_tasks_document(doc: Value, source: &str) -> Result<TasksDocument> {
 
 /// The result of [`create`].
 #[derive(Debug)]
-pub enum Creation {
+pub(crate) enum Creation {
     /// `dry_run`: the bundles that would be sent (ids of tasks not yet created as `<name>`).
     Planned(Vec<Value>),
     Created(Vec<Value>),
 }
 
 /// Create the tasks in order (a later one may run after an earlier one).
-pub async fn create(client: &QrsClient, specs: &[TaskSpec], dry_run: bool) -> Result<Creation> {
+pub(crate) async fn create(
+    client: &QrsClient,
+    specs: &[TaskSpec],
+    dry_run: bool,
+) -> Result<Creation> {
     let mut created_ids: HashMap<String, String> = HashMap::new();
     let mut created = Vec::new();
     let mut bundles = Vec::new();
@@ -163,7 +167,7 @@ pub async fn create(client: &QrsClient, specs: &[TaskSpec], dry_run: bool) -> Re
     })
 }
 
-pub fn check_unique_names(specs: &[TaskSpec]) -> Result<()> {
+pub(crate) fn check_unique_names(specs: &[TaskSpec]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for s in specs {
         if s.name.trim().is_empty() {
@@ -179,7 +183,7 @@ pub fn check_unique_names(specs: &[TaskSpec]) -> Result<()> {
     Ok(())
 }
 
-pub async fn post_bundle(client: &QrsClient, bundle: &Value) -> Result<Value> {
+pub(crate) async fn post_bundle(client: &QrsClient, bundle: &Value) -> Result<Value> {
     let url = client.url(&endpoints::RELOADTASK_CREATE.path(&[])?, &[])?;
     client
         .json(Method::POST, url, Body::Json(json_body(bundle)?))

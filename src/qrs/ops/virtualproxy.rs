@@ -14,18 +14,18 @@ const CERT_HINT: &str =
     "pass the certificate (publickey.cer), not the private key; `qtool jwt cert` makes one";
 
 /// Whether `text` holds a PEM certificate.
-pub fn is_pem_certificate(text: &str) -> bool {
+pub(crate) fn is_pem_certificate(text: &str) -> bool {
     text.contains("-----BEGIN CERTIFICATE-----")
 }
 
 /// The error for a certificate file that is not PEM.
-pub fn not_a_certificate(path: &std::path::Path) -> Error {
+pub(crate) fn not_a_certificate(path: &std::path::Path) -> Error {
     Error::input(format!("{} is not a PEM certificate", path.display())).with_hint(CERT_HINT)
 }
 
 /// A JWT virtual proxy to create.
 #[derive(Debug, Clone)]
-pub struct JwtProxy {
+pub(crate) struct JwtProxy {
     /// PEM certificate whose key verifies the tokens.
     pub cert_pem: String,
     pub audience: String,
@@ -41,7 +41,7 @@ pub struct JwtProxy {
 
 impl JwtProxy {
     /// The VirtualProxyConfig body (without load balancing), after checking the certificate and prefix.
-    pub fn body(&self) -> Result<Value> {
+    pub(crate) fn body(&self) -> Result<Value> {
         if !is_pem_certificate(&self.cert_pem) {
             return Err(Error::input("the JWT certificate is not PEM").with_hint(CERT_HINT));
         }
@@ -77,7 +77,11 @@ impl JwtProxy {
 }
 
 /// Create the virtual proxy (or with `dry_run`, return the body that would be sent).
-pub async fn create_jwt(client: &QrsClient, spec: &JwtProxy, dry_run: bool) -> Result<Value> {
+pub(crate) async fn create_jwt(
+    client: &QrsClient,
+    spec: &JwtProxy,
+    dry_run: bool,
+) -> Result<Value> {
     let mut body = spec.body()?;
     if spec.link
         && let Some(node) = central_node(client).await?

@@ -10,7 +10,7 @@ use super::{Action, Item, Kind, Op};
 use crate::qem::apply::manifest::{AclSpec, Manifest, Presence, ServerSpec};
 use crate::qem::model::{self, AclEntry, Principal, Role};
 
-pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Vec<Item> {
+pub(super) fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Vec<Item> {
     let mut items = Vec::new();
     for s in &m.servers {
         let Some(acl) = &s.acl else { continue };

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::qem::apply::diff;
 use crate::qem::apply::manifest::{Manifest, Presence};
 
-pub fn plan(
+pub(super) fn plan(
     m: &Manifest,
     desired: &[Desired<'_>],
     live: &HashMap<String, Live>,

@@ -14,7 +14,7 @@ use crate::qem::wire::code::SERVER_NOT_FOUND;
 
 /// What was read from QEM for one server.
 #[derive(Default)]
-pub struct Live {
+pub(super) struct Live {
     pub def: Option<Value>,
     pub acl: Option<Value>,
     /// Task name → state; `None` when the server is not registered (yet).
@@ -30,7 +30,7 @@ struct Wanted {
     endpoints: bool,
 }
 
-pub fn server_spec<'a>(loaded: &'a Loaded, name: &str) -> Option<&'a ServerSpec> {
+pub(super) fn server_spec<'a>(loaded: &'a Loaded, name: &str) -> Option<&'a ServerSpec> {
     loaded
         .manifest
         .servers
@@ -39,7 +39,7 @@ pub fn server_spec<'a>(loaded: &'a Loaded, name: &str) -> Option<&'a ServerSpec>
 }
 
 /// Read every server the manifest names, `concurrency` servers at a time.
-pub async fn read(
+pub(super) async fn read(
     client: &QemClient,
     loaded: &Loaded,
     concurrency: usize,

@@ -138,7 +138,11 @@ impl Item {
 }
 
 /// Read the state and compute the plan, in the order it runs.
-pub async fn compute(client: &QemClient, loaded: &Loaded, concurrency: usize) -> Result<Vec<Item>> {
+pub(crate) async fn compute(
+    client: &QemClient,
+    loaded: &Loaded,
+    concurrency: usize,
+) -> Result<Vec<Item>> {
     let desired = tasks::desired(loaded)?;
     let live = live::read(client, loaded, concurrency).await?;
     let mut items = servers::plan(&loaded.manifest, &live)?;

@@ -8,10 +8,10 @@ use crate::qem::apply::manifest::RunState;
 use crate::qem::wire::task_state as ts;
 
 /// The run option that continues where the task stopped.
-pub const RESUME: &str = "RESUME_PROCESSING";
+pub(super) const RESUME: &str = "RESUME_PROCESSING";
 
 /// Running in any sense that needs a stop before import or delete.
-pub fn is_active(state: &str) -> bool {
+pub(super) fn is_active(state: &str) -> bool {
     matches!(
         state,
         ts::RUNNING | ts::STARTING | ts::RECOVERY | ts::STOPPING
@@ -19,13 +19,17 @@ pub fn is_active(state: &str) -> bool {
 }
 
 /// `RESUME_PROCESSING` → `resume-processing`, as the manifest spells it.
-pub fn pretty_option(option: &str) -> String {
+pub(super) fn pretty_option(option: &str) -> String {
     option.to_ascii_lowercase().replace('_', "-")
 }
 
 /// The option to start with after an update, if any: the manifest's run state, or else the
 /// state the task was in.
-pub fn restart_after_update(run: Option<RunState>, active: bool, option: &str) -> Option<String> {
+pub(super) fn restart_after_update(
+    run: Option<RunState>,
+    active: bool,
+    option: &str,
+) -> Option<String> {
     match run {
         Some(RunState::Started) => Some(option.to_string()),
         Some(RunState::Stopped) => None,
@@ -35,7 +39,7 @@ pub fn restart_after_update(run: Option<RunState>, active: bool, option: &str) -
 }
 
 /// The summary and op that bring an unchanged task from `state` to the manifest's run state.
-pub fn converge(
+pub(super) fn converge(
     run: Option<RunState>,
     state: &str,
     option: &str,

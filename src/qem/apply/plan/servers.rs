@@ -11,7 +11,7 @@ use crate::qem::apply::manifest::{Manifest, Presence, ServerSpec};
 use crate::qem::model::{self, ServerKind};
 use crate::qem::ops::server::server_definition;
 
-pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Result<Vec<Item>> {
+pub(super) fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     for s in &m.servers {
         let current = live.get(&s.name).and_then(|l| l.def.as_ref());
@@ -53,7 +53,7 @@ pub fn plan(m: &Manifest, live: &HashMap<String, Live>) -> Result<Vec<Item>> {
 }
 
 /// Whether the plan registers this server (so its tasks can be planned before it exists).
-pub fn is_created(m: &Manifest, live: &HashMap<String, Live>, name: &str) -> bool {
+pub(super) fn is_created(m: &Manifest, live: &HashMap<String, Live>, name: &str) -> bool {
     m.servers.iter().any(|s| {
         s.name.eq_ignore_ascii_case(name)
             && s.state == Presence::Present

@@ -19,14 +19,14 @@ use crate::qem::model;
 use crate::qem::ops::task::{definition_task_name, set_definition_task_name};
 
 /// A task the manifest lists, its definition loaded and substituted.
-pub struct Desired<'a> {
+pub(super) struct Desired<'a> {
     pub spec: &'a TaskSpec,
     pub name: String,
     pub def: Option<Value>,
 }
 
 /// The manifest's tasks with their definitions; a task listed twice is an error.
-pub fn desired(loaded: &Loaded) -> Result<Vec<Desired<'_>>> {
+pub(super) fn desired(loaded: &Loaded) -> Result<Vec<Desired<'_>>> {
     let mut out: Vec<Desired<'_>> = Vec::new();
     let mut seen = BTreeSet::new();
     for spec in &loaded.manifest.tasks {
@@ -92,7 +92,7 @@ fn load_definition(loaded: &Loaded, spec: &TaskSpec) -> Result<Option<Value>> {
     Ok(Some(def))
 }
 
-pub async fn plan(
+pub(super) async fn plan(
     client: &QemClient,
     loaded: &Loaded,
     desired: &[Desired<'_>],
