@@ -7,6 +7,9 @@
 //! must not panic): output goes through [`output`].
 
 #![forbid(unsafe_code)]
+// Items are `pub` only when something outside the crate (tests, fuzz targets) uses them; anything
+// else is `pub(crate)`, so the compiler reports code nothing calls.
+#![warn(unreachable_pub)]
 
 pub(crate) mod app;
 pub(crate) mod cli;
