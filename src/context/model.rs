@@ -35,7 +35,9 @@ impl ServerType {
 pub enum AuthKind {
     /// Nothing but the extra headers (header-auth virtual proxies, or anonymous).
     None,
-    /// A fixed token: QSEoW `Authorization: Bearer <api-key>`; QEM login as `jwt:<api-key>`.
+    /// A fixed token: QSEoW `Authorization: Bearer <api-key>`; QEM login as `jwt:<api-key>`
+    /// (`--auth jwt` says the same for QEM).
+    #[value(alias = "jwt")]
     Bearer,
     /// A fresh short-lived JWT minted every run from the context's key and claims.
     JwtSign,

@@ -11,6 +11,7 @@ mod generated;
 mod jwt;
 mod ops;
 mod qem;
+mod qem_clients;
 mod qrs;
 mod qrs_clients;
 mod reliability;

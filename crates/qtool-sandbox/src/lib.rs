@@ -44,7 +44,7 @@ use pki::Pki;
 use proxy::{FormsUser, Proxy};
 use qem::{QemConfig, QemState};
 use qrs::{ProxyAuth, QrsConfig, QrsState, VirtualProxy};
-use server::ClientAuth;
+use server::{ClientAuth, HttpVersions};
 
 /// Everything a sandbox run is told.
 #[derive(Debug, Clone)]
@@ -429,13 +429,26 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         cert: local(&cert_listener)?,
         qem: local(&qem_listener)?,
     };
-    let plain_tls = server::tls_acceptor(&pki.server_cert, &pki.server_key, ClientAuth::None)?;
+    let plain_tls = server::tls_acceptor(
+        &pki.server_cert,
+        &pki.server_key,
+        ClientAuth::None,
+        HttpVersions::Http2AndHttp1,
+    )?;
     let mutual_tls = server::tls_acceptor(
         &pki.server_cert,
         &pki.server_key,
         ClientAuth::Required {
             ca_pem: pki.ca_cert.clone(),
         },
+        HttpVersions::Http2AndHttp1,
+    )?;
+    // QEM offers HTTP/1.1 only: see docs/sandbox-qem.md, "Transport".
+    let qem_tls = server::tls_acceptor(
+        &pki.server_cert,
+        &pki.server_key,
+        ClientAuth::None,
+        HttpVersions::Http1Only,
     )?;
     let qrs_router = qrs::router(qrs_state.clone());
     let forms_users = vec![FormsUser {
@@ -465,7 +478,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         tokio::spawn(server::serve(
             "qem",
             qem_listener,
-            plain_tls,
+            qem_tls,
             qem::router(qem_state.clone()),
             faults.clone(),
             stop_rx.clone(),

@@ -1,6 +1,8 @@
 //! Persistence of the emulators' state: `qrs.json` and `qem.json` snapshots in the state
 //! directory, written atomically whenever a state's `generation()` moved (checked every
-//! [`CHECK_EVERY`]) and once more on shutdown; `stats.json` with the injected-fault count.
+//! [`CHECK_EVERY`]) and once more on shutdown; `stats.json` with the injected-fault count and
+//! the QEM request counts (`{"faults_injected": N, "qem": {"requests", "logins",
+//! "refused_logins"}}`), rewritten when they change.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::faults::Faults;
-use super::qem::QemState;
+use super::qem::{QemState, QemStats};
 use super::qrs::QrsState;
 use crate::error::{Error, Result};
 use qtool_common::fs::{self as files, Sensitivity};
@@ -36,7 +38,7 @@ pub fn load_snapshot(path: &Path) -> Result<Option<Value>> {
 struct Written {
     qrs: Option<u64>,
     qem: Option<u64>,
-    faults: Option<u64>,
+    stats: Option<(u64, QemStats)>,
 }
 
 #[derive(Clone)]
@@ -82,14 +84,14 @@ impl Persister {
             write_json(&self.qem_path, &self.qem.snapshot(), Sensitivity::Secret)?;
             written.qem = Some(generation);
         }
-        let injected = self.faults.injected();
-        if written.faults != Some(injected) {
+        let stats = (self.faults.injected(), self.qem.stats());
+        if written.stats != Some(stats) {
             write_json(
                 &self.stats_path,
-                &serde_json::json!({ "faults_injected": injected }),
+                &serde_json::json!({ "faults_injected": stats.0, "qem": stats.1 }),
                 Sensitivity::Public,
             )?;
-            written.faults = Some(injected);
+            written.stats = Some(stats);
         }
         Ok(())
     }

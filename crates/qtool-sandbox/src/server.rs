@@ -1,6 +1,7 @@
 //! The sandbox's HTTPS listeners: TLS (rustls on aws-lc-rs) in front of an axum `Router`,
-//! served by hyper-util (HTTP/1.1 and HTTP/2), with the latency/fault layer on every request
-//! and a graceful shutdown (stop accepting, let open requests finish, close idle connections).
+//! served by hyper-util (HTTP/1.1, and HTTP/2 on a connection that negotiated it with ALPN),
+//! with the latency/fault layer on every request and a graceful shutdown (stop accepting, let
+//! open requests finish, close idle connections).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,8 +50,23 @@ pub enum ClientAuth {
     },
 }
 
+/// The HTTP versions a listener offers in the TLS handshake (ALPN). HTTP/2 is served only on a
+/// connection that negotiated it, as TLS servers do (no HTTP/2 "prior knowledge" over TLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpVersions {
+    /// HTTP/2 and HTTP/1.1 (the QSEoW proxy and certificate port).
+    Http2AndHttp1,
+    /// HTTP/1.1 only (QEM, whose HTTP/2 clients are told to avoid).
+    Http1Only,
+}
+
 /// Build the TLS acceptor for one listener.
-pub fn tls_acceptor(cert_pem: &str, key_pem: &str, client_auth: ClientAuth) -> Result<TlsAcceptor> {
+pub fn tls_acceptor(
+    cert_pem: &str,
+    key_pem: &str,
+    client_auth: ClientAuth,
+    versions: HttpVersions,
+) -> Result<TlsAcceptor> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::input(format!("the sandbox server certificate is not PEM: {e}")))?;
@@ -80,7 +96,10 @@ pub fn tls_acceptor(cert_pem: &str, key_pem: &str, client_auth: ClientAuth) -> R
     let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| Error::tls(format!("cannot use the sandbox server certificate: {e}")))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = match versions {
+        HttpVersions::Http2AndHttp1 => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersions::Http1Only => vec![b"http/1.1".to_vec()],
+    };
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -187,7 +206,11 @@ async fn connection(
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         handle(app.clone(), faults.clone(), kill_switch.clone(), req)
     });
+    let negotiated_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    if !negotiated_h2 {
+        builder = builder.http1_only();
+    }
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -198,7 +221,8 @@ async fn connection(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    // Not `serve_connection_with_upgrades`: it ignores `http1_only`, and no route upgrades.
+    let conn = builder.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(conn);
     let stop = async move {
         // The guard is dropped at once: only the wake-up matters.

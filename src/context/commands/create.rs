@@ -22,7 +22,7 @@ pub struct ContextFields {
     #[arg(long, value_enum)]
     pub auth: Option<AuthKind>,
 
-    /// QSEoW: the JWT sent as bearer token. QEM: a personal access token (or a JWT with --auth bearer).
+    /// QSEoW: the JWT sent as bearer token. QEM: a personal access token (or a JWT with --auth jwt).
     #[arg(long, value_name = "TOKEN", conflicts_with = "api_key_stdin")]
     pub api_key: Option<String>,
     /// Read the API key from stdin.
@@ -189,7 +189,12 @@ fn read_secret_inputs(f: &ContextFields, app: &App) -> Result<SecretInputs> {
             // The tutorial passes the token in argv; accept it, but say why stdin is better.
             tracing::info!("API key given on the command line");
         }
-        f.api_key.clone()
+        f.api_key.clone().or_else(|| {
+            // Like QTOOL_PASSWORD with --user: a token-based --auth takes QTOOL_API_KEY.
+            matches!(f.auth, Some(AuthKind::Bearer | AuthKind::ApiToken))
+                .then(|| app.settings.secrets.api_key.clone())
+                .flatten()
+        })
     };
     let password = if f.password_stdin {
         Some(secret::read_stdin("password")?)
@@ -337,7 +342,7 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
                 "QSEoW contexts use --api-key, --jwt-key ..., --client-cert/--client-key, or `context login`"
             }
             ServerType::Qem => {
-                "QEM contexts use --user 'DOMAIN\\user' with --password-stdin, --api-key (personal access token), or a JWT (--auth bearer --api-key, or --jwt-key ...)"
+                "QEM contexts use --user 'DOMAIN\\user' with --password-stdin, --api-key-stdin (personal access token), or a JWT (--auth jwt --api-key-stdin, or --jwt-key ...)"
             }
         };
         return Err(Error::usage(format!(
@@ -350,7 +355,7 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
     match kind {
         AuthKind::Bearer | AuthKind::ApiToken if secrets.api_key.is_none() => {
             Err(Error::usage("this authentication needs a token")
-                .with_hint("give --api-key-stdin (or --api-key)"))
+                .with_hint("give --api-key-stdin, or set QTOOL_API_KEY"))
         }
         AuthKind::Password if context.user.is_none() => Err(Error::usage(
             "password authentication needs --user 'DOMAIN\\user'",

@@ -255,13 +255,12 @@ pub fn patch(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
 pub fn reconfigure(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     let configuration = ctx
         .params
-        .get("configuration")
-        .map(str::trim)
+        .name("configuration")
+        .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
             ApiError::deserialize("String", "query parameter 'configuration' is required")
-        })?
-        .to_string();
+        })?;
     let recycle = ctx.params.bool("recycle", true)?;
     let restarted = ctx.state.mutate(|inner| {
         let first_epoch = inner.next_epoch;

@@ -4,6 +4,7 @@
 //! - `QemState::new(config)` seeds a fresh QEM; `QemState::restore(config, snapshot)` reloads
 //!   one; `state.generation()` counts changes; `state.snapshot()` returns the persistent state (sessions are not persisted).
 //! - `router(state)` serves `/attunityenterprisemanager/api/v1/...` (full path).
+//! - `state.stats()` counts requests and logins since start (for `stats.json`).
 //!
 //! Modules: `session` (login, JWT, sessions), `model` (persistent state), `seed` (fresh state),
 //! `routes` (path/action dispatch), `servers`, `tasks` (+ run state machine), `tables`,
@@ -83,6 +84,28 @@ pub struct QemState {
     master_key: [u8; 32],
     inner: Mutex<Inner>,
     generation: AtomicU64,
+    counters: Counters,
+}
+
+/// What clients asked of this QEM since it started (not persisted).
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    logins: AtomicU64,
+    refused_logins: AtomicU64,
+}
+
+/// Request counts since start, for `stats.json`: what a client costs the server, whatever the
+/// client (benchmarks compare tools by it). Requests failed by fault injection before reaching
+/// the emulator (503, dropped connection) are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QemStats {
+    /// Every request that reached the emulator, logins and errors included.
+    pub requests: u64,
+    /// Successful logins (new sessions).
+    pub logins: u64,
+    /// Logins answered 401.
+    pub refused_logins: u64,
 }
 
 impl QemState {
@@ -137,6 +160,7 @@ impl QemState {
                 next_epoch: 1,
             }),
             generation: AtomicU64::new(0),
+            counters: Counters::default(),
         }))
     }
 
@@ -154,6 +178,29 @@ impl QemState {
     /// Incremented on every change, so the front door snapshots only when something changed.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Request counts since start.
+    pub fn stats(&self) -> QemStats {
+        let c = &self.counters;
+        QemStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            logins: c.logins.load(Ordering::Relaxed),
+            refused_logins: c.refused_logins.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_login(&self, accepted: bool) {
+        let counter = if accepted {
+            &self.counters.logins
+        } else {
+            &self.counters.refused_logins
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -1,7 +1,8 @@
 //! Path and action dispatch for `/attunityenterprisemanager/api/v1/...` (§4).
 //!
-//! - Every `{s}`/`{t}`/`{e}` path segment is percent-decoded exactly once; names are compared
-//!   exactly (case-sensitive). Resource words (`servers`, `tasks`, …) and the base path compare
+//! - Every `{s}`/`{t}`/`{e}` path segment is percent-decoded twice (once, then
+//!   [`util::decode_again`]), so Qlik's twice-encoding 2018 client and its once-encoding later
+//!   clients reach the same object; names are then compared exactly (case-sensitive). Resource words (`servers`, `tasks`, …) and the base path compare
 //!   case-insensitively (QEM runs on Windows HTTP.sys).
 //! - One trailing slash before the query is tolerated (the 2018 Python client sends
 //!   `/servers/{s}/?action=acl`).
@@ -71,6 +72,12 @@ impl Params {
         }
     }
 
+    /// A parameter whose value names an object (an endpoint, a schema, a table): decoded a
+    /// second time like names in the path. Not for wildcard filters, where `%` matches any run.
+    pub fn name(&self, key: &str) -> Option<String> {
+        self.get(key).map(util::decode_again)
+    }
+
     pub fn action(&self) -> Option<String> {
         self.get("action")
             .map(|a| a.trim().to_ascii_lowercase())
@@ -110,14 +117,10 @@ enum Resource {
     AuditTrail,
 }
 
+/// A name segment as QEM resolves it: percent-decoded twice (see [`util::decode_again`]).
 fn decode(segment: &str) -> Option<String> {
-    if segment.is_empty() {
-        return None;
-    }
-    percent_decode_str(segment)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
+    let once = percent_decode_str(segment).decode_utf8().ok()?;
+    Some(util::decode_again(&once)).filter(|name| !name.is_empty())
 }
 
 fn parse_path(path: &str) -> Option<Resource> {
@@ -154,6 +157,7 @@ fn parse_path(path: &str) -> Option<Resource> {
 }
 
 pub async fn handle(State(state): State<Arc<QemState>>, req: Request) -> Response {
+    state.count_request();
     let mut resp = match serve(state, req).await {
         Ok(resp) => resp,
         Err(err) => err.into_response(),
@@ -209,7 +213,9 @@ async fn serve(state: Arc<QemState>, req: Request) -> ApiResult<Response> {
             if method != Method::GET && method != Method::POST {
                 return Err(ApiError::method_not_allowed(method.as_str(), &path));
             }
-            return login(&state, &parts.headers, &body);
+            let result = login(&state, &parts.headers, &body);
+            state.count_login(result.is_ok());
+            return result;
         }
         Resource::Logout => {
             if method != Method::GET && method != Method::POST {
@@ -419,7 +425,27 @@ mod tests {
         );
         assert_eq!(
             p("/AttunityEnterpriseManager/api/V1/Servers/a/Tasks/b%2520c/tables"),
-            Some(Resource::Tables("a".into(), "b%20c".into()))
+            Some(Resource::Tables("a".into(), "b c".into()))
+        );
+        // Twice-encoded (Qlik's 2018 client) and once-encoded names are the same name.
+        assert_eq!(
+            p(
+                "/attunityenterprisemanager/api/v1/servers/My%2520Sample%2520Server/endpoints/caf%25C3%25A9"
+            ),
+            Some(Resource::Endpoint("My Sample Server".into(), "café".into()))
+        );
+        assert_eq!(
+            p("/attunityenterprisemanager/api/v1/servers/My%20Sample%20Server/endpoints/caf%C3%A9"),
+            Some(Resource::Endpoint("My Sample Server".into(), "café".into()))
+        );
+        // Twice, never three times; a first pass that is not UTF-8 names nothing.
+        assert_eq!(
+            p("/attunityenterprisemanager/api/v1/servers/%252525/tasks"),
+            Some(Resource::Tasks("%25".into()))
+        );
+        assert_eq!(
+            p("/attunityenterprisemanager/api/v1/servers/%FF/tasks"),
+            None
         );
         assert_eq!(
             p("/attunityenterprisemanager/api/v1/servers/s/"),

@@ -29,6 +29,8 @@ struct Filter {
     include: [bool; 4],
 }
 
+/// `schema`/`table` here are wildcard filters: decoded once only (a `%` in them is a wildcard,
+/// and the 2018 client that encodes names twice has no table calls).
 fn filter(ctx: &Ctx) -> ApiResult<Filter> {
     let pattern = |k: &str| {
         let v = ctx.params.get(k).unwrap_or("").trim().to_string();
@@ -304,7 +306,13 @@ pub fn put_selection(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response>
 }
 
 fn schema_table(ctx: &Ctx) -> ApiResult<(String, String)> {
-    let get = |k: &str| ctx.params.get(k).map(str::trim).unwrap_or("").to_string();
+    // Names, not filters: decoded a second time like names in the path.
+    let get = |k: &str| {
+        ctx.params
+            .name(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let (schema, table) = (get("schema"), get("table"));
     if schema.is_empty() || table.is_empty() {
         return Err(ApiError::deserialize(

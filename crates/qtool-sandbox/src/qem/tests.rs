@@ -1323,3 +1323,4 @@ async fn reqwest_empty_post_needs_explicit_content_length() {
     let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(body["state"], "STOPPED");
 }
+mod names;

@@ -1,6 +1,7 @@
-//! Small helpers: randomness, timestamps, name matching.
+//! Small helpers: randomness, timestamps, name matching and decoding.
 
 use base64::Engine;
+use percent_encoding::percent_decode_str;
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
@@ -65,6 +66,20 @@ pub fn stable_hash(parts: &[&str]) -> u64 {
     h
 }
 
+/// A name from a path segment or a name-valued query parameter that the HTTP layer has
+/// percent-decoded once, decoded once more, as QEM does: Qlik's 2018 Python client (the one the
+/// Michelin role ships) encodes names twice (`My%2520Sample%2520Server`), its 2021 client once,
+/// and both reach the same object on a real QEM. The second pass decodes `%XX` only (a `+` stays
+/// a `+`), never a third time, and keeps the once-decoded text when the second pass does not
+/// give UTF-8. The price, as on QEM: a name that itself contains `%` and two hex digits cannot
+/// be reached by a client that encodes once (docs/sandbox-qem.md, "names in paths").
+pub fn decode_again(once: &str) -> String {
+    match percent_decode_str(once).decode_utf8() {
+        Ok(twice) => twice.into_owned(),
+        Err(_) => once.to_string(),
+    }
+}
+
 /// Replicate table filters: `%` (newer docs) and `*` (older docs) match any run, `_` and `?`
 /// one character. Empty pattern matches everything. Case-insensitive for table names is not
 /// documented; schema names are case-sensitive (§5.8), so matching is exact-case.
@@ -100,6 +115,22 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_decoded_a_second_time() {
+        assert_eq!(decode_again("My Sample Server"), "My Sample Server");
+        assert_eq!(decode_again("My%20Sample%20Server"), "My Sample Server");
+        assert_eq!(decode_again("caf%C3%A9"), "café");
+        // Never a third time.
+        assert_eq!(decode_again("a%2541"), "a%41");
+        // `+` is not a space outside form bodies.
+        assert_eq!(decode_again("a+b%2Bc"), "a+b+c");
+        // Not UTF-8 after the second pass: the once-decoded text stays.
+        assert_eq!(decode_again("100%FF"), "100%FF");
+        // A `%` without two hex digits is left alone.
+        assert_eq!(decode_again("50% off"), "50% off");
+        assert_eq!(decode_again("%"), "%");
+    }
 
     #[test]
     fn wildcards() {
