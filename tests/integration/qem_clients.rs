@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    Sandbox, TestEnv, as_strs, assert_exit, ensure_installed, interop_dir, json, repo,
+    Sandbox, TestEnv, as_strs, assert_exit, ensure_installed, interop_dir, json,
+    python_imports_from, repo,
 };
 
 fn secret_file(sb: &Sandbox, pointer: &str) -> String {
@@ -123,13 +124,7 @@ fn requests_path() -> &'static PathBuf {
         ensure_installed(
             "requests (pip)",
             &dest,
-            |dir| {
-                StdCommand::new("python3")
-                    .args(["-c", "import requests"])
-                    .env("PYTHONPATH", dir)
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            },
+            |dir| python_imports_from(dir, "requests"),
             |tmp| {
                 StdCommand::new("python3")
                     .args([

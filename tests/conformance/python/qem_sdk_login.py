@@ -38,13 +38,14 @@ def credentials(mode, secret=None):
     return b64.b64encode(username_password_str).decode("ascii")
 
 
-def login(session, base, b64_username_password):
+def login(session, base, b64_username_password, ca_file):
     return session.post(
         base + "/login",
         headers={
             "Authorization": "Basic " + b64_username_password,
             "Content-Type": "application/x-www-form-urlencoded",
         },
+        verify=ca_file,
     )
 
 
@@ -60,16 +61,18 @@ def wrong_secret(mode):
 def main():
     url, ca_file, mode = sys.argv[1:4]
     base = url.rstrip("/") + "/attunityenterprisemanager/api/v1"
+    # `verify` on each request: a session's own is overridden by REQUESTS_CA_BUNDLE.
     with requests.Session() as session:
-        session.verify = ca_file
-        r = login(session, base, credentials(mode))
+        r = login(session, base, credentials(mode), ca_file)
         session_id = r.headers.get(SESSION_HEADER)
         servers = []
         if r.status_code == 200 and session_id:
-            listed = session.get(base + "/servers", headers={SESSION_HEADER: session_id})
+            listed = session.get(
+                base + "/servers", headers={SESSION_HEADER: session_id}, verify=ca_file
+            )
             listed.raise_for_status()
             servers = [s["name"] for s in listed.json()["serverList"]]
-        wrong = login(session, base, credentials(mode, wrong_secret(mode)))
+        wrong = login(session, base, credentials(mode, wrong_secret(mode)), ca_file)
         try:
             wrong_body = wrong.json()
         except ValueError:
