@@ -117,22 +117,23 @@ run() {
   read -r r1 l1 < <(stats)
   echo "$label $(python3 -c "print(f'{$t1 - $t0:.2f}')") $((l1 - l0)) $((r1 - r0))" >>"$rows"
 }
-role_playbook() {
-  env -u ANSIBLE_CONFIG HOME="$work/home" \
-    ANSIBLE_LIBRARY="$role/library" ANSIBLE_MODULE_UTILS="$role/module_utils" \
+role_playbook() (
+  # A subshell, not `env`: the venv's path contains `=` (the pins), which env takes for a variable.
+  unset ANSIBLE_CONFIG
+  export HOME="$work/home" ANSIBLE_LIBRARY="$role/library" ANSIBLE_MODULE_UTILS="$role/module_utils" \
     ANSIBLE_PYTHON_INTERPRETER="$venv/bin/python3" ANSIBLE_LOCAL_TEMP="$work/ansible-tmp" \
     ANSIBLE_HOME="$work/ansible-home" ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=False \
-    SSL_CERT_FILE="$ca" \
-    "$venv/bin/python3" "$venv/bin/ansible-playbook" -i localhost, -c local \
+    SSL_CERT_FILE="$ca"
+  "$venv/bin/python3" "$venv/bin/ansible-playbook" -i localhost, -c local \
     -e "@$work/role-conn.json" -e "@$work/role-tasks.json" bench/qem_role/apply.yml
-}
+)
 mkdir -p "$work/home"
 
 run "qtool-apply" "$bin" qem apply -f "$work/qem.toml"
 run "qtool-apply-again" "$bin" qem apply -f "$work/qem.toml"
 check=$("$bin" qem task ls --server "Bench Server" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$check" = "$tasks" ] || { echo "qtool left $check tasks, not $tasks" >&2; exit 1; }
-"$bin" qem server rm "Bench Server" >/dev/null
+"$bin" qem server rm "Bench Server" >/dev/null 2>&1
 run "role" role_playbook
 run "role-again" role_playbook
 check=$("$bin" qem task ls --server "Bench Server" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -153,7 +154,7 @@ for key in ["qtool-apply", "role", "qtool-apply-again", "role-again"]:
     w, l, r = rows[key]
     print(f"{names[key]:<32}{w:>9.2f}{l:>8}{r:>10}")
 def ratio(a, b):
-    return f"{a / b:.1f}x" if b else ("-" if a == 0 else "inf")
+    return f"{a / b:.1f}x" if b else f"{a} vs 0"
 for first, second, what in [("role", "qtool-apply", "first run"), ("role-again", "qtool-apply-again", "again")]:
     (w1, l1, r1), (w2, l2, r2) = rows[first], rows[second]
     print(f"ratio role / qtool, {what}: wall {ratio(w1, w2)}, logins {ratio(l1, l2)}, requests {ratio(r1, r2)}")

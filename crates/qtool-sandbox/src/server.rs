@@ -56,7 +56,7 @@ pub enum ClientAuth {
 pub enum HttpVersions {
     /// HTTP/2 and HTTP/1.1 (the QSEoW proxy and certificate port).
     Http2AndHttp1,
-    /// HTTP/1.1 only (QEM, whose HTTP/2 clients are told to avoid).
+    /// HTTP/1.1 only (QEM: its clients are told to avoid HTTP/2).
     Http1Only,
 }
 

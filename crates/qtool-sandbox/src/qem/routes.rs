@@ -2,8 +2,9 @@
 //!
 //! - Every `{s}`/`{t}`/`{e}` path segment is percent-decoded twice (once, then
 //!   [`util::decode_again`]), so Qlik's twice-encoding 2018 client and its once-encoding later
-//!   clients reach the same object; names are then compared exactly (case-sensitive). Resource words (`servers`, `tasks`, …) and the base path compare
-//!   case-insensitively (QEM runs on Windows HTTP.sys).
+//!   clients reach the same object; names are then compared exactly (case-sensitive). Resource
+//!   words (`servers`, `tasks`, …) and the base path compare case-insensitively (QEM runs on
+//!   Windows HTTP.sys).
 //! - One trailing slash before the query is tolerated (the 2018 Python client sends
 //!   `/servers/{s}/?action=acl`).
 //! - `action=` selects the operation; query keys and `action` values are case-insensitive;
