@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    Sandbox, TestEnv, as_strs, assert_exit, ensure_installed, interop_dir, json,
-    python_imports_from, repo,
+    Sandbox, TestEnv, as_strs, assert_exit, assert_ran, ensure_installed, interop_dir, json,
+    pip_target, repo,
 };
 
 fn secret_file(sb: &Sandbox, pointer: &str) -> String {
@@ -47,17 +47,6 @@ fn run_direct(mut cmd: StdCommand) -> Output {
     }
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn stdout_of(what: &str, out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?})\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 // ---- HTTP versions ----------------------------------------------------------------------------
@@ -119,30 +108,7 @@ const REQUESTS_PACKAGES: &[&str] = &[
 /// `requests` under target/interop/py-<versions> (PYTHONPATH).
 fn requests_path() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dest = interop_dir().join(format!("py-{}", REQUESTS_PACKAGES.join("-")));
-        ensure_installed(
-            "requests (pip)",
-            &dest,
-            |dir| python_imports_from(dir, "requests"),
-            |tmp| {
-                StdCommand::new("python3")
-                    .args([
-                        "-m",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                    ])
-                    .arg("--target")
-                    .arg(tmp)
-                    .args(REQUESTS_PACKAGES)
-                    .output()
-                    .expect("python3 with pip must be installed")
-            },
-        );
-        dest
-    })
+    DIR.get_or_init(|| pip_target("requests (pip)", REQUESTS_PACKAGES, &["requests"]))
 }
 
 #[test]
@@ -161,7 +127,7 @@ fn the_python_sdk_login_modes_sent_with_requests() {
             .env("QEM_PASSWORD", &password)
             .env("QEM_PAT", &pat)
             .env("QEM_JWT", &jwt);
-        let report = json(&stdout_of(mode, &run_direct(cmd)));
+        let report = json(&assert_ran(mode, &run_direct(cmd)));
         assert_eq!(report["login"], 200, "{mode}: {report}");
         assert_eq!(report["session"], true, "{mode}: {report}");
         assert_eq!(report["servers"], serde_json::json!(["Sandbox Replicate"]));
@@ -463,7 +429,7 @@ fn michelin_role_conformance() {
     let env = sb.qem_env();
     let playbook = repo().join("tests/conformance/ansible/qem_role.yml");
     let out = ansible_playbook(&sb, &env, &role, &playbook);
-    let log = stdout_of("ansible-playbook qem_role.yml", &out);
+    let log = assert_ran("ansible-playbook qem_role.yml", &out);
     assert!(log.contains("failed=0"), "{log}");
 
     // The end state, read with qtool: every name as written, none percent-encoded.

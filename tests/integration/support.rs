@@ -110,9 +110,14 @@ impl TestEnv {
 
 /// `qtool args` exited 0 (else fail showing its exit code, stdout and stderr); its stdout.
 fn assert_success(args: &[&str], out: &Output) -> String {
+    assert_ran(&format!("qtool {args:?}"), out)
+}
+
+/// The run (`what`) exited 0 (else fail showing its exit code, stdout and stderr); its stdout.
+pub fn assert_ran(what: &str, out: &Output) -> String {
     assert!(
         out.status.success(),
-        "qtool {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
+        "{what} failed ({:?})\nstdout: {}\nstderr: {}",
         out.status.code(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -580,6 +585,33 @@ pub fn python_imports_from(dir: &Path, module: &str) -> bool {
             o.status.success()
                 && Path::new(String::from_utf8_lossy(&o.stdout).trim()).starts_with(dir)
         })
+}
+
+/// Python `packages` (exact pins, their dependencies included) under target/interop/py-<pins>,
+/// for PYTHONPATH; each of `modules` must then import from there.
+pub fn pip_target(what: &str, packages: &[&str], modules: &[&str]) -> PathBuf {
+    let dest = interop_dir().join(format!("py-{}", packages.join("-")));
+    ensure_installed(
+        what,
+        &dest,
+        |dir| modules.iter().all(|m| python_imports_from(dir, m)),
+        |tmp| {
+            StdCommand::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .arg("--target")
+                .arg(tmp)
+                .args(packages)
+                .output()
+                .expect("python3 with pip must be installed")
+        },
+    );
+    dest
 }
 
 // ---- network -----------------------------------------------------------------------------------
