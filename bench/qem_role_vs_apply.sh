@@ -131,12 +131,12 @@ mkdir -p "$work/home"
 
 run "qtool-apply" "$bin" qem apply -f "$work/qem.toml"
 run "qtool-apply-again" "$bin" qem apply -f "$work/qem.toml"
-check=$("$bin" qem task ls --server "Bench Server" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+check=$("$bin" qem task ls "Bench Server" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$check" = "$tasks" ] || { echo "qtool left $check tasks, not $tasks" >&2; exit 1; }
 "$bin" qem server rm "Bench Server" >/dev/null 2>&1
 run "role" role_playbook
 run "role-again" role_playbook
-check=$("$bin" qem task ls --server "Bench Server" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+check=$("$bin" qem task ls "Bench Server" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$check" = "$tasks" ] || { echo "the role left $check tasks, not $tasks" >&2; exit 1; }
 stop_sandbox
 

@@ -468,14 +468,7 @@ fn michelin_role_conformance() {
         "{acl}"
     );
 
-    let endpoints = json(&env.ok(&[
-        "qem",
-        "endpoint",
-        "ls",
-        "--server",
-        "My Sample Server",
-        "--json",
-    ]));
+    let endpoints = json(&env.ok(&["qem", "endpoint", "ls", "My Sample Server", "--json"]));
     let endpoint_names: Vec<&str> = endpoints
         .as_array()
         .expect("endpoints")
@@ -487,14 +480,7 @@ fn michelin_role_conformance() {
         ["My Sample Target"],
         "the role's dummies are gone too"
     );
-    let tasks = json(&env.ok(&[
-        "qem",
-        "task",
-        "ls",
-        "--server",
-        "My Sample Server",
-        "--json",
-    ]));
+    let tasks = json(&env.ok(&["qem", "task", "ls", "My Sample Server", "--json"]));
     assert_eq!(tasks, serde_json::json!([]));
 
     let all: Value = json(&env.ok(&["qem", "server", "export-all", "My Sample Server"]));
