@@ -26,6 +26,7 @@ pub mod qem;
 pub mod qrs;
 pub(crate) mod sandbox;
 pub(crate) mod secret;
+pub mod session_cache;
 pub mod settings;
 pub(crate) mod storage;
 

@@ -60,8 +60,8 @@ pub fn header_for_log(name: &str, value: &str) -> String {
     }
 }
 
-/// Mask credential-shaped substrings: JWTs (`eyJ…`), `Bearer`/`Basic` values, PEM private keys,
-/// and values following `password`/`session`-like keys.
+/// Mask credential-shaped substrings: JWTs (`eyJ…`), `Bearer`/`Basic` values, NTLM messages,
+/// `qlikTicket` values, PEM private keys, and values following `password`/`session`-like keys.
 pub fn scrub(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
@@ -69,6 +69,23 @@ pub fn scrub(line: &str) -> String {
         if let Some(len) = jwt_len(rest) {
             out.push_str("<redacted-jwt>");
             rest = &rest[len..];
+            continue;
+        }
+        // NTLM messages (base64 of `NTLMSSP\0`), whatever carries them.
+        if rest.starts_with("TlRMTVNT") {
+            out.push_str("<redacted-ntlm>");
+            rest = &rest[token_len(rest)..];
+            continue;
+        }
+        // A proxy's one-time login ticket in a URL.
+        if rest.len() >= TICKET_KEY.len()
+            && rest.is_char_boundary(TICKET_KEY.len())
+            && rest[..TICKET_KEY.len()].eq_ignore_ascii_case(TICKET_KEY)
+        {
+            out.push_str(&rest[..TICKET_KEY.len()]);
+            out.push_str("<redacted>");
+            let after = &rest[TICKET_KEY.len()..];
+            rest = &after[after.find(['&', ' ', '\n']).unwrap_or(after.len())..];
             continue;
         }
         if let Some(after) = strip_any_prefix(rest, &["Bearer ", "Basic "]) {
@@ -96,6 +113,8 @@ pub fn scrub(line: &str) -> String {
     }
     out
 }
+
+const TICKET_KEY: &str = "qlikTicket=";
 
 fn strip_any_prefix<'a>(text: &'a str, prefixes: &[&str]) -> Option<&'a str> {
     prefixes.iter().find_map(|p| text.strip_prefix(p))
@@ -180,6 +199,22 @@ mod tests {
             "Authorization: Basic <redacted>"
         );
         assert_eq!(scrub(&format!("token {jwt}.")), "token <redacted-jwt>.");
+    }
+
+    #[test]
+    fn scrub_masks_ntlm_messages_and_tickets() {
+        assert_eq!(
+            scrub("WWW-Authenticate: NTLM TlRMTVNTUAACAAAAEAAQADgAAAA1gori, next"),
+            "WWW-Authenticate: NTLM <redacted-ntlm>, next"
+        );
+        assert_eq!(
+            scrub("GET https://h/qrs/about?xrfkey=abc&qlikTicket=d46c88106b6a4bab&x=1"),
+            "GET https://h/qrs/about?xrfkey=abc&qlikTicket=<redacted>&x=1"
+        );
+        assert_eq!(
+            scrub("offers Negotiate without NTLM"),
+            "offers Negotiate without NTLM"
+        );
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub enum AuthKind {
     Cookie,
     /// QEM Active Directory login: `user` (`DOMAIN\user`) and a password.
     Password,
+    /// QSEoW Windows authentication (NTLM, alone or inside Negotiate) as `user`
+    /// (`DOMAIN\user`) with a password; the proxy's session cookie is cached.
+    Ntlm,
     /// QEM OpenID Connect personal access token (login as `api-token:<token>`).
     ApiToken,
 }
@@ -60,6 +63,7 @@ impl AuthKind {
             AuthKind::Cert => "cert",
             AuthKind::Cookie => "cookie",
             AuthKind::Password => "password",
+            AuthKind::Ntlm => "ntlm",
             AuthKind::ApiToken => "api-token",
         }
     }
@@ -94,12 +98,14 @@ pub struct JwtRecipe {
     pub claims: BTreeMap<String, String>,
 }
 
-/// Client certificate and key (PEM) for certificate authentication.
+/// Client certificate for certificate authentication: a PEM certificate and its PEM key, or
+/// one PKCS#12 file (`.pfx`, the QMC's "Windows format") holding both, without `key`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ClientCert {
     pub cert: PathBuf,
-    pub key: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
 }
 
 /// One context as stored in `contexts.toml` (no secrets here).
@@ -133,6 +139,9 @@ pub struct Secrets {
     pub api_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Opens the PKCS#12 (`.pfx`) client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_password: Option<String>,
     /// `name=value` session cookie from `qtool context login`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie: Option<String>,

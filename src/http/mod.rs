@@ -2,6 +2,8 @@
 //! aws-lc-rs), TLS options with readable failure messages ([`tls`]), retries with backoff for
 //! requests that are safe to repeat, and request logging with secrets redacted.
 
+pub(crate) mod client_cert;
+pub(crate) mod ntlm;
 pub(crate) mod tls;
 
 use std::path::PathBuf;
@@ -15,11 +17,28 @@ use crate::error::{Error, Result};
 use crate::logging::header_for_log;
 
 /// How to trust the server and who we are at the TLS layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TlsOptions {
     pub insecure: bool,
     pub ca_cert: Option<PathBuf>,
     pub client_cert: Option<ClientCert>,
+    /// Opens a PKCS#12 (`.pfx`) client certificate.
+    pub cert_password: Option<String>,
+}
+
+impl std::fmt::Debug for TlsOptions {
+    // Never print the certificate password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("insecure", &self.insecure)
+            .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .field(
+                "cert_password",
+                &self.cert_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -32,17 +51,30 @@ pub struct ClientOptions {
 
 static INSECURE_WARNED: AtomicBool = AtomicBool::new(false);
 
+/// qtool's User-Agent. It never contains "Windows", even on Windows: QSEoW's proxy sends user
+/// agents that contain its Windows authentication pattern (`Windows` by default) to Windows
+/// authentication instead of the forms login; NTLM logins use [`ntlm::user_agent`].
 pub fn user_agent() -> String {
-    format!(
-        "qtool/{} ({})",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS
-    )
+    let os = match std::env::consts::OS {
+        "windows" => "win",
+        os => os,
+    };
+    format!("qtool/{} ({os})", env!("CARGO_PKG_VERSION"))
 }
 
 /// Build the run's client. Redirects are never followed: a redirect from a Qlik proxy means
 /// "go to the login page", which callers report as an authentication problem.
 pub fn build_client(options: &ClientOptions) -> Result<Client> {
+    client_builder(options)?.build().map_err(|e| {
+        Error::tls(format!(
+            "cannot set up the HTTPS client: {}",
+            root_cause(&e)
+        ))
+    })
+}
+
+/// The run's client configuration ([`build_client`]), for a client that needs more settings.
+pub fn client_builder(options: &ClientOptions) -> Result<reqwest::ClientBuilder> {
     let mut builder = Client::builder()
         .user_agent(user_agent())
         .timeout(options.timeout)
@@ -61,43 +93,28 @@ pub fn build_client(options: &ClientOptions) -> Result<Client> {
             .tls_danger_accept_invalid_certs(true)
             .tls_danger_accept_invalid_hostnames(true);
         if let Some(cc) = &tls.client_cert {
-            builder = builder.identity(load_identity(cc)?);
+            builder = builder.identity(load_identity(cc, tls.cert_password.as_deref())?);
         }
     } else if let Some(config) = tls::client_config(tls, options.http1_only)? {
         // `--ca-cert`: our own verifier (chain or pinned certificate), client certificate in it.
         builder = builder.tls_backend_preconfigured(config);
     } else if let Some(cc) = &tls.client_cert {
-        builder = builder.identity(load_identity(cc)?);
+        builder = builder.identity(load_identity(cc, tls.cert_password.as_deref())?);
     }
-    builder.build().map_err(|e| {
-        Error::tls(format!(
-            "cannot set up the HTTPS client: {}",
-            root_cause(&e)
-        ))
-    })
+    Ok(builder)
 }
 
 /// A client certificate for reqwest's own TLS configuration (no `--ca-cert`).
-fn load_identity(cc: &ClientCert) -> Result<reqwest::Identity> {
+fn load_identity(cc: &ClientCert, password: Option<&str>) -> Result<reqwest::Identity> {
     // Same checks and messages as with `--ca-cert`; reqwest wants the PEM text of both.
-    tls::load_client_cert(cc)?;
-    let mut pem = std::fs::read(&cc.cert).map_err(|e| {
-        Error::io(
-            format!("reading client certificate {}", cc.cert.display()),
-            e,
-        )
-    })?;
-    let key = std::fs::read(&cc.key)
-        .map_err(|e| Error::io(format!("reading client key {}", cc.key.display()), e))?;
-    pem.push(b'\n');
-    pem.extend_from_slice(&key);
-    reqwest::Identity::from_pem(&pem).map_err(|e| {
+    let identity = client_cert::load(cc, password)?;
+    reqwest::Identity::from_pem(client_cert::to_pem(&identity).as_bytes()).map_err(|e| {
         Error::input(format!(
-            "cannot use client certificate {} with key {}: {}",
+            "cannot use client certificate {}: {}",
             cc.cert.display(),
-            cc.key.display(),
             root_cause(&e)
         ))
+        .with_hint("the key must be the private key of that certificate")
     })
 }
 

@@ -15,14 +15,13 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
     AlertDescription, CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
 use super::TlsOptions;
-use crate::context::model::ClientCert;
 use crate::error::{Error, Result};
 
 const CA_HINT: &str =
@@ -46,34 +45,6 @@ pub(crate) fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// The client certificate chain and key of a context (PEM files, as the QMC exports them).
-pub(crate) fn load_client_cert(
-    cc: &ClientCert,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let pem = std::fs::read(&cc.cert).map_err(|e| {
-        Error::io(
-            format!("reading client certificate {}", cc.cert.display()),
-            e,
-        )
-    })?;
-    let key = std::fs::read(&cc.key)
-        .map_err(|e| Error::io(format!("reading client key {}", cc.key.display()), e))?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-        .collect::<std::result::Result<_, _>>()
-        .unwrap_or_default();
-    if certs.is_empty() {
-        return Err(
-            Error::input(format!("{} is not a PEM certificate", cc.cert.display()))
-                .with_hint("export client.pem from the QMC in PEM format"),
-        );
-    }
-    let key = PrivateKeyDer::from_pem_slice(&key).map_err(|_| {
-        Error::input(format!("{} is not a PEM private key", cc.key.display()))
-            .with_hint("export client_key.pem from the QMC in PEM format")
-    })?;
-    Ok((certs, key))
-}
-
 /// The rustls configuration for `--ca-cert` (`None` without one, or with `--insecure`: reqwest's
 /// own configuration applies then). ALPN offers HTTP/2 unless `http1_only`.
 pub(crate) fn client_config(
@@ -94,12 +65,11 @@ pub(crate) fn client_config(
     let mut config = match &tls.client_cert {
         None => builder.with_no_client_auth(),
         Some(cc) => {
-            let (certs, key) = load_client_cert(cc)?;
+            let (certs, key) = super::client_cert::load(cc, tls.cert_password.as_deref())?;
             builder.with_client_auth_cert(certs, key).map_err(|e| {
                 Error::input(format!(
-                    "cannot use client certificate {} with key {}: {e}",
+                    "cannot use client certificate {}: {e}",
                     cc.cert.display(),
-                    cc.key.display()
                 ))
                 .with_hint("the key must be the private key of that certificate")
             })?

@@ -10,10 +10,10 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Method, Response, StatusCode, Url};
 use serde_json::Value;
 
-use super::session_cache::{CachedSession, SessionCache};
 use super::wire::{self, code};
 use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
+use crate::session_cache::{CachedSession, SessionCache};
 use crate::settings::{Auth, Target};
 
 /// Re-logins one request may trigger before giving up (a session can expire again right after a
@@ -204,7 +204,7 @@ pub fn login_credentials(auth: &Auth) -> Result<(String, String)> {
                 format!("jwt:{}\\{}", recipe.userdirectory, recipe.userid),
             )
         }
-        Auth::None | Auth::Cert { .. } | Auth::Cookie(_) => {
+        Auth::None | Auth::Cert { .. } | Auth::Cookie(_) | Auth::Ntlm { .. } => {
             return Err(Error::config("this context cannot log in to QEM").with_hint(
                 "QEM needs --auth password (DOMAIN\\user), api-token, bearer (a JWT) or jwt-sign: \
                  `qtool context update NAME --auth password --user 'DOMAIN\\user' --password-stdin`",

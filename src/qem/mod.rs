@@ -13,5 +13,4 @@ pub mod client;
 pub(crate) mod commands;
 pub mod model;
 pub mod ops;
-pub mod session_cache;
 pub(crate) mod wire;

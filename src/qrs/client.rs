@@ -1,6 +1,7 @@
 //! The QRS transport: one client per run. TLS comes from [`http::build_client`]; every request
 //! carries the same 16-character Xrfkey in the `xrfkey` query parameter and the `X-Qlik-Xrfkey`
-//! header, the context's credentials, and (once the proxy set one) its session cookie.
+//! header, the context's credentials, and (once the proxy set one) its session cookie. Windows
+//! (NTLM) contexts log in once for the run through [`WindowsLogin`] and send only the cookie.
 //! Responses are checked in one place: a redirect or an HTML page means "not authenticated",
 //! error statuses become one-line errors of the right class.
 
@@ -11,10 +12,12 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde_json::Value;
 
 use super::endpoints::QrsPath;
+use super::windows_login::{self, WindowsLogin};
 use super::wire;
 use crate::context::model::{AuthKind, ServerType};
 use crate::error::{Error, ErrorClass, Result};
 use crate::http::{self, ClientOptions};
+use crate::session_cache::SessionCache;
 use crate::settings::{Auth, Target};
 
 /// A request body that can be rebuilt for each attempt.
@@ -43,6 +46,17 @@ pub struct QrsClient {
     timeout: std::time::Duration,
     auth_kind: AuthKind,
     label: String,
+    /// Windows authentication: the run's NTLM login (the cookie goes to `session`).
+    windows: Option<WindowsLogin>,
+}
+
+impl Drop for QrsClient {
+    /// Record when the Windows session was last used, so the next run reuses it while it lives.
+    fn drop(&mut self) {
+        if let Some(windows) = &self.windows {
+            windows.finish(&self.session);
+        }
+    }
 }
 
 impl QrsClient {
@@ -60,11 +74,12 @@ impl QrsClient {
             ))
             .with_hint("use `qtool qem ...` for QEM, or pick a QSEoW context with --context"));
         }
-        let http = http::build_client(&ClientOptions {
+        let options = ClientOptions {
             tls: target.tls.clone(),
             timeout,
             http1_only: false,
-        })?;
+        };
+        let http = http::build_client(&options)?;
         let mut base = target.server.clone();
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -100,6 +115,12 @@ impl QrsClient {
                 auth_cookie = Some(cookie.clone());
                 AuthKind::Cookie
             }
+            Auth::Ntlm { .. } => {
+                // Also on the requests after the login: an expired session then leads back to
+                // Windows authentication, which the client answers.
+                insert(&mut headers, "User-Agent", &http::ntlm::user_agent())?;
+                AuthKind::Ntlm
+            }
             Auth::Password { .. } | Auth::ApiToken(_) => {
                 return Err(Error::config(format!(
                     "{} uses a QEM login method, which QSEoW does not accept",
@@ -114,6 +135,30 @@ impl QrsClient {
         for (name, value) in &target.headers {
             insert(&mut headers, name, value)?;
         }
+        let windows = match &target.auth {
+            Auth::Ntlm { user, password } => {
+                let mut url = base
+                    .join("qrs/about")
+                    .map_err(|e| Error::usage(format!("bad server URL: {e}")))?;
+                url.query_pairs_mut()
+                    .append_pair(wire::XRFKEY_QUERY, &xrfkey);
+                Some(WindowsLogin::new(
+                    http::ntlm::Credentials {
+                        user: user.clone(),
+                        password: password.clone(),
+                    },
+                    options,
+                    url,
+                    headers.clone(),
+                    target.retries,
+                    target
+                        .context
+                        .clone()
+                        .unwrap_or_else(|| format!("url:{}", target.server)),
+                ))
+            }
+            _ => None,
+        };
         Ok(QrsClient {
             http,
             base,
@@ -125,7 +170,22 @@ impl QrsClient {
             timeout,
             auth_kind,
             label: target.label(),
+            windows,
         })
+    }
+
+    /// Keep Windows sessions in `cache` across runs (without it, each run logs in once).
+    pub fn with_session_cache(mut self, cache: SessionCache) -> QrsClient {
+        if let Some(windows) = &mut self.windows {
+            windows.set_cache(cache);
+        }
+        self
+    }
+
+    /// NTLM handshakes this client performed (0 without Windows authentication, or when a
+    /// cached session served the whole run).
+    pub fn login_count(&self) -> u32 {
+        self.windows.as_ref().map_or(0, WindowsLogin::login_count)
     }
 
     /// `https://host/prefix/qrs/<segments>?<query>&xrfkey=...`
@@ -239,12 +299,44 @@ impl QrsClient {
         body: Body<'_>,
         total: Option<std::time::Duration>,
     ) -> Result<Response> {
-        let resp = http::send(&method, &url, self.retries, || {
-            let mut b = self.builder(&method, &url);
+        let mut renewed = false;
+        loop {
+            let cookie = match &self.windows {
+                Some(windows) => {
+                    windows.ensure(&self.session).await?;
+                    self.session.lock().ok().and_then(|s| s.clone())
+                }
+                None => None,
+            };
+            let resp = self.send_once(&method, &url, &body, total).await?;
+            if let Some(windows) = &self.windows {
+                if windows_login::refuses_session(&resp) && !renewed {
+                    renewed = true;
+                    windows.renew(&self.session, cookie.as_deref()).await?;
+                    continue;
+                }
+                if resp.status().is_success() {
+                    windows.mark_used();
+                }
+            }
+            self.remember_session(&resp);
+            return self.check(&method, &url, resp).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: &Body<'_>,
+        total: Option<std::time::Duration>,
+    ) -> Result<Response> {
+        http::send(method, url, self.retries, || {
+            let mut b = self.builder(method, url);
             if let Some(t) = total {
                 b = b.timeout(t);
             }
-            match &body {
+            match body {
                 Body::None => b,
                 Body::Json(bytes) => b
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -261,9 +353,7 @@ impl QrsClient {
                 }
             }
         })
-        .await?;
-        self.remember_session(&resp);
-        self.check(&method, &url, resp).await
+        .await
     }
 
     fn remember_session(&self, resp: &Response) {
@@ -357,6 +447,9 @@ impl QrsClient {
                 "check that the context's JWT key, audience and user claims match the virtual proxy (`qtool context get`)"
             }
             AuthKind::Cookie => "the session has expired: run `qtool context login`",
+            AuthKind::Ntlm => {
+                "the Windows login went through but the proxy refused the request: check what the user may do (QMC security rules) and the virtual proxy's settings"
+            }
             AuthKind::Cert => {
                 "use the client certificate exported from this site's QMC and the QRS port (4242), and an existing X-Qlik-User (context --user DIR\\id)"
             }

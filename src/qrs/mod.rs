@@ -16,4 +16,5 @@ pub mod ops;
 pub mod reindent;
 pub mod resources;
 mod token;
+mod windows_login;
 pub(crate) mod wire;

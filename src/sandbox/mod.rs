@@ -29,6 +29,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub cert_listen: SocketAddr,
 
+    /// Address of the proxy's Windows authentication module (NTLM, like port 4244).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub auth_listen: SocketAddr,
+
     /// Address of the Qlik Enterprise Manager API.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub qem_listen: SocketAddr,
@@ -59,6 +63,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration_arg, default_value = "300s")]
     pub session_ttl: Duration,
 
+    /// Windows authentication refuses NTLM responses without the TLS channel binding
+    /// (Extended Protection "Required", as on hardened sites).
+    #[arg(long)]
+    pub require_channel_binding: bool,
+
     /// Seed for a fresh state: apps=N,tasks=M[,qem-tasks=K] (qem-tasks defaults to tasks).
     #[arg(long, value_name = "SPEC", default_value = "apps=3,tasks=3")]
     pub seed: Seed,
@@ -74,6 +83,7 @@ impl SandboxArgs {
         Config {
             listen: self.listen,
             cert_listen: self.cert_listen,
+            auth_listen: self.auth_listen,
             qem_listen: self.qem_listen,
             allow_remote: self.allow_remote,
             state_dir: self.state_dir,
@@ -82,6 +92,7 @@ impl SandboxArgs {
             fault_seed: self.fault_seed,
             session_ttl: self.session_ttl,
             seed: self.seed,
+            require_channel_binding: self.require_channel_binding,
         }
     }
 }
@@ -106,6 +117,7 @@ pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
         let flag = match listener {
             Listener::Proxy => "--listen",
             Listener::CertificatePort => "--cert-listen",
+            Listener::AuthenticationModule => "--auth-listen",
             Listener::Qem => "--qem-listen",
         };
         return Err(
@@ -118,9 +130,10 @@ pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
     app.printer.line(sandbox.discovery_text())?;
     let endpoints = sandbox.endpoints();
     status(&format!(
-        "sandbox ready: QSEoW proxy {}, certificate port {}, QEM {}; Ctrl-C to stop",
+        "sandbox ready: QSEoW proxy {}, certificate port {}, Windows authentication {}, QEM {}; Ctrl-C to stop",
         endpoints.proxy_url(),
         endpoints.cert_url(),
+        endpoints.auth_url(),
         endpoints.qem_url()
     ));
     sandbox.wait_for_stop_signal();

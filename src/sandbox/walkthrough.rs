@@ -199,6 +199,9 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
     let qem_url = sandbox.get("/qem/url")?;
     let qem_user = sandbox.get("/qem/user")?;
     let qem_password_file = PathBuf::from(sandbox.get("/qem/password_file")?);
+    let windows_user = sandbox.get("/qseow/windows_auth/users/1/user")?;
+    let windows_password_file =
+        PathBuf::from(sandbox.get("/qseow/windows_auth/users/1/password_file")?);
     printer.line(&format!(
         "Sandbox up: proxy {proxy}, certificate port {cert_url}, QEM {qem_url}"
     ))?;
@@ -346,6 +349,38 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
     steps.run(
         "Start a reload task and wait for its result",
         &["qrs", "task", "start", &task_id, "--wait"],
+        None,
+    )?;
+
+    steps.section("QSEoW: Windows authentication (NTLM) on the default virtual proxy")?;
+    steps.run(
+        "A service account's context (password from stdin; NTLM through the proxy's authentication module)",
+        &[
+            "context",
+            "create",
+            "windows",
+            "--server",
+            &proxy,
+            "--server-type",
+            "windows",
+            "--ca-cert",
+            &ca,
+            "--auth",
+            "ntlm",
+            "--user",
+            &windows_user,
+            "--password-stdin",
+        ],
+        Some(&windows_password_file),
+    )?;
+    steps.run(
+        "One NTLM handshake, then the proxy's session cookie (cached, 0600)",
+        &["--context", "windows", "-v", "qrs", "app", "ls"],
+        None,
+    )?;
+    steps.run(
+        "The next run reuses the cookie: no handshake",
+        &["--context", "windows", "-v", "qrs", "stream", "ls"],
         None,
     )?;
 

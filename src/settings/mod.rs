@@ -36,6 +36,8 @@ pub mod vars {
     pub const API_KEY: &str = "QTOOL_API_KEY";
     pub const PASSWORD: &str = "QTOOL_PASSWORD";
     pub const KEY_PASSPHRASE: &str = "QTOOL_KEY_PASSPHRASE";
+    /// Opens a PKCS#12 (`.pfx`) client certificate.
+    pub const CERT_PASSWORD: &str = "QTOOL_CERT_PASSWORD";
     /// A `tracing` filter directive that overrides `-v`.
     pub const LOG: &str = "QTOOL_LOG";
     pub use super::paths::{ENV_CACHE_DIR as CACHE_DIR, ENV_CONFIG_DIR as CONFIG_DIR};
@@ -120,6 +122,7 @@ pub struct EnvSecrets {
     pub api_key: Option<String>,
     pub password: Option<String>,
     pub key_passphrase: Option<String>,
+    pub cert_password: Option<String>,
 }
 
 impl std::fmt::Debug for EnvSecrets {
@@ -129,6 +132,7 @@ impl std::fmt::Debug for EnvSecrets {
             .field("api_key", &shown(&self.api_key))
             .field("password", &shown(&self.password))
             .field("key_passphrase", &shown(&self.key_passphrase))
+            .field("cert_password", &shown(&self.cert_password))
             .finish()
     }
 }
@@ -213,6 +217,7 @@ impl Settings {
             api_key: env.get(vars::API_KEY).map(str::to_string),
             password: env.get(vars::PASSWORD).map(str::to_string),
             key_passphrase: env.get(vars::KEY_PASSPHRASE).map(str::to_string),
+            cert_password: env.get(vars::CERT_PASSWORD).map(str::to_string),
         };
         Ok(Settings {
             output,

@@ -28,6 +28,11 @@ pub enum Auth {
         user: String,
         password: String,
     },
+    /// QSEoW Windows authentication: NTLM as `user` (`DOMAIN\user`).
+    Ntlm {
+        user: String,
+        password: String,
+    },
     ApiToken(String),
 }
 
@@ -41,6 +46,7 @@ impl std::fmt::Debug for Auth {
             Auth::Cert { user } => write!(f, "Cert(user={user:?})"),
             Auth::Cookie(_) => write!(f, "Cookie(<redacted>)"),
             Auth::Password { user, .. } => write!(f, "Password(user={user}, <redacted>)"),
+            Auth::Ntlm { user, .. } => write!(f, "Ntlm(user={user}, <redacted>)"),
             Auth::ApiToken(_) => write!(f, "ApiToken(<redacted>)"),
         }
     }
@@ -83,6 +89,7 @@ impl ConnectionSettings {
                 .map(|c| c.value.clone())
                 .or(context.ca_cert.clone()),
             client_cert: None,
+            cert_password: None,
         }
     }
 }
@@ -122,6 +129,7 @@ pub(super) fn resolve(
                 insecure: conn.insecure,
                 ca_cert: conn.ca_cert.as_ref().map(|c| c.value.clone()),
                 client_cert: None,
+                cert_password: None,
             },
             headers: conn.headers.clone(),
             timeout: conn.timeout.value,
@@ -173,20 +181,25 @@ pub(super) fn resolve(
                 .clone()
                 .ok_or_else(|| missing("session cookie", "run `qtool context login NAME`"))?,
         ),
-        AuthKind::Password => Auth::Password {
-            user: context.user.clone().ok_or_else(|| {
+        AuthKind::Password | AuthKind::Ntlm => {
+            let user = context.user.clone().ok_or_else(|| {
                 missing(
                     "user",
                     "run `qtool context update NAME --user 'DOMAIN\\user'`",
                 )
-            })?,
-            password: env_password.or(secrets.password.clone()).ok_or_else(|| {
+            })?;
+            let password = env_password.or(secrets.password.clone()).ok_or_else(|| {
                 missing(
                     "password",
                     "run `qtool context update NAME --password-stdin` or set QTOOL_PASSWORD",
                 )
-            })?,
-        },
+            })?;
+            if context.auth == AuthKind::Ntlm {
+                Auth::Ntlm { user, password }
+            } else {
+                Auth::Password { user, password }
+            }
+        }
     };
 
     let mut headers: BTreeMap<String, String> = secrets.headers.clone();
@@ -205,6 +218,7 @@ pub(super) fn resolve(
                 .client_cert
                 .clone()
                 .filter(|_: &ClientCert| context.auth == AuthKind::Cert),
+            cert_password: env.cert_password.clone().or(secrets.cert_password.clone()),
             ..conn.server_trust(&context)
         },
         headers: headers.into_iter().collect(),

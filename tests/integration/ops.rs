@@ -14,12 +14,12 @@ use qtool::qem::client::QemClient;
 use qtool::qem::model::Role;
 use qtool::qem::ops::server::{self as qem_server, Account};
 use qtool::qem::ops::task::{self as qem_task, Removal, StartRequest, Until};
-use qtool::qem::session_cache::SessionCache;
 use qtool::qrs::client::QrsClient;
 use qtool::qrs::ops::app::{self as app_ops, ExportOptions, ExportScope, FileNaming};
 use qtool::qrs::ops::generic::{self as generic, Created, ListQuery, Patch};
 use qtool::qrs::ops::task::{self as task_ops, TaskRef};
 use qtool::qrs::resources::ResourceKind;
+use qtool::session_cache::SessionCache;
 use qtool::settings::{Auth, Target};
 use serde_json::{Value, json};
 
@@ -43,6 +43,7 @@ fn target(sandbox: &Sandbox, url: &str, server_type: ServerType, auth: Auth) -> 
             insecure: false,
             ca_cert: Some(PathBuf::from(sandbox.get("/ca_cert"))),
             client_cert: None,
+            cert_password: None,
         },
         headers: Vec::new(),
         timeout: Duration::from_secs(30),

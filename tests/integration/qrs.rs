@@ -85,7 +85,8 @@ fn required_resources_are_all_there() {
 use crate::support::{QSEOW_CONTEXTS, Sandbox, TestEnv, json};
 
 /// A sandbox plus an environment with one context per auth method:
-/// `bearer` (token file), `jwt` (signed per run), `cert` (client certificate), `cookie` (forms login).
+/// `bearer` (token file), `jwt` (signed per run), `cert` (client certificate), `cookie` (forms
+/// login), `ntlm` (Windows authentication on the default virtual proxy).
 struct Site {
     sb: Sandbox,
     env: TestEnv,
@@ -281,7 +282,7 @@ fn seed_tutorial_app_ls_insecure() {
 fn every_auth_method_works() {
     let site = Site::start(&[]);
     let expected = site.ok(&["qrs", "app", "count"]);
-    for ctx in ["bearer", "jwt", "cert", "cookie"] {
+    for ctx in ["bearer", "jwt", "cert", "cookie", "ntlm"] {
         assert_eq!(
             site.ok(&["--context", ctx, "qrs", "app", "count"]),
             expected,
@@ -770,7 +771,7 @@ fn virtual_proxy_create_jwt_then_use_it() {
 fn reads_succeed_through_injected_faults() {
     let site = Site::setup(&["--fault-rate", "0.3"], false);
     for _ in 0..4 {
-        for ctx in ["bearer", "jwt", "cert"] {
+        for ctx in ["bearer", "jwt", "cert", "ntlm"] {
             site.ok(&["--context", ctx, "--retries", "8", "qrs", "app", "ls", "-q"]);
             site.ok(&["--context", ctx, "--retries", "8", "qrs", "stream", "count"]);
         }

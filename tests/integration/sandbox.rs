@@ -34,13 +34,14 @@ impl Http {
     fn new(sb: &Sandbox, client_cert: bool) -> Http {
         let client_cert = client_cert.then(|| ClientCert {
             cert: PathBuf::from(sb.get("/qseow/client_cert/cert")),
-            key: PathBuf::from(sb.get("/qseow/client_cert/key")),
+            key: Some(PathBuf::from(sb.get("/qseow/client_cert/key"))),
         });
         let options = ClientOptions {
             tls: TlsOptions {
                 insecure: false,
                 ca_cert: Some(PathBuf::from(sb.get("/ca_cert"))),
                 client_cert,
+                cert_password: None,
             },
             timeout: Duration::from_secs(20),
             http1_only: false,
@@ -190,10 +191,22 @@ fn discovery_document_names_files_and_secrets_are_private() {
     assert_eq!(sb.get("/qseow/forms/user"), "SANDBOX\\admin");
     assert_eq!(sb.get("/qem/user"), "SANDBOX\\qemadmin");
     let contexts = doc["contexts"].as_array().expect("contexts");
-    assert_eq!(contexts.len(), 3);
+    assert_eq!(contexts.len(), 4);
     assert!(contexts[0].as_str().unwrap().contains("sandbox-jwt"));
     assert!(contexts[1].as_str().unwrap().contains("--client-cert"));
-    assert!(contexts[2].as_str().unwrap().contains("--server-type qem"));
+    assert!(contexts[2].as_str().unwrap().contains("--auth ntlm"));
+    assert!(contexts[3].as_str().unwrap().contains("--server-type qem"));
+    // The Windows domain's users (forms and NTLM) and the authentication module (port 4244).
+    assert!(
+        sb.get("/qseow/windows_auth/module_url")
+            .starts_with("https://127.0.0.1:")
+    );
+    assert_eq!(sb.get("/qseow/windows_auth/users/0/user"), "SANDBOX\\admin");
+    assert_eq!(
+        sb.get("/qseow/windows_auth/users/1/user"),
+        "SANDBOX\\svc_qtool"
+    );
+    assert_eq!(sb.get("/qseow/windows_auth/channel_binding"), "accepted");
 
     let text = doc.to_string();
     let secrets = [
@@ -201,6 +214,7 @@ fn discovery_document_names_files_and_secrets_are_private() {
         "/qseow/jwt/token_file",
         "/qseow/client_cert/key",
         "/qseow/forms/password_file",
+        "/qseow/windows_auth/users/1/password_file",
         "/qem/password_file",
         "/qem/api_token_file",
     ];
@@ -503,21 +517,28 @@ fn forms_proxy_login_page_and_session() {
     assert_eq!(api.status, 200, "{}", api.body);
 }
 
-/// The default virtual proxy (no prefix) uses Windows authentication for Windows user agents,
-/// the forms login page for the others.
+/// The default virtual proxy (no prefix) sends Windows user agents to its authentication
+/// module (another port, as 4244 on a site), which challenges with Negotiate and NTLM; the
+/// others get the forms login page.
 #[test]
 fn default_proxy_challenges_windows_clients() {
     let sb = Sandbox::start(&[]);
     let http = Http::new(&sb, false);
     let proxy = sb.get("/qseow/proxy_url");
+    let module = sb.get("/qseow/windows_auth/module_url");
     let windows_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36";
-    let r = http.send_plain(
-        reqwest::Method::GET,
+    let r = http.get(
         &format!("{proxy}/qrs/about"),
         &[("User-Agent", windows_agent)],
-        None,
     );
-    let r = r.expect("answer");
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.location.clone().expect("Location");
+    assert!(
+        location.starts_with(&format!("{module}/windows_authentication/?targetId=")),
+        "{location}"
+    );
+    assert!(r.set_cookie.is_empty());
+    let r = http.get(&location, &[("User-Agent", windows_agent)]);
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.www_authenticate, ["Negotiate", "NTLM"]);
     assert!(r.set_cookie.is_empty());

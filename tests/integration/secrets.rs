@@ -1,7 +1,9 @@
 //! Secrets audit: run representative commands at `-vvv` (and failing ones with `--json`), gather
 //! every secret involved (tokens, passwords, the Basic header they make, private key bodies, the
-//! forms session cookie, the QEM session id, signed JWTs), and require that none appears in any
-//! output, nor in any file but the 0600 credentials file, key files and session cache.
+//! forms session cookie, the QEM session id, signed JWTs, the Windows (NTLM) password and its NT
+//! hash, the proxy session cookie it gets, a .pfx password), and require that none appears in
+//! any output (nor an NTLM message or a login ticket), nor in any file but the 0600
+//! credentials file, key files and session caches.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -85,6 +87,16 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("meta").permissions().mode() & 0o777
 }
 
+/// The NT hash of a password (MD4 of its UTF-16LE bytes), in hex as tools print it.
+fn nt_hash(password: &str) -> String {
+    use md4::Digest;
+    let utf16: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    md4::Md4::digest(&utf16)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Every string leaf of a TOML document.
 fn toml_strings(v: &toml::Value, out: &mut Vec<String>) {
     match v {
@@ -109,6 +121,8 @@ fn no_secret_reaches_output_logs_or_public_files() {
     let qem_password = read_trim(&sb.get("/qem/password_file"));
     let qem_api_token = read_trim(&sb.get("/qem/api_token_file"));
     let wrong_password = "Wr0ng-but-still-a-Secret-77";
+    let ntlm_password = read_trim(&sb.get("/qseow/windows_auth/users/1/password_file"));
+    let pfx_password = "Pfx-Secret-For-The-Audit-42";
     let sandbox_key = std::fs::read_to_string(sb.get("/qseow/jwt/private_key")).expect("key");
     let client_key = std::fs::read_to_string(sb.get("/qseow/client_cert/key")).expect("key");
 
@@ -131,6 +145,38 @@ fn no_secret_reaches_output_logs_or_public_files() {
         let args = sb.context_create_args(&[VVV], name, login);
         t.ok(&as_strs(&args), Some(secret));
     }
+    // Windows authentication with a wrong password, and a .pfx client certificate.
+    let args = sb.context_create_args(&[VVV], "ntlmbad", Login::QseowNtlm);
+    t.ok(&as_strs(&args), Some(wrong_password));
+    let pfx = env.path().join("client.pfx");
+    let exported = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-in",
+            &sb.get("/qseow/client_cert/cert"),
+        ])
+        .args(["-inkey", &sb.get("/qseow/client_cert/key"), "-passout"])
+        .arg(format!("pass:{pfx_password}"))
+        .arg("-out")
+        .arg(&pfx)
+        .output()
+        .expect("openssl");
+    assert!(exported.status.success());
+    let pfx_path = pfx.to_str().expect("utf-8");
+    let mut args = sb.context_create_args(&[VVV], "pfx", Login::QseowCert);
+    let at = args
+        .iter()
+        .position(|a| a == "--client-key")
+        .expect("--client-key");
+    args.drain(at..at + 2);
+    let at = args
+        .iter()
+        .position(|a| a == "--client-cert")
+        .expect("--client-cert");
+    args[at + 1] = pfx_path.to_string();
+    args.push("--cert-password-stdin".into());
+    t.ok(&as_strs(&args), Some(pfx_password));
     t.ok(&["context", "use", "bearer"], None);
 
     // The JWT toolkit.
@@ -176,9 +222,11 @@ fn no_secret_reaches_output_logs_or_public_files() {
     }
 
     // QRS through every auth method, and an export.
-    for ctx in ["bearer", "jwt", "cert", "cookie"] {
+    for ctx in ["bearer", "jwt", "cert", "cookie", "ntlm", "pfx"] {
         t.ok(&verbose_in(ctx, &["qrs", "app", "ls"]), None);
     }
+    // The NTLM context again: its cached session cookie this time.
+    t.ok(&verbose_in("ntlm", &["qrs", "about"]), None);
     let apps = json(&t.ok(&["qrs", "app", "ls", "--json"], None));
     let app_id = apps[0]["id"].as_str().expect("an app").to_string();
     t.ok(
@@ -211,6 +259,7 @@ fn no_secret_reaches_output_logs_or_public_files() {
         for (ctx, command) in [
             ("qembad", &["qem", "server", "ls"][..]),
             ("foreign", &["qrs", "app", "ls"][..]),
+            ("ntlmbad", &["qrs", "app", "ls"][..]),
         ] {
             let mut args = verbose_in(ctx, command);
             args.extend(extra);
@@ -274,6 +323,10 @@ fn no_secret_reaches_output_logs_or_public_files() {
             basic(&qem_user, wrong_password),
         ),
         ("signed JWT".into(), signed.clone()),
+        ("NTLM password".into(), ntlm_password.clone()),
+        ("NT hash".into(), nt_hash(&ntlm_password)),
+        ("wrong NT hash".into(), nt_hash(wrong_password)),
+        ("pfx password".into(), pfx_password.to_string()),
         (
             "signed JWT signature".into(),
             signed.rsplit('.').next().unwrap_or("").to_string(),
@@ -313,7 +366,24 @@ fn no_secret_reaches_output_logs_or_public_files() {
         assert!(s.len() >= 8, "{what} is too short to audit: {s:?}");
     }
 
-    // 1. No output of any command carries a secret (the JWT printed by `jwt sign` is its output).
+    // 1. No output of any command carries a secret (the JWT printed by `jwt sign` is its output),
+    // an NTLM message (base64 of `NTLMSSP`) or a login ticket.
+    for (args, _, stderr) in &t.runs {
+        assert!(
+            !stderr.contains("TlRMTVNT"),
+            "an NTLM message in `qtool {args}`:\n{stderr}"
+        );
+        for (i, _) in stderr.match_indices("qlikTicket=") {
+            assert!(
+                stderr[i..].starts_with("qlikTicket=<redacted>"),
+                "a login ticket in `qtool {args}`:\n{stderr}"
+            );
+        }
+    }
+    assert!(
+        t.runs.iter().any(|r| r.2.contains("qlikTicket=<redacted>")),
+        "the NTLM login was not logged"
+    );
     for (i, (args, stdout, stderr)) in t.runs.iter().enumerate() {
         for (what, s) in &secrets {
             if i == signed_stdout_index && signed.contains(s.as_str()) {

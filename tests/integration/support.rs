@@ -155,6 +155,9 @@ pub enum Login {
     QseowCert,
     /// QSEoW forms proxy as the sandbox's forms user (log in with `context login`).
     QseowForms,
+    /// QSEoW default virtual proxy with Windows authentication (NTLM) as the sandbox's service
+    /// account, the password from stdin.
+    QseowNtlm,
     /// QEM with the AD user, the password from stdin.
     QemPassword,
     /// QEM with the API token, from stdin.
@@ -164,11 +167,12 @@ pub enum Login {
 }
 
 /// The QSEoW contexts a test environment can hold, one per auth method.
-pub const QSEOW_CONTEXTS: [(&str, Login); 4] = [
+pub const QSEOW_CONTEXTS: [(&str, Login); 5] = [
     ("bearer", Login::QseowToken),
     ("jwt", Login::QseowJwt),
     ("cert", Login::QseowCert),
     ("cookie", Login::QseowForms),
+    ("ntlm", Login::QseowNtlm),
 ];
 
 /// A running `qtool sandbox`, stopped on drop. Its discovery document is in `doc`.
@@ -275,6 +279,17 @@ impl Sandbox {
                 "windows",
                 vec!["--user".into(), self.get("/qseow/forms/user")],
             ),
+            Login::QseowNtlm => (
+                "/qseow/proxy_url",
+                "windows",
+                vec![
+                    "--auth".into(),
+                    "ntlm".into(),
+                    "--user".into(),
+                    self.get("/qseow/windows_auth/users/1/user"),
+                    "--password-stdin".into(),
+                ],
+            ),
             Login::QemPassword => (
                 "/qem/url",
                 "qem",
@@ -322,6 +337,7 @@ impl Sandbox {
             Login::QseowToken => "/qseow/jwt/token_file",
             Login::QemPassword => "/qem/password_file",
             Login::QemApiToken => "/qem/api_token_file",
+            Login::QseowNtlm => "/qseow/windows_auth/users/1/password_file",
             Login::QseowJwt | Login::QseowCert | Login::QseowForms | Login::QemJwt => {
                 return None;
             }
@@ -366,6 +382,23 @@ impl Sandbox {
         self.create_context(&env, "qem", Login::QemPassword);
         env.ok(&["context", "use", "qem"]);
         env
+    }
+
+    /// A counter of `stats.json` once it equals `expected` (the sandbox writes the file within
+    /// half a second of a change); the last value seen after 10 s otherwise.
+    pub fn stat_reaching(&self, name: &str, expected: u64) -> u64 {
+        let started = Instant::now();
+        loop {
+            let value = std::fs::read_to_string(self.state_dir.join("stats.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v[name].as_u64())
+                .unwrap_or(0);
+            if value == expected || started.elapsed() > Duration::from_secs(10) {
+                return value;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stop with Ctrl-C (SIGINT) and wait, as a user would.

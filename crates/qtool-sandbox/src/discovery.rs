@@ -24,6 +24,11 @@ pub const WINDOWS_PATTERN: &str = "Windows";
 /// The forms proxy's pattern: no user agent contains it, so every client gets the login page.
 pub const FORMS_ONLY_PATTERN: &str = "qtool-sandbox-forms-only";
 pub const FORMS_USER: &str = "SANDBOX\\admin";
+/// The user id of the domain's administrator (forms and Windows logins).
+pub const ADMIN_ID: &str = "admin";
+/// A service account of the domain, as scripts log in with (Windows logins).
+pub const SERVICE_ID: &str = "svc_qtool";
+pub const SERVICE_USER: &str = "SANDBOX\\svc_qtool";
 pub const CERT_USER: &str = "INTERNAL\\sa_api";
 pub const QEM_USER: &str = "SANDBOX\\qemadmin";
 
@@ -32,6 +37,8 @@ pub const QEM_USER: &str = "SANDBOX\\qemadmin";
 pub struct SecretFiles {
     pub admin_jwt: PathBuf,
     pub forms_password: PathBuf,
+    /// The password of the service account `SANDBOX\svc_qtool`.
+    pub service_password: PathBuf,
     pub qem_password: PathBuf,
     pub qem_api_token: PathBuf,
 }
@@ -41,6 +48,7 @@ impl SecretFiles {
         SecretFiles {
             admin_jwt: dir.join("admin.jwt"),
             forms_password: dir.join("forms_password"),
+            service_password: dir.join("svc_qtool_password"),
             qem_password: dir.join("qem_password"),
             qem_api_token: dir.join("qem_api_token"),
         }
@@ -50,6 +58,8 @@ impl SecretFiles {
 pub struct Endpoints {
     pub proxy: SocketAddr,
     pub cert: SocketAddr,
+    /// The Windows authentication module (port 4244 on a site).
+    pub auth: SocketAddr,
     pub qem: SocketAddr,
 }
 
@@ -62,6 +72,9 @@ impl Endpoints {
     }
     pub fn qem_url(&self) -> String {
         https_url(self.qem)
+    }
+    pub fn auth_url(&self) -> String {
+        https_url(self.auth)
     }
 }
 
@@ -96,6 +109,7 @@ pub fn document(
     pki: &PkiPaths,
     secrets: &SecretFiles,
     endpoints: &Endpoints,
+    require_channel_binding: bool,
 ) -> Value {
     let proxy_url = https_url(endpoints.proxy);
     let cert_url = https_url(endpoints.cert);
@@ -122,6 +136,14 @@ pub fn document(
             sh(CERT_USER),
         ),
         format!(
+            "qtool context create sandbox-ntlm --server {} --server-type windows --ca-cert {} \
+             --auth ntlm --user {} --password-stdin < {}",
+            sh(&proxy_url),
+            sh(&ca),
+            sh(SERVICE_USER),
+            sh(&path_text(&secrets.service_password)),
+        ),
+        format!(
             "qtool context create sandbox-qem --server {} --server-type qem --ca-cert {} \
              --user {} --password-stdin < {}",
             sh(&qem_url),
@@ -142,6 +164,14 @@ pub fn document(
                 "url": proxy_url,
                 "windows_pattern": WINDOWS_PATTERN,
                 "session_cookie": DEFAULT_COOKIE,
+            },
+            "windows_auth": {
+                "module_url": https_url(endpoints.auth),
+                "channel_binding": if require_channel_binding { "required" } else { "accepted" },
+                "users": [
+                    {"user": FORMS_USER, "password_file": path_text(&secrets.forms_password)},
+                    {"user": SERVICE_USER, "password_file": path_text(&secrets.service_password)},
+                ],
             },
             "cert_url": cert_url,
             "jwt": {

@@ -41,7 +41,8 @@ pub use error::{Error, ErrorKind, Result};
 use discovery::{Endpoints, SecretFiles};
 use faults::Faults;
 use pki::Pki;
-use proxy::{FormsUser, Proxy};
+use proxy::windows::WindowsConfig;
+use proxy::{DirectoryUser, Proxy};
 use qem::{QemConfig, QemState};
 use qrs::{ProxyAuth, QrsConfig, QrsState, VirtualProxy};
 use server::{ClientAuth, HttpVersions};
@@ -53,6 +54,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address of the QRS certificate port (mutual TLS, like port 4242).
     pub cert_listen: SocketAddr,
+    /// Address of the proxy's Windows authentication module (NTLM, like port 4244).
+    pub auth_listen: SocketAddr,
     /// Address of the Qlik Enterprise Manager API.
     pub qem_listen: SocketAddr,
     /// Allow non-loopback addresses (the sandbox has well-known credentials).
@@ -70,6 +73,9 @@ pub struct Config {
     pub session_ttl: Duration,
     /// How much a fresh state is seeded with.
     pub seed: Seed,
+    /// Windows authentication refuses NTLM responses without the TLS channel binding
+    /// (Extended Protection "Required", as hardened sites).
+    pub require_channel_binding: bool,
 }
 
 /// The sandbox's three listeners.
@@ -77,6 +83,7 @@ pub struct Config {
 pub enum Listener {
     Proxy,
     CertificatePort,
+    AuthenticationModule,
     Qem,
 }
 
@@ -85,6 +92,7 @@ impl std::fmt::Display for Listener {
         f.write_str(match self {
             Listener::Proxy => "QSEoW proxy",
             Listener::CertificatePort => "QRS certificate port",
+            Listener::AuthenticationModule => "Windows authentication module",
             Listener::Qem => "QEM",
         })
     }
@@ -96,6 +104,7 @@ impl Config {
         [
             (Listener::Proxy, self.listen),
             (Listener::CertificatePort, self.cert_listen),
+            (Listener::AuthenticationModule, self.auth_listen),
             (Listener::Qem, self.qem_listen),
         ]
         .into_iter()
@@ -386,6 +395,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
     let pki = tokio::task::block_in_place(|| Pki::load_or_create(state_dir))?;
     let secrets = SecretFiles::new(state_dir);
     let forms_password = load_or_create_secret(&secrets.forms_password, 20)?;
+    let service_password = load_or_create_secret(&secrets.service_password, 20)?;
     let qem_password = load_or_create_secret(&secrets.qem_password, 20)?;
     let qem_api_token = load_or_create_secret(&secrets.qem_api_token, 40)?;
     let token = admin_token(&pki.jwt_private_key)?;
@@ -419,6 +429,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
     // The three listeners.
     let proxy_listener = server::bind(args.listen, "QSEoW proxy").await?;
     let cert_listener = server::bind(args.cert_listen, "QRS certificate port").await?;
+    let auth_listener = server::bind(args.auth_listen, "Windows authentication module").await?;
     let qem_listener = server::bind(args.qem_listen, "QEM").await?;
     let local = |l: &tokio::net::TcpListener| {
         l.local_addr()
@@ -427,6 +438,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
     let endpoints = Endpoints {
         proxy: local(&proxy_listener)?,
         cert: local(&cert_listener)?,
+        auth: local(&auth_listener)?,
         qem: local(&qem_listener)?,
     };
     let plain_tls = server::tls_acceptor(
@@ -451,11 +463,23 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         HttpVersions::Http1Only,
     )?;
     let qrs_router = qrs::router(qrs_state.clone());
-    let forms_users = vec![FormsUser {
-        identity: identity::Identity::new(discovery::JWT_USERDIRECTORY, "admin"),
-        password: forms_password,
-    }];
-    let proxy = Proxy::new(qrs_state.clone(), qrs_router.clone(), forms_users);
+    // The site's Windows domain: the same accounts log in with forms and with NTLM.
+    let users = vec![
+        DirectoryUser {
+            identity: identity::Identity::new(discovery::JWT_USERDIRECTORY, discovery::ADMIN_ID),
+            password: forms_password,
+        },
+        DirectoryUser {
+            identity: identity::Identity::new(discovery::JWT_USERDIRECTORY, discovery::SERVICE_ID),
+            password: service_password,
+        },
+    ];
+    let windows = WindowsConfig {
+        module_port: endpoints.auth.port(),
+        server_cert_der: pki::first_certificate_der(&pki.server_cert)?,
+        require_channel_binding: args.require_channel_binding,
+    };
+    let proxy = Proxy::new(qrs_state.clone(), qrs_router.clone(), users, windows);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let servers = [
@@ -476,6 +500,14 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             stop_rx.clone(),
         )),
         tokio::spawn(server::serve(
+            "auth",
+            auth_listener,
+            plain_tls.clone(),
+            proxy.windows_router(),
+            faults.clone(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(server::serve(
             "qem",
             qem_listener,
             qem_tls,
@@ -486,13 +518,26 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
     ];
     let (persist_tx, persist_rx) = watch::channel(false);
     let persister = tokio::spawn(
-        persist::Persister::new(state_dir, qrs_state, qem_state, faults.clone()).run(persist_rx),
+        persist::Persister::new(
+            state_dir,
+            qrs_state,
+            qem_state,
+            faults.clone(),
+            proxy.windows_stats(),
+        )
+        .run(persist_rx),
     );
 
     // Signal handlers first: once the discovery file exists, a SIGTERM must already mean a
     // clean stop with a final snapshot, not the default kill.
     let signals = Signals::install()?;
-    let doc = discovery::document(state_dir, &pki.paths, &secrets, &endpoints);
+    let doc = discovery::document(
+        state_dir,
+        &pki.paths,
+        &secrets,
+        &endpoints,
+        args.require_channel_binding,
+    );
     let text = discovery::write(state_dir, &doc)?;
     let running = Running {
         servers: servers.into(),

@@ -1,8 +1,9 @@
 //! Persistence of the emulators' state: `qrs.json` and `qem.json` snapshots in the state
 //! directory, written atomically whenever a state's `generation()` moved (checked every
-//! [`CHECK_EVERY`]) and once more on shutdown; `stats.json` with the injected-fault count and
-//! the QEM request counts (`{"faults_injected": N, "qem": {"requests", "logins",
-//! "refused_logins"}}`), rewritten when they change.
+//! [`CHECK_EVERY`]) and once more on shutdown; `stats.json` with the injected-fault count, the
+//! QEM request counts and the Windows authentication module's counts (`{"faults_injected": N,
+//! "qem": {"requests", "logins", "refused_logins"}, "windows": {"logins", "refusals"}}`),
+//! rewritten when they change.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::faults::Faults;
+use super::proxy::windows::{WindowsCounts, WindowsStats};
 use super::qem::{QemState, QemStats};
 use super::qrs::QrsState;
 use crate::error::{Error, Result};
@@ -38,7 +40,7 @@ pub fn load_snapshot(path: &Path) -> Result<Option<Value>> {
 struct Written {
     qrs: Option<u64>,
     qem: Option<u64>,
-    stats: Option<(u64, QemStats)>,
+    stats: Option<(u64, QemStats, WindowsCounts)>,
 }
 
 #[derive(Clone)]
@@ -46,6 +48,7 @@ pub struct Persister {
     qrs: Arc<QrsState>,
     qem: Arc<QemState>,
     faults: Arc<Faults>,
+    windows: Arc<WindowsStats>,
     qrs_path: PathBuf,
     qem_path: PathBuf,
     stats_path: PathBuf,
@@ -57,11 +60,13 @@ impl Persister {
         qrs: Arc<QrsState>,
         qem: Arc<QemState>,
         faults: Arc<Faults>,
+        windows: Arc<WindowsStats>,
     ) -> Persister {
         Persister {
             qrs,
             qem,
             faults,
+            windows,
             qrs_path: state_dir.join("qrs.json"),
             qem_path: state_dir.join("qem.json"),
             stats_path: state_dir.join("stats.json"),
@@ -84,11 +89,19 @@ impl Persister {
             write_json(&self.qem_path, &self.qem.snapshot(), Sensitivity::Secret)?;
             written.qem = Some(generation);
         }
-        let stats = (self.faults.injected(), self.qem.stats());
+        let stats = (
+            self.faults.injected(),
+            self.qem.stats(),
+            self.windows.counts(),
+        );
         if written.stats != Some(stats) {
             write_json(
                 &self.stats_path,
-                &serde_json::json!({ "faults_injected": stats.0, "qem": stats.1 }),
+                &serde_json::json!({
+                    "faults_injected": stats.0,
+                    "qem": stats.1,
+                    "windows": stats.2,
+                }),
                 Sensitivity::Public,
             )?;
             written.stats = Some(stats);

@@ -235,6 +235,14 @@ fn generate(paths: &PkiPaths) -> Result<()> {
     Ok(())
 }
 
+/// The DER of the first certificate of a PEM text (a listener's own certificate, for the
+/// channel binding of Windows authentication).
+pub fn first_certificate_der(pem: &str) -> Result<Vec<u8>> {
+    x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map(|(_, block)| block.contents)
+        .map_err(|e| Error::input(format!("the sandbox server certificate is not PEM: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,30 @@ const ALERT_LINGER: Duration = Duration::from_secs(2);
 /// How long open requests may run after a shutdown signal before they are cut.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// State an app keeps for one connection (connection-bound authentication: NTLM), given to every
+/// request of the connection as an extension and dropped with the connection.
+#[derive(Clone, Default)]
+pub struct ConnectionSlot(Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>);
+
+impl ConnectionSlot {
+    /// Take what the connection holds, if it is a `T`.
+    pub fn take<T: 'static>(&self) -> Option<T> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take()?.downcast::<T>() {
+            Ok(value) => Some(*value),
+            Err(other) => {
+                *slot = Some(other);
+                None
+            }
+        }
+    }
+
+    /// Keep `value` for the connection's next request.
+    pub fn put<T: Send + 'static>(&self, value: T) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(value));
+    }
+}
+
 /// Whether a listener asks clients for a certificate.
 pub enum ClientAuth {
     None,
@@ -203,7 +227,9 @@ async fn connection(
     // reset one stream).
     let kill = Arc::new(tokio::sync::Notify::new());
     let kill_switch = kill.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let slot = ConnectionSlot::default();
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(slot.clone());
         handle(app.clone(), faults.clone(), kill_switch.clone(), req)
     });
     let negotiated_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());

@@ -29,7 +29,8 @@ pub struct ContextFields {
     #[arg(long)]
     pub api_key_stdin: bool,
 
-    /// User as DOMAIN\user: QEM login, QSEoW forms login, or X-Qlik-User for certificate auth.
+    /// User as DOMAIN\user: QEM login, QSEoW Windows (NTLM) or forms login, or X-Qlik-User
+    /// for certificate auth.
     #[arg(long)]
     pub user: Option<String>,
     /// Read the password from stdin (QTOOL_PASSWORD also works).
@@ -83,15 +84,11 @@ pub struct ContextFields {
     #[arg(long, value_name = "K=V", help_heading = "JWT signing recipe")]
     pub jwt_claim: Vec<String>,
 
-    /// Client certificate (PEM) for certificate authentication (QRS on port 4242).
-    #[arg(
-        long,
-        value_name = "FILE",
-        help_heading = "Certificate authentication",
-        requires = "client_key"
-    )]
+    /// Client certificate for certificate authentication (QRS on port 4242): PEM with
+    /// --client-key, or a PKCS#12 file (.pfx, the QMC's "Windows format") holding both.
+    #[arg(long, value_name = "FILE", help_heading = "Certificate authentication")]
     pub client_cert: Option<PathBuf>,
-    /// Private key (PEM) of the client certificate.
+    /// Private key (PEM) of a PEM client certificate.
     #[arg(
         long,
         value_name = "FILE",
@@ -99,6 +96,10 @@ pub struct ContextFields {
         requires = "client_cert"
     )]
     pub client_key: Option<PathBuf>,
+    /// Read the password of a .pfx client certificate from stdin (QTOOL_CERT_PASSWORD also
+    /// works, when creating the context or when using it).
+    #[arg(long, help_heading = "Certificate authentication")]
+    pub cert_password_stdin: bool,
 }
 
 pub(super) fn run_create(args: CreateArgs, app: &App) -> Result<()> {
@@ -173,14 +174,16 @@ pub(super) fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
 struct SecretInputs {
     api_key: Option<String>,
     password: Option<String>,
+    cert_password: Option<String>,
 }
 
 fn read_secret_inputs(f: &ContextFields, app: &App) -> Result<SecretInputs> {
-    if f.api_key_stdin && f.password_stdin {
+    let stdin_readers = [f.api_key_stdin, f.password_stdin, f.cert_password_stdin];
+    if stdin_readers.iter().filter(|x| **x).count() > 1 {
         return Err(Error::usage(
-            "only one of --api-key-stdin and --password-stdin can read stdin",
+            "only one of --api-key-stdin, --password-stdin and --cert-password-stdin can read stdin",
         )
-        .with_hint("give the password in QTOOL_PASSWORD instead"));
+        .with_hint("give the password in QTOOL_PASSWORD (or QTOOL_CERT_PASSWORD) instead"));
     }
     let api_key = if f.api_key_stdin {
         Some(secret::read_stdin("api key")?)
@@ -206,7 +209,16 @@ fn read_secret_inputs(f: &ContextFields, app: &App) -> Result<SecretInputs> {
     } else {
         None
     };
-    Ok(SecretInputs { api_key, password })
+    let cert_password = if f.cert_password_stdin {
+        Some(secret::read_stdin("cert password")?)
+    } else {
+        None
+    };
+    Ok(SecretInputs {
+        api_key,
+        password,
+        cert_password,
+    })
 }
 
 fn apply_fields(
@@ -228,10 +240,13 @@ fn apply_fields(
     if let Some(password) = inputs.password {
         secrets.password = Some(password);
     }
-    if let (Some(cert), Some(key)) = (&f.client_cert, &f.client_key) {
+    if let Some(password) = inputs.cert_password {
+        secrets.cert_password = Some(password);
+    }
+    if let Some(cert) = &f.client_cert {
         context.client_cert = Some(ClientCert {
             cert: absolute(cert)?,
-            key: absolute(key)?,
+            key: f.client_key.as_deref().map(absolute).transpose()?,
         });
     }
     update_jwt_recipe(context, f)?;
@@ -245,11 +260,14 @@ fn apply_fields(
             ServerType::Windows => AuthKind::Bearer,
             ServerType::Qem => AuthKind::ApiToken,
         })
-    } else if context.server_type == ServerType::Qem
-        && (f.password_stdin || f.password.is_some() || secrets.password.is_some())
+    } else if (f.password_stdin || f.password.is_some() || secrets.password.is_some())
         && context.user.is_some()
     {
-        Some(AuthKind::Password)
+        // A user and a password: the QEM login, or QSEoW Windows authentication.
+        Some(match context.server_type {
+            ServerType::Windows => AuthKind::Ntlm,
+            ServerType::Qem => AuthKind::Password,
+        })
     } else {
         None
     };
@@ -330,6 +348,7 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
                 | AuthKind::JwtSign
                 | AuthKind::Cert
                 | AuthKind::Cookie
+                | AuthKind::Ntlm
         ),
         ServerType::Qem => matches!(
             kind,
@@ -339,7 +358,7 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
     if !allowed {
         let hint = match context.server_type {
             ServerType::Windows => {
-                "QSEoW contexts use --api-key, --jwt-key ..., --client-cert/--client-key, or `context login`"
+                "QSEoW contexts use --api-key, --jwt-key ..., --client-cert, --auth ntlm --user 'DOMAIN\\user' --password-stdin, or `context login`"
             }
             ServerType::Qem => {
                 "QEM contexts use --user 'DOMAIN\\user' with --password-stdin, --api-key-stdin (personal access token), or a JWT (--auth jwt --api-key-stdin, or --jwt-key ...)"
@@ -357,23 +376,59 @@ fn check_auth(context: &Context, secrets: &Secrets) -> Result<()> {
             Err(Error::usage("this authentication needs a token")
                 .with_hint("give --api-key-stdin, or set QTOOL_API_KEY"))
         }
-        AuthKind::Password if context.user.is_none() => Err(Error::usage(
-            "password authentication needs --user 'DOMAIN\\user'",
-        )),
-        AuthKind::Password if secrets.password.is_none() => {
-            Err(Error::usage("password authentication needs a password")
-                .with_hint("give --password-stdin or set QTOOL_PASSWORD"))
+        AuthKind::Password | AuthKind::Ntlm if context.user.is_none() => {
+            Err(Error::usage(format!(
+                "{} authentication needs --user 'DOMAIN\\user'",
+                kind.as_str()
+            )))
         }
+        AuthKind::Ntlm if !context.user.as_deref().is_some_and(|u| u.contains('\\')) => {
+            Err(Error::usage(format!(
+                "Windows authentication needs the user as DOMAIN\\user, not `{}`",
+                context.user.as_deref().unwrap_or_default()
+            ))
+            .with_hint("e.g. --user 'CONTOSO\\svc_qlik'"))
+        }
+        AuthKind::Password | AuthKind::Ntlm if secrets.password.is_none() => Err(Error::usage(
+            format!("{} authentication needs a password", kind.as_str()),
+        )
+        .with_hint("give --password-stdin or set QTOOL_PASSWORD")),
         AuthKind::JwtSign => check_recipe(context.jwt.as_ref()),
-        AuthKind::Cert if context.client_cert.is_none() => Err(Error::usage(
-            "certificate authentication needs --client-cert and --client-key",
-        )),
+        AuthKind::Cert => check_client_cert(context.client_cert.as_ref(), secrets),
         AuthKind::Cookie if secrets.cookie.is_none() => {
             Err(Error::usage("no session cookie stored")
                 .with_hint("run `qtool context login NAME` to get one"))
         }
         _ => Ok(()),
     }
+}
+
+/// A certificate context needs a certificate (and a key unless it is a PKCS#12 file); with the
+/// password at hand, a `.pfx` is opened now, so that a wrong password, a file without a key or
+/// an expired certificate is reported when the context is made.
+fn check_client_cert(cert: Option<&ClientCert>, secrets: &Secrets) -> Result<()> {
+    let Some(cc) = cert else {
+        return Err(Error::usage(
+            "certificate authentication needs --client-cert (and --client-key for PEM)",
+        ));
+    };
+    let bytes = std::fs::read(&cc.cert).map_err(|e| {
+        Error::io(
+            format!("reading client certificate {}", cc.cert.display()),
+            e,
+        )
+    })?;
+    let is_pkcs12 = !String::from_utf8_lossy(&bytes).contains("-----BEGIN");
+    if cc.key.is_none() && !is_pkcs12 {
+        return Err(Error::usage(format!(
+            "{} is not a PKCS#12 (.pfx) file: give its key with --client-key",
+            cc.cert.display()
+        )));
+    }
+    if is_pkcs12 && secrets.cert_password.is_some() {
+        crate::http::client_cert::load(cc, secrets.cert_password.as_deref())?;
+    }
+    Ok(())
 }
 
 fn check_recipe(recipe: Option<&JwtRecipe>) -> Result<()> {

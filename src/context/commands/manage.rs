@@ -4,6 +4,7 @@ use crate::app::App;
 use crate::context::ops;
 use crate::error::Result;
 use crate::output::status;
+use crate::session_cache::{SessionCache, SessionKind};
 
 pub(super) fn run_use(name: &str, app: &App) -> Result<()> {
     ops::select(&app.store()?, Some(name))?;
@@ -25,9 +26,12 @@ pub(super) fn run_rename(old: &str, new: &str, app: &App) -> Result<()> {
 
 pub(super) fn run_rm(names: &[String], app: &App) -> Result<()> {
     let cleared = ops::remove(&app.store()?, names)?;
-    let sessions = crate::qem::session_cache::SessionCache::new(app.settings.paths.cache_dir());
+    let caches =
+        SessionKind::ALL.map(|kind| SessionCache::new(app.settings.paths.cache_dir(), kind));
     for name in names {
-        sessions.forget(name);
+        for cache in &caches {
+            cache.forget(name);
+        }
         status(&format!("Context `{name}` removed"));
     }
     if cleared {

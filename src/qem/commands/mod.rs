@@ -16,9 +16,9 @@ pub(crate) mod task;
 use clap::{Args, Subcommand};
 
 use super::client::QemClient;
-use super::session_cache::SessionCache;
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::session_cache::{SessionCache, SessionKind};
 use crate::settings::Origin;
 
 pub(crate) use server::ServerCommand;
@@ -70,7 +70,10 @@ pub(crate) fn run(cmd: QemCommand, app: &App) -> Result<u8> {
 /// The run's QEM client: the target from flags, environment and context, and the session cache.
 pub(crate) fn connect(app: &App) -> Result<QemClient> {
     let target = app.target().map_err(|e| server_name_hint(e, app))?;
-    QemClient::new(target, SessionCache::new(app.settings.paths.cache_dir()))
+    QemClient::new(
+        target,
+        SessionCache::new(app.settings.paths.cache_dir(), SessionKind::Qem),
+    )
 }
 
 /// `--server` given a Replicate/Compose server name (the QEM subcommands' old spelling): say

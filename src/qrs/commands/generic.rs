@@ -9,9 +9,15 @@ use crate::output::{OutputFormat, status};
 use crate::qrs::client::QrsClient;
 use crate::qrs::ops::generic::{self as ops, Created, ListQuery, Patch};
 use crate::qrs::resources::{Op, ResourceKind};
+use crate::session_cache::{SessionCache, SessionKind};
 
+/// The run's QRS client (Windows sessions cached across runs).
 pub(super) fn connect(app: &App) -> Result<QrsClient> {
-    QrsClient::new(&app.target()?)
+    Ok(QrsClient::new(&app.target()?)?.with_session_cache(session_cache(app)))
+}
+
+pub(super) fn session_cache(app: &App) -> SessionCache {
+    SessionCache::new(app.settings.paths.cache_dir(), SessionKind::QseowProxy)
 }
 
 pub(super) fn run(res: ResourceKind, verb: CommonVerb, app: &App) -> Result<u8> {

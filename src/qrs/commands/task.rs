@@ -53,7 +53,8 @@ fn start(a: StartArgs, app: &App) -> Result<u8> {
         .connection
         .timeout_or(Duration::from_secs(3600));
     // Each request keeps a short timeout even when the wait is long.
-    let client = QrsClient::with_timeout(&target, target.timeout.min(Duration::from_secs(120)))?;
+    let client = QrsClient::with_timeout(&target, target.timeout.min(Duration::from_secs(120)))?
+        .with_session_cache(generic::session_cache(app));
     let task = match (a.id, a.name) {
         (Some(id), _) => TaskRef::Id(id),
         (None, Some(name)) => TaskRef::Name(name),

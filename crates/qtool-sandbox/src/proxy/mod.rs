@@ -5,14 +5,16 @@
 //! The virtual proxy list is read from the QRS state on every request, so a proxy created
 //! later through the QRS `virtualproxyconfig` API works at once. Modules: [`jwt`] (bearer
 //! tokens), [`forms`] (the internal forms login module), [`windows`] (the Windows
-//! authentication challenge), [`personal`] (`/qps/user`, `/qps/csrftoken`).
+//! authentication module and its tickets) with [`ntlm`] (its NTLM acceptor), [`personal`]
+//! (`/qps/user`, `/qps/csrftoken`).
 //!
 //! What a virtual proxy serves after its prefix (paths compared without case, as QSEoW does):
 //! `/qrs/...` and `/tempcontent/...` (to the repository), `/qps/user`, `/qps/csrftoken` and,
 //! on "Ticket" proxies, `/internal_forms_authentication/`. A request without a session is
-//! authenticated by the proxy's method: a JWT bearer (else `401`), or for "Ticket" proxies
-//! Windows authentication when the User-Agent contains the proxy's pattern (`401` with
-//! `WWW-Authenticate: Negotiate` and `NTLM`) and the forms login redirect otherwise.
+//! authenticated by the proxy's method: a JWT bearer (else `401`), or for "Ticket" proxies a
+//! one-time `qlikTicket` from the Windows authentication module, the redirect to that module
+//! when the User-Agent contains the proxy's Windows authentication pattern, and the forms
+//! login redirect otherwise.
 
 // Authentication returns the ready answer for a refused request (`Result<_, Response>`);
 // boxing it buys nothing here.
@@ -20,6 +22,7 @@
 
 pub mod forms;
 pub mod jwt;
+pub mod ntlm;
 pub mod personal;
 pub mod windows;
 
@@ -37,12 +40,14 @@ use super::identity::Identity;
 use super::qrs::{ProxyAuth, QrsState, VirtualProxy};
 use super::server::plain;
 pub use jwt::{JWT_LEEWAY_SECONDS, verify_jwt};
-use windows::{WindowsAcceptor, WindowsOutcome};
+use windows::{WindowsConfig, WindowsModule, WindowsStats};
 
 /// A proxy session ends after this much inactivity (QSEoW's default session timeout).
 pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 /// A login page's `targetId` is remembered this long.
 const TARGET_TTL: Duration = Duration::from_secs(10 * 60);
+/// A `qlikTicket` is redeemable this long (QSEoW: one minute).
+const TICKET_TTL: Duration = Duration::from_secs(60);
 /// Upper bound of remembered sessions or login targets (oldest dropped beyond it).
 const MAX_ENTRIES: usize = 100_000;
 /// Header the proxy adds to every request it forwards: the virtual proxy's prefix (empty on
@@ -54,11 +59,19 @@ pub fn default_cert_identity() -> Identity {
     Identity::new("INTERNAL", "sa_repository")
 }
 
-/// A forms user: `DIRECTORY\user` and password.
+/// A user of the sandbox's Windows domain, `DIRECTORY\user` and password: the same accounts
+/// for forms and Windows logins, as on a site whose users come from Active Directory.
 #[derive(Debug, Clone)]
-pub struct FormsUser {
+pub struct DirectoryUser {
     pub identity: Identity,
     pub password: String,
+}
+
+/// A ticket of the Windows authentication module, redeemable once on one virtual proxy.
+struct Ticket {
+    prefix: String,
+    identity: Identity,
+    issued: Instant,
 }
 
 struct Session {
@@ -80,10 +93,11 @@ pub struct Authenticated {
 pub struct Proxy {
     qrs: Arc<QrsState>,
     qrs_router: Router,
-    forms_users: Vec<FormsUser>,
-    windows: WindowsAcceptor,
+    users: Vec<DirectoryUser>,
+    windows: WindowsModule,
     sessions: Mutex<HashMap<String, Session>>,
     targets: Mutex<HashMap<String, (String, Instant)>>,
+    tickets: Mutex<HashMap<String, Ticket>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,20 +138,36 @@ fn is_repository_path(lower: &str) -> bool {
 }
 
 impl Proxy {
-    pub fn new(qrs: Arc<QrsState>, qrs_router: Router, forms_users: Vec<FormsUser>) -> Arc<Proxy> {
+    pub fn new(
+        qrs: Arc<QrsState>,
+        qrs_router: Router,
+        users: Vec<DirectoryUser>,
+        windows: WindowsConfig,
+    ) -> Arc<Proxy> {
         Arc::new(Proxy {
             qrs,
             qrs_router,
-            forms_users,
-            windows: WindowsAcceptor::default(),
+            windows: WindowsModule::new(windows, users.clone()),
+            users,
             sessions: Mutex::new(HashMap::new()),
             targets: Mutex::new(HashMap::new()),
+            tickets: Mutex::new(HashMap::new()),
         })
     }
 
     /// The axum app of the proxy listener.
     pub fn router(self: &Arc<Proxy>) -> Router {
         Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// The axum app of the Windows authentication module listener.
+    pub fn windows_router(self: &Arc<Proxy>) -> Router {
+        windows::module_router(self)
+    }
+
+    /// What the Windows authentication module counted.
+    pub fn windows_stats(&self) -> Arc<WindowsStats> {
+        self.windows.stats()
     }
 
     /// The virtual proxy serving `path` and the rest of the path after its prefix.
@@ -255,9 +285,54 @@ impl Proxy {
         (at.elapsed() <= TARGET_TTL).then_some(target)
     }
 
+    fn has_target(&self, id: &str) -> bool {
+        lock(&self.targets)
+            .get(id)
+            .is_some_and(|(_, at)| at.elapsed() <= TARGET_TTL)
+    }
+
+    /// The prefix of the virtual proxy serving an absolute `target` URL.
+    fn prefix_of(&self, target: &str) -> String {
+        let path = target
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("/");
+        let path = path.split('?').next().unwrap_or(path);
+        self.route(path)
+            .map(|(vp, _)| vp.prefix)
+            .unwrap_or_default()
+    }
+
+    /// A one-time ticket for `identity` on the virtual proxy `prefix`.
+    fn issue_ticket(&self, prefix: String, identity: Identity) -> String {
+        let ticket = uuid::Uuid::new_v4().simple().to_string();
+        let mut tickets = lock(&self.tickets);
+        tickets.retain(|_, t| t.issued.elapsed() <= TICKET_TTL);
+        if tickets.len() >= MAX_ENTRIES / 10 {
+            tickets.clear();
+        }
+        tickets.insert(
+            ticket.clone(),
+            Ticket {
+                prefix,
+                identity,
+                issued: Instant::now(),
+            },
+        );
+        ticket
+    }
+
+    /// The identity of a ticket, once, on the virtual proxy it was issued for.
+    fn redeem_ticket(&self, vp: &VirtualProxy, ticket: &str) -> Option<Identity> {
+        let mut tickets = lock(&self.tickets);
+        let t = tickets.remove(ticket)?;
+        (t.issued.elapsed() <= TICKET_TTL && t.prefix.eq_ignore_ascii_case(&vp.prefix))
+            .then_some(t.identity)
+    }
+
     fn check_forms_user(&self, username: &str, password: &str) -> Option<Identity> {
         let (dir, id) = username.split_once('\\')?;
-        let user = self.forms_users.iter().find(|u| {
+        let user = self.users.iter().find(|u| {
             u.identity.user_directory.eq_ignore_ascii_case(dir)
                 && u.identity.user_id.eq_ignore_ascii_case(id)
         })?;
@@ -315,18 +390,18 @@ impl Proxy {
         match &vp.auth {
             ProxyAuth::Jwt { .. } => self.authenticate_jwt(vp, req),
             ProxyAuth::Ticket { windows_pattern } => {
+                if let Some(identity) = query_value(req.uri(), windows::TICKET_PARAMETER)
+                    .and_then(|ticket| self.redeem_ticket(vp, &ticket))
+                {
+                    return Ok(self.new_session(vp, identity));
+                }
                 let user_agent = req
                     .headers()
                     .get(header::USER_AGENT)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 if windows::user_agent_matches(user_agent, windows_pattern) {
-                    match self.windows.accept(req.headers()) {
-                        WindowsOutcome::Authenticated(identity) => {
-                            Ok(self.new_session(vp, identity))
-                        }
-                        WindowsOutcome::Challenge(resp) => Err(resp),
-                    }
+                    Err(windows::redirect_to_module(self, vp, req))
                 } else {
                     let target = req.uri().path_and_query().map_or_else(
                         || req.uri().path().to_string(),
@@ -346,7 +421,13 @@ impl Proxy {
         vp: &VirtualProxy,
         identity: Identity,
     ) -> Response {
-        let path_and_query = match req.uri().query() {
+        // The ticket was for the proxy; the repository never sees it.
+        let query = req
+            .uri()
+            .query()
+            .map(without_ticket)
+            .filter(|q| !q.is_empty());
+        let path_and_query = match query {
             Some(q) => format!("{rest}?{q}"),
             None => rest.to_string(),
         };
@@ -414,6 +495,26 @@ fn prefix_path(vp: &VirtualProxy) -> String {
     } else {
         format!("/{}/", vp.prefix)
     }
+}
+
+/// The value of a query parameter (name compared without case), percent-decoded.
+fn query_value(uri: &Uri, name: &str) -> Option<String> {
+    forms::parse_urlencoded(uri.query()?)
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// A query string without its `qlikTicket` parameter (the rest kept byte for byte).
+fn without_ticket(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            !name.eq_ignore_ascii_case(windows::TICKET_PARAMETER)
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -527,7 +628,14 @@ mod tests {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Reply {
-        let mut builder = axum::http::Request::builder().method(method).uri(uri);
+        // Every request of a test runs on one "connection".
+        thread_local! {
+            static SLOT: crate::server::ConnectionSlot = crate::server::ConnectionSlot::default();
+        }
+        let mut builder = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .extension(SLOT.with(Clone::clone));
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
@@ -556,6 +664,9 @@ mod tests {
         _dir: tempfile::TempDir,
         pki: crate::pki::Pki,
         app: Router,
+        /// The Windows authentication module.
+        module: Router,
+        proxy: Arc<Proxy>,
     }
 
     const FORMS_PASSWORD: &str = "s3cret pass&word";
@@ -602,13 +713,20 @@ mod tests {
             virtual_proxies: proxies,
         })
         .unwrap();
-        let users = vec![FormsUser {
+        let users = vec![DirectoryUser {
             identity: Identity::new("SANDBOX", "admin"),
             password: FORMS_PASSWORD.into(),
         }];
-        let proxy = Proxy::new(qrs, echo_router(), users);
+        let windows = WindowsConfig {
+            module_port: 4244,
+            server_cert_der: crate::pki::first_certificate_der(&pki.server_cert).unwrap(),
+            require_channel_binding: false,
+        };
+        let proxy = Proxy::new(qrs, echo_router(), users, windows);
         Fixture {
             app: proxy.router(),
+            module: proxy.windows_router(),
+            proxy,
             _dir: dir,
             pki,
         }
@@ -666,27 +784,38 @@ mod tests {
         assert!(r.body.contains("not valid yet"), "{}", r.body);
     }
 
-    #[tokio::test]
-    async fn the_default_proxy_challenges_windows_agents_and_sends_others_to_the_login_page() {
-        let f = fixture();
-        let r = call(&f.app, "/qrs/about", &[("user-agent", WINDOWS_UA)]).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        let offered: Vec<&str> = r
-            .headers
+    fn offered(r: &Reply) -> Vec<&str> {
+        r.headers
             .get_all(header::WWW_AUTHENTICATE)
             .iter()
             .map(|v| v.to_str().unwrap())
-            .collect();
-        assert_eq!(offered, ["Negotiate", "NTLM"]);
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_default_proxy_sends_windows_agents_to_the_module_and_others_to_the_login_page() {
+        let f = fixture();
+        let ua = ("user-agent", WINDOWS_UA);
+        let host = ("host", "qlik.example.com");
+        let r = call(&f.app, "/qrs/about?xrfkey=abc", &[ua, host]).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+        let location = r.header("location").to_string();
+        assert!(
+            location.starts_with("https://qlik.example.com:4244/windows_authentication/?targetId="),
+            "{location}"
+        );
         assert!(r.headers.get(header::SET_COOKIE).is_none());
-        // An export's downloadPath has no prefix: through a proxy it lands here too.
-        let r = call(
-            &f.app,
-            "/tempcontent/x/y.qvf",
-            &[("user-agent", WINDOWS_UA)],
-        )
-        .await;
+        // The module challenges with both schemes.
+        let module_path = location.trim_start_matches("https://qlik.example.com:4244");
+        let r = call(&f.module, module_path, &[ua]).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(offered(&r), ["Negotiate", "NTLM"]);
+        // An unknown target is refused.
+        let r = call(&f.module, "/windows_authentication/?targetId=nope", &[ua]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        // An export's downloadPath has no prefix: through a proxy it lands here too.
+        let r = call(&f.app, "/tempcontent/x/y.qvf", &[ua, host]).await;
+        assert_eq!(r.status, StatusCode::FOUND);
         // Other agents get the forms login, at the default proxy's own login module.
         let r = call(&f.app, "/hub/", &[("user-agent", "curl/8.5.0")]).await;
         assert_eq!(r.status, StatusCode::FOUND);
@@ -695,6 +824,84 @@ mod tests {
                 .starts_with("/internal_forms_authentication/?targetId="),
             "{}",
             r.header("location")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ntlm_login_ends_in_a_ticket_the_proxy_redeems_once_for_a_session() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let f = fixture();
+        let ua = ("user-agent", WINDOWS_UA);
+        let host = ("host", "qlik.example.com");
+        let r = call(&f.app, "/qrs/about?xrfkey=abc", &[ua, host]).await;
+        let module_path = r
+            .header("location")
+            .trim_start_matches("https://qlik.example.com:4244")
+            .to_string();
+        let mut client = ntlm::test_client::Client::new(
+            "admin",
+            "sandbox",
+            FORMS_PASSWORD,
+            Some(&crate::pki::first_certificate_der(&f.pki.server_cert).unwrap()),
+        );
+        let negotiate = format!("Negotiate {}", b64.encode(client.step(None)));
+        let r = call(
+            &f.module,
+            &module_path,
+            &[ua, ("authorization", &negotiate)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let challenge = offered(&r)[0]
+            .strip_prefix("Negotiate ")
+            .unwrap()
+            .to_string();
+        let authenticate = client.step(Some(b64.decode(challenge).unwrap()));
+        let authenticate = format!("NTLM {}", b64.encode(authenticate));
+        let r = call(
+            &f.module,
+            &module_path,
+            &[ua, ("authorization", &authenticate)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+        let back = r.header("location").to_string();
+        let back = back.trim_start_matches("https://qlik.example.com");
+        assert!(
+            back.starts_with("/qrs/about?xrfkey=abc&qlikTicket="),
+            "{back}"
+        );
+        // The proxy redeems the ticket: a session, and the repository never sees the ticket.
+        let r = call(&f.app, back, &[ua, host]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body, "SANDBOX\\admin /qrs/about?xrfkey=abc []");
+        let cookie = r.cookie();
+        assert!(cookie.starts_with("X-Qlik-Session="), "{cookie}");
+        let r = call(&f.app, "/qrs/app", &[ua, ("cookie", &cookie)]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        // Once only.
+        let r = call(&f.app, back, &[ua, host]).await;
+        assert_eq!(r.status, StatusCode::FOUND);
+        assert_eq!(
+            f.proxy
+                .windows_stats()
+                .logins
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        // The module's refusals carry both schemes and say why.
+        let r = call(
+            &f.module,
+            &module_path,
+            &[ua, ("authorization", &authenticate)],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "the target was used: {}",
+            r.body
         );
     }
 

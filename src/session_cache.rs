@@ -1,6 +1,7 @@
-//! QEM session ids cached per context (0600 files in the cache dir), so consecutive runs reuse a
-//! live session instead of logging in each time. QEM expires a session 5 minutes after its last
-//! request; a stale id is detected by the server (`INVALID_SESSION_ID`) and replaced.
+//! Server sessions cached per context (0600 files in the cache dir), so consecutive runs reuse a
+//! live session instead of logging in each time: QEM session ids (QEM expires a session 5 minutes
+//! after its last request) and the QSEoW proxy's session cookie of Windows logins (30 minutes
+//! idle by default). A stale session is detected by the server and replaced by a new login.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +13,30 @@ use crate::storage::{self, Sensitivity};
 pub struct CachedSession {
     /// Server URL the session belongs to (a context pointed elsewhere must not reuse it).
     pub server: String,
+    /// The QEM session id, or the proxy's session cookie (`name=value`).
     pub session_id: String,
     /// Unix seconds of the last successful use.
     pub last_used: u64,
+}
+
+/// Which server's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// QEM session ids.
+    Qem,
+    /// QSEoW proxy session cookies of Windows (NTLM) logins.
+    QseowProxy,
+}
+
+impl SessionKind {
+    pub const ALL: [SessionKind; 2] = [SessionKind::Qem, SessionKind::QseowProxy];
+
+    fn dir_name(self) -> &'static str {
+        match self {
+            SessionKind::Qem => "qem-sessions",
+            SessionKind::QseowProxy => "qseow-sessions",
+        }
+    }
 }
 
 /// The cache directory's session files; without a directory nothing is cached.
@@ -24,10 +46,10 @@ pub struct SessionCache {
 }
 
 impl SessionCache {
-    /// Sessions under `<cache_dir>/qem-sessions/`.
-    pub fn new(cache_dir: Option<&Path>) -> SessionCache {
+    /// Sessions of `kind` under `<cache_dir>/<kind>-sessions/`.
+    pub fn new(cache_dir: Option<&Path>, kind: SessionKind) -> SessionCache {
         SessionCache {
-            dir: cache_dir.map(|d| d.join("qem-sessions")),
+            dir: cache_dir.map(|d| d.join(kind.dir_name())),
         }
     }
 
@@ -51,7 +73,7 @@ impl SessionCache {
         if let Ok(text) = serde_json::to_vec(session) {
             // A cache: failing to write it only costs a login next time.
             if let Err(e) = storage::atomic_write(&path, &text, Sensitivity::Secret) {
-                tracing::debug!("could not cache the QEM session: {e}");
+                tracing::debug!("could not cache the session: {e}");
             }
         }
     }
