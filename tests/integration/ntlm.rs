@@ -120,7 +120,7 @@ fn one_handshake_serves_a_thousand_concurrent_requests() {
     }
     assert_eq!(answers.len(), 1000);
     assert_eq!(client.login_count(), 1);
-    assert_eq!(sb.stat_reaching("windows_logins", 1), 1);
+    assert_eq!(sb.stat_reaching("/windows/logins", 1), 1);
 }
 
 #[test]
@@ -128,13 +128,13 @@ fn the_session_cookie_is_cached_for_the_next_runs_and_replaced_when_it_ends() {
     let sb = Sandbox::start(&[]);
     let env = ntlm_env(&sb);
     env.ok(&["qrs", "app", "ls"]);
-    assert_eq!(sb.stat_reaching("windows_logins", 1), 1);
+    assert_eq!(sb.stat_reaching("/windows/logins", 1), 1);
     // The next runs reuse the cached cookie (0600): no handshake at all.
     for _ in 0..3 {
         env.ok(&["qrs", "about"]);
     }
     std::thread::sleep(Duration::from_millis(700));
-    assert_eq!(sb.stat_reaching("windows_logins", 1), 1);
+    assert_eq!(sb.stat_reaching("/windows/logins", 1), 1);
     let cache = env.config_dir().join("cache/qseow-sessions");
     let files: Vec<_> = std::fs::read_dir(&cache)
         .unwrap_or_else(|e| panic!("{}: {e}", cache.display()))
@@ -156,7 +156,7 @@ fn the_session_cookie_is_cached_for_the_next_runs_and_replaced_when_it_ends() {
     sb.create_context(&env2, "ntlm", Login::QseowNtlm);
     copy_dir(&cache, &env2.config_dir().join("cache/qseow-sessions"));
     env2.ok(&["--context", "ntlm", "qrs", "about"]);
-    assert_eq!(sb.stat_reaching("windows_logins", 1), 1);
+    assert_eq!(sb.stat_reaching("/windows/logins", 1), 1);
     // `context rm` forgets the cached session.
     env2.ok(&["context", "rm", "ntlm"]);
     let left = std::fs::read_dir(env2.config_dir().join("cache/qseow-sessions"))
@@ -233,7 +233,7 @@ fn the_password_can_come_from_the_environment_and_channel_binding_is_sent() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(sb.stat_reaching("windows_logins", 2), 2);
+    assert_eq!(sb.stat_reaching("/windows/logins", 2), 2);
     // The inferred auth kind: a QSEoW context with a user and a password is Windows auth.
     env.ok_stdin(
         &[
@@ -516,7 +516,7 @@ fn requests_ntlm_logs_in_to_the_sandbox_and_lists_apps() {
         stdout.contains("wrong password refused: HTTP 401"),
         "{stdout}"
     );
-    assert_eq!(sb.stat_reaching("windows_logins", 1), 1);
+    assert_eq!(sb.stat_reaching("/windows/logins", 1), 1);
     // And the walkthrough's context command from the discovery document works as printed.
     let env = TestEnv::new();
     let command = sb.doc["contexts"]

@@ -384,15 +384,16 @@ impl Sandbox {
         env
     }
 
-    /// A counter of `stats.json` once it equals `expected` (the sandbox writes the file within
-    /// half a second of a change); the last value seen after 10 s otherwise.
-    pub fn stat_reaching(&self, name: &str, expected: u64) -> u64 {
+    /// A counter of `stats.json` (by JSON pointer, `/windows/logins`) once it equals `expected`
+    /// (the sandbox writes the file within half a second of a change); the last value seen
+    /// after 10 s otherwise.
+    pub fn stat_reaching(&self, pointer: &str, expected: u64) -> u64 {
         let started = Instant::now();
         loop {
             let value = std::fs::read_to_string(self.state_dir.join("stats.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|v| v[name].as_u64())
+                .and_then(|v| v.pointer(pointer).and_then(Value::as_u64))
                 .unwrap_or(0);
             if value == expected || started.elapsed() > Duration::from_secs(10) {
                 return value;
