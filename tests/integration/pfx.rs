@@ -128,6 +128,9 @@ fn legacy_and_modern_pfx_files_log_in_to_the_certificate_port() {
     let credentials = std::fs::read_to_string(site.env.config_dir().join("credentials.toml"))
         .expect("credentials.toml");
     assert!(credentials.contains("cert-password"), "{credentials}");
+    let shown = site.env.ok(&["context", "get", "modern", "--json"]);
+    assert!(shown.contains("\"cert-password\": \"****\""), "{shown}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
 }
 
 #[test]

@@ -105,6 +105,9 @@ fn masked_view(name: &str, context: &Context, secrets: &Secrets, current: bool) 
     if secrets.password.is_some() {
         map.insert("password".into(), json!("****"));
     }
+    if secrets.cert_password.is_some() {
+        map.insert("cert-password".into(), json!("****"));
+    }
     if let Some(c) = &secrets.cookie {
         let cookie_name = c.split('=').next().unwrap_or("cookie");
         map.insert("cookie".into(), json!(format!("{cookie_name}=****")));
