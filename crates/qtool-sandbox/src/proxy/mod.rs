@@ -8,8 +8,9 @@
 //! authentication challenge), [`personal`] (`/qps/user`, `/qps/csrftoken`).
 //!
 //! What a virtual proxy serves after its prefix (paths compared without case, as QSEoW does):
-//! `/qrs/...` and `/tempcontent/...` (to the repository), `/qps/user`, `/qps/csrftoken` and,
-//! on "Ticket" proxies, `/internal_forms_authentication/`. A request without a session is
+//! `/qrs/...` and `/tempcontent/...` (to the repository), `/app/...` WebSocket upgrades (to the
+//! engine), `/qps/user`, `/qps/csrftoken` and, on "Ticket" proxies,
+//! `/internal_forms_authentication/`. A request without a session is
 //! authenticated by the proxy's method: a JWT bearer (else `401`), or for "Ticket" proxies
 //! Windows authentication when the User-Agent contains the proxy's pattern (`401` with
 //! `WWW-Authenticate: Negotiate` and `NTLM`) and the forms login redirect otherwise.
@@ -33,6 +34,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use tower::ServiceExt;
 
+use super::engine::{self, Engine};
 use super::identity::Identity;
 use super::qrs::{ProxyAuth, QrsState, VirtualProxy};
 use super::server::plain;
@@ -80,6 +82,7 @@ pub struct Authenticated {
 pub struct Proxy {
     qrs: Arc<QrsState>,
     qrs_router: Router,
+    engine: Arc<Engine>,
     forms_users: Vec<FormsUser>,
     windows: WindowsAcceptor,
     sessions: Mutex<HashMap<String, Session>>,
@@ -102,6 +105,8 @@ enum ProxyPath {
     CsrfToken,
     /// `/qrs/...`, `/tempcontent/...`
     Repository,
+    /// `/app/...`: an engine WebSocket
+    Engine,
     Unknown,
 }
 
@@ -113,6 +118,7 @@ impl ProxyPath {
             "/qps/user" => ProxyPath::PersonalUser,
             "/qps/csrftoken" => ProxyPath::CsrfToken,
             _ if is_repository_path(&lower) => ProxyPath::Repository,
+            _ if engine::is_app_path(&lower) => ProxyPath::Engine,
             _ => ProxyPath::Unknown,
         }
     }
@@ -124,10 +130,16 @@ fn is_repository_path(lower: &str) -> bool {
 }
 
 impl Proxy {
-    pub fn new(qrs: Arc<QrsState>, qrs_router: Router, forms_users: Vec<FormsUser>) -> Arc<Proxy> {
+    pub fn new(
+        qrs: Arc<QrsState>,
+        qrs_router: Router,
+        engine: Arc<Engine>,
+        forms_users: Vec<FormsUser>,
+    ) -> Arc<Proxy> {
         Arc::new(Proxy {
             qrs,
             qrs_router,
+            engine,
             forms_users,
             windows: WindowsAcceptor::default(),
             sessions: Mutex::new(HashMap::new()),
@@ -369,6 +381,45 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Hand an authenticated WebSocket upgrade on `/app/...` to the engine.
+    fn engine_upgrade(
+        &self,
+        req: Request,
+        rest: &str,
+        vp: &VirtualProxy,
+        identity: Identity,
+    ) -> Response {
+        let logout_uri = format!(
+            "{}{}qps/user",
+            engine::origin_of(req.headers()),
+            prefix_path(vp)
+        );
+        let via = engine::Via::Proxy {
+            prefix: vp.prefix.clone(),
+            logout_uri,
+        };
+        engine::upgrade(&self.engine, req, rest, identity, via)
+    }
+}
+
+/// A socket cannot follow the forms login redirect: the proxy accepts the upgrade and tells the
+/// client where to log in instead (`OnAuthenticationInformation`).
+fn engine_login_required(req: Request, redirect: Response) -> Response {
+    let location = redirect
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match location {
+        Some(location) if req.headers().contains_key(header::UPGRADE) => {
+            let login = format!("{}{location}", engine::origin_of(req.headers()));
+            engine::login_required(req, login)
+        }
+        _ => redirect,
+    }
+}
+
 async fn handle(State(proxy): State<Arc<Proxy>>, req: Request) -> Response {
     let Some((vp, rest)) = proxy.route(req.uri().path()) else {
         return plain(
@@ -386,6 +437,9 @@ async fn handle(State(proxy): State<Arc<Proxy>>, req: Request) -> Response {
     }
     let session = match proxy.authenticate(&vp, &req) {
         Ok(s) => s,
+        Err(resp) if path == ProxyPath::Engine && resp.status() == StatusCode::FOUND => {
+            return engine_login_required(req, resp);
+        }
         Err(resp) => return resp,
     };
     let set_cookie = session.set_cookie.clone();
@@ -395,10 +449,11 @@ async fn handle(State(proxy): State<Arc<Proxy>>, req: Request) -> Response {
                 .forward(req, &rest, &vp, session.identity.clone())
                 .await
         }
+        ProxyPath::Engine => proxy.engine_upgrade(req, &rest, &vp, session.identity.clone()),
         ProxyPath::CsrfToken => personal::csrf_token(req.method(), &session),
         _ => plain(
             StatusCode::NOT_FOUND,
-            "the sandbox proxy serves /qrs, /tempcontent and /qps only\n",
+            "the sandbox proxy serves /qrs, /tempcontent, /app (engine) and /qps only\n",
         ),
     };
     if let Some(cookie) = set_cookie {
@@ -599,6 +654,7 @@ mod tests {
             data_dir: dir.path().join("apps"),
             seed_apps: 0,
             seed_tasks: 0,
+            seed_objects: 0,
             virtual_proxies: proxies,
         })
         .unwrap();
@@ -606,7 +662,8 @@ mod tests {
             identity: Identity::new("SANDBOX", "admin"),
             password: FORMS_PASSWORD.into(),
         }];
-        let proxy = Proxy::new(qrs, echo_router(), users);
+        let engine = Engine::new(qrs.clone(), Arc::new(crate::faults::Faults::none()));
+        let proxy = Proxy::new(qrs, echo_router(), engine, users);
         Fixture {
             app: proxy.router(),
             _dir: dir,
