@@ -29,6 +29,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub cert_listen: SocketAddr,
 
+    /// Address of the engine's certificate port (QIX WebSockets with mutual TLS, like port 4747).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub engine_listen: SocketAddr,
+
     /// Address of the Qlik Enterprise Manager API.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub qem_listen: SocketAddr,
@@ -59,7 +63,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration_arg, default_value = "300s")]
     pub session_ttl: Duration,
 
-    /// Seed for a fresh state: apps=N,tasks=M[,qem-tasks=K] (qem-tasks defaults to tasks).
+    /// Seed for a fresh state: apps=N,tasks=M[,qem-tasks=K][,objects=O]: qem-tasks defaults to
+    /// tasks; objects is the number of sheets and charts in each seeded app (default 12).
     #[arg(long, value_name = "SPEC", default_value = "apps=3,tasks=3")]
     pub seed: Seed,
 
@@ -74,6 +79,7 @@ impl SandboxArgs {
         Config {
             listen: self.listen,
             cert_listen: self.cert_listen,
+            engine_listen: self.engine_listen,
             qem_listen: self.qem_listen,
             allow_remote: self.allow_remote,
             state_dir: self.state_dir,
@@ -106,6 +112,7 @@ pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
         let flag = match listener {
             Listener::Proxy => "--listen",
             Listener::CertificatePort => "--cert-listen",
+            Listener::EnginePort => "--engine-listen",
             Listener::Qem => "--qem-listen",
         };
         return Err(
@@ -118,9 +125,10 @@ pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
     app.printer.line(sandbox.discovery_text())?;
     let endpoints = sandbox.endpoints();
     status(&format!(
-        "sandbox ready: QSEoW proxy {}, certificate port {}, QEM {}; Ctrl-C to stop",
+        "sandbox ready: QSEoW proxy {}, certificate port {}, engine {}, QEM {}; Ctrl-C to stop",
         endpoints.proxy_url(),
         endpoints.cert_url(),
+        endpoints.engine_url(),
         endpoints.qem_url()
     ));
     sandbox.wait_for_stop_signal();
