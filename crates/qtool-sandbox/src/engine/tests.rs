@@ -120,47 +120,72 @@ impl Harness {
     }
 
     async fn open_socket(&self, path: &str, user: &str) -> Option<Client> {
-        let (_, pki) = pki();
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(pki.ca_cert.as_bytes()) {
-            roots.add(c.unwrap()).unwrap();
-        }
+        open_socket(self.addr, path, true, &[("X-Qlik-User", user)])
+            .await
+            .ok()
+    }
+}
+
+/// A WebSocket to `addr` (with the sandbox's client certificate when `client_cert`); the
+/// refused upgrade's HTTP answer otherwise.
+async fn open_socket(
+    addr: SocketAddr,
+    path: &str,
+    client_cert: bool,
+    headers: &[(&str, &str)],
+) -> Result<Client, Option<tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>>>> {
+    let (_, pki) = pki();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pki.ca_cert.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let config = if client_cert {
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_file_iter(&pki.paths.client_cert)
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
         let key = PrivateKeyDer::from_pem_file(&pki.paths.client_key).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(certs, key)
+        builder.with_client_auth_cert(certs, key).unwrap()
+    } else {
+        builder.with_no_client_auth()
+    };
+    let tcp = TcpStream::connect(addr).await.map_err(|_| None)?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map_err(|_| None)?;
+    let mut request = format!("wss://localhost:{}{path}", addr.port())
+        .into_client_request()
         .unwrap();
-        let tcp = TcpStream::connect(self.addr).await.ok()?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .ok()?;
-        let mut request = format!("wss://localhost:{}{path}", self.addr.port())
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("X-Qlik-User", user.parse().unwrap());
-        let (ws, _) = tokio_tungstenite::client_async(request, tls).await.ok()?;
-        let mut client = Client {
-            ws,
-            next: 1,
-            notifications: Vec::new(),
-            news: Vec::new(),
-            early: HashMap::new(),
-            classes: HashMap::new(),
-        };
-        client.classes.insert(-1, Class::Global);
-        Some(client)
+    for (k, v) in headers {
+        request.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    match tokio_tungstenite::client_async(request, tls).await {
+        Ok((ws, response)) => {
+            let mut client = Client {
+                ws,
+                next: 1,
+                notifications: Vec::new(),
+                news: Vec::new(),
+                early: HashMap::new(),
+                classes: HashMap::new(),
+                upgrade: response,
+            };
+            client.classes.insert(-1, Class::Global);
+            Ok(client)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(Some(*response)),
+        Err(_) => Err(None),
     }
 }
 
@@ -176,6 +201,8 @@ struct Client {
     early: HashMap<i64, Value>,
     /// Handle → class, from the handles the engine gave out.
     classes: HashMap<i64, Class>,
+    /// The 101 answer.
+    upgrade: tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>>,
 }
 
 fn class_named(name: &str) -> Option<Class> {
@@ -961,4 +988,385 @@ async fn injected_faults_drop_sockets_without_a_close_frame() {
         "a request at a fault rate of 0.5 drops the socket within 100 requests"
     );
     assert!(h.engine.faults.injected() > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// behind the virtual proxies
+
+struct ProxySite {
+    _dir: tempfile::TempDir,
+    qrs: Arc<QrsState>,
+    addr: SocketAddr,
+    _stop: watch::Sender<bool>,
+}
+
+const FORMS_PASSWORD: &str = "forms-secret";
+
+async fn start_proxy() -> ProxySite {
+    use crate::proxy::{FormsUser, Proxy};
+    use crate::qrs::{ProxyAuth, VirtualProxy};
+    let (_, pki) = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let qrs = QrsState::new(QrsConfig {
+        data_dir: dir.path().join("apps"),
+        seed_apps: 1,
+        seed_tasks: 0,
+        seed_objects: 3,
+        virtual_proxies: vec![
+            VirtualProxy {
+                prefix: "jwt".into(),
+                description: "JWT".into(),
+                session_cookie_name: "X-Qlik-Session-jwt".into(),
+                auth: ProxyAuth::Jwt {
+                    jwt_certificate: pki.jwt_cert.clone(),
+                    jwt_audience: "engine-test".into(),
+                    userid_attribute: "userid".into(),
+                    userdirectory_attribute: "userdirectory".into(),
+                },
+            },
+            VirtualProxy {
+                prefix: "form".into(),
+                description: "Forms".into(),
+                session_cookie_name: "X-Qlik-Session-form".into(),
+                auth: ProxyAuth::Forms,
+            },
+        ],
+    })
+    .unwrap();
+    let faults = Arc::new(Faults::none());
+    let engine = Engine::new(qrs.clone(), faults.clone());
+    let users = vec![FormsUser {
+        identity: crate::identity::Identity::new("SANDBOX", "admin"),
+        password: FORMS_PASSWORD.into(),
+    }];
+    let proxy = Proxy::new(qrs.clone(), crate::qrs::router(qrs.clone()), engine, users);
+    let acceptor =
+        server::tls_acceptor(&pki.server_cert, &pki.server_key, ClientAuth::None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = watch::channel(false);
+    tokio::spawn(server::serve(
+        "proxy",
+        listener,
+        acceptor,
+        proxy.router(),
+        faults,
+        rx,
+    ));
+    ProxySite {
+        _dir: dir,
+        qrs,
+        addr,
+        _stop: stop,
+    }
+}
+
+fn jwt(user: &str) -> String {
+    let (_, pki) = pki();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pki.jwt_private_key.as_bytes()).unwrap();
+    let claims = json!({"userid": user, "userdirectory": "SANDBOX", "aud": "engine-test",
+                        "exp": jsonwebtoken::get_current_timestamp() + 300});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .unwrap()
+}
+
+fn set_cookie(c: &Client) -> String {
+    let v = c
+        .upgrade
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    v.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_proxy_bearer_then_session_cookie_and_401_without_either() {
+    let site = start_proxy().await;
+    let app = site.qrs.read().all("app")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bearer = format!("Bearer {}", jwt("alice"));
+    let mut c = open_socket(
+        site.addr,
+        &format!("/jwt/app/{app}"),
+        false,
+        &[("Authorization", &bearer)],
+    )
+    .await
+    .unwrap_or_else(|_| panic!("upgrade"));
+    let cookie = set_cookie(&c);
+    assert!(cookie.starts_with("X-Qlik-Session-jwt="), "{cookie}");
+    assert_eq!(c.frame().await.unwrap()["method"], "OnConnected");
+    c.open(&app).await;
+    let info = c
+        .notifications
+        .iter()
+        .find(|n| n["method"] == "OnAuthenticationInformation")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        info["params"],
+        json!({"userId": "alice", "userDirectory": "SANDBOX", "mustAuthenticate": false,
+               "logoutUri": format!("https://localhost:{}/jwt/qps/user", site.addr.port())})
+    );
+    // The session cookie alone lets a second socket in; same user and URL: the same session.
+    let mut again = open_socket(
+        site.addr,
+        &format!("/jwt/app/{app}"),
+        false,
+        &[("Cookie", &cookie)],
+    )
+    .await
+    .unwrap_or_else(|_| panic!("upgrade with the cookie"));
+    assert_eq!(
+        again.frame().await.unwrap()["params"]["qSessionState"],
+        "SESSION_ATTACHED"
+    );
+    assert_eq!(
+        again.ok(-1, "GetAuthenticatedUser", json!([])).await["qReturn"],
+        "UserDirectory=SANDBOX; UserId=alice"
+    );
+
+    let refused = open_socket(site.addr, &format!("/jwt/app/{app}"), false, &[]).await;
+    let Err(Some(response)) = refused else {
+        panic!("a JWT proxy refuses an upgrade without a token")
+    };
+    assert_eq!(response.status(), 401);
+    let bad = open_socket(
+        site.addr,
+        &format!("/jwt/app/{app}"),
+        false,
+        &[("Authorization", "Bearer x.y.z")],
+    )
+    .await;
+    assert!(matches!(bad, Err(Some(r)) if r.status() == 401));
+    let plain_get = open_socket(
+        site.addr,
+        "/jwt/elsewhere",
+        false,
+        &[("Authorization", &bearer)],
+    )
+    .await;
+    assert!(matches!(plain_get, Err(Some(r)) if r.status() == 404));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_proxy_tells_a_socket_without_session_where_to_log_in() {
+    let site = start_proxy().await;
+    let app = site.qrs.read().all("app")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = open_socket(site.addr, &format!("/form/app/{app}"), false, &[])
+        .await
+        .unwrap_or_else(|_| panic!("the forms proxy accepts the upgrade"));
+    c.request(-1, "OpenDoc", json!([app])).await;
+    let notice = c.frame().await.unwrap();
+    assert_eq!(notice["method"], "OnAuthenticationInformation");
+    assert_eq!(notice["params"]["mustAuthenticate"], true);
+    let login = notice["params"]["loginUri"].as_str().unwrap();
+    assert!(
+        login.starts_with(&format!(
+            "https://localhost:{}/form/form/?targetId=",
+            site.addr.port()
+        )),
+        "{login}"
+    );
+    assert!(c.frame().await.is_none(), "then the socket closes");
+
+    // Log in through the form, then the cookie opens the engine.
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!(
+            "https://127.0.0.1:{}/form/form/?xrfkey=0123456789abcdef",
+            site.addr.port()
+        ))
+        .header("X-Qlik-Xrfkey", "0123456789abcdef")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("username=SANDBOX%5Cadmin&pwd={FORMS_PASSWORD}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut c = open_socket(
+        site.addr,
+        &format!("/form/app/{app}"),
+        false,
+        &[("Cookie", &cookie)],
+    )
+    .await
+    .unwrap_or_else(|_| panic!("upgrade with the forms cookie"));
+    c.open(&app).await;
+    assert!(
+        c.ok(1, "GetScript", json!([])).await["qScript"]
+            .as_str()
+            .unwrap()
+            .contains("LOAD")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// one app model with the repository
+
+/// Upload `bytes` through the QRS emulator (as `qtool qrs app import` does); the new app's id.
+async fn upload(qrs: &Arc<QrsState>, name: &str, bytes: Vec<u8>) -> String {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "/qrs/app/upload?name={name}&xrfkey=0123456789abcdef"
+        ))
+        .header("X-Qlik-Xrfkey", "0123456789abcdef")
+        .header("Content-Type", "application/vnd.qlik.sense.app")
+        .body(axum::body::Body::from(bytes))
+        .unwrap();
+    req.extensions_mut()
+        .insert(crate::identity::Identity::new("SANDBOX", "admin"));
+    let resp = crate::qrs::router(qrs.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    serde_json::from_slice::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_apps_open_and_created_apps_reach_the_repository() {
+    let h = start(1).await;
+    // A sandbox .qvf (what an export downloads) opens with its content...
+    let seeded = h.app_ids()[0].clone();
+    let bytes = std::fs::read(
+        crate::qrs::apps::ensure_file(&h.qrs, &seeded)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let copy = upload(&h.qrs, "Uploaded", bytes).await;
+    let mut c = h.connect(&format!("/app/{copy}")).await;
+    c.open(&copy).await;
+    assert!(
+        c.ok(1, "GetScript", json!([])).await["qScript"]
+            .as_str()
+            .unwrap()
+            .contains("INLINE")
+    );
+    assert_eq!(
+        c.ok(1, "GetAppProperties", json!([])).await["qProp"]["qTitle"],
+        "Uploaded",
+        "the repository names the app"
+    );
+    // ...a QVF of another kind opens as a fresh app.
+    let foreign = upload(&h.qrs, "Foreign", b"not a sandbox app".to_vec()).await;
+    let mut f = h.connect(&format!("/app/{foreign}")).await;
+    f.open(&foreign).await;
+    assert_eq!(f.ok(1, "GetScript", json!([])).await["qScript"], "");
+    let infos = f.ok(1, "GetAllInfos", json!([])).await["qInfos"].clone();
+    assert_eq!(infos, json!([]));
+
+    // CreateApp makes a repository app owned by the caller, with a main section.
+    let mut g = h.connect("/app/").await;
+    let created = g
+        .ok(-1, "CreateApp", json!(["Made in the engine", "Start"]))
+        .await;
+    assert_eq!(created["qSuccess"], true);
+    let id = created["qAppId"].as_str().unwrap().to_string();
+    let entity = h.app_entity(&id);
+    assert_eq!(entity["name"], "Made in the engine");
+    assert!(entity["owner"].is_object());
+    g.open(&id).await;
+    assert!(
+        g.ok(1, "GetScript", json!([])).await["qScript"]
+            .as_str()
+            .unwrap()
+            .starts_with("///$tab Start\r\nSET ThousandSep")
+    );
+    assert_eq!(g.err(-1, "CreateApp", json!(["a/b"])).await["code"], 1001);
+
+    // A session app lives in memory only (its own session: `/app/` above has an app open).
+    let mut s = h.connect("/app/engineData/identity/session-app").await;
+    let r = s.ok(-1, "CreateSessionApp", json!([])).await;
+    assert!(
+        r["qSessionAppId"]
+            .as_str()
+            .unwrap()
+            .starts_with("SessionApp_")
+    );
+    assert_eq!(r["qReturn"]["qGenericId"], r["qSessionAppId"]);
+    s.ok(1, "SetScript", json!(["T: LOAD 1 AS a AUTOGENERATE 3;"]))
+        .await;
+    assert_eq!(s.ok(1, "DoReload", json!([])).await["qReturn"], true);
+    assert_eq!(s.err(1, "DoSave", json!([])).await["code"], 9009);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_data_mode_ttl_and_cancelled_reloads() {
+    let h = start(2).await;
+    let app = h.app_ids()[0].clone();
+    let mut a = h.connect(&format!("/app/{app}/ttl/30")).await;
+    let r = a.ok(-1, "OpenDoc", json!([app, "", "", "", true])).await;
+    assert_eq!(r["qReturn"]["qHandle"], 1);
+    assert_eq!(
+        a.ok(1, "GetAppLayout", json!([])).await["qLayout"]["qIsOpenedWithoutData"],
+        true
+    );
+    let mut b = h.connect(&format!("/app/{app}/identity/with-data")).await;
+    assert_eq!(
+        b.err(-1, "OpenDoc", json!([app])).await["code"],
+        1009,
+        "open without data elsewhere"
+    );
+    // The TTL keeps the session after its socket closed: a new socket attaches.
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = h.connect(&format!("/app/{app}/ttl/30")).await;
+    assert_eq!(
+        again.frame().await.unwrap()["params"]["qSessionState"],
+        "SESSION_ATTACHED"
+    );
+    assert_eq!(
+        again.ok(-1, "GetActiveDoc", json!([])).await["qReturn"]["qGenericId"],
+        app
+    );
+    drop(again);
+
+    // AbortRequest stops a reload: it answers "Request aborted" and loads nothing. (Another
+    // app: the first stays open without data while its TTL runs.)
+    let other = h.app_ids()[1].clone();
+    let mut c = h.connect(&format!("/app/{other}")).await;
+    c.open(&other).await;
+    h.engine.set_reload_pace(50.0);
+    let reload = c.request(1, "DoReload", json!([])).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.ok(-1, "AbortRequest", json!([reload])).await;
+    let answer = c.answer(reload).await;
+    assert_eq!(answer["error"]["code"], 15, "{answer}");
+    let p = c.ok(-1, "GetProgress", json!([reload])).await["qProgressData"].clone();
+    assert_eq!(p["qFinished"], true);
+    h.engine.set_reload_pace(0.02);
+    assert_eq!(
+        c.ok(1, "DoReload", json!([])).await["qReturn"],
+        true,
+        "a new reload runs after an aborted one"
+    );
 }
