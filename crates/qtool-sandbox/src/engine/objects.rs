@@ -234,7 +234,7 @@ pub fn create_object(call: &mut Call<'_>) -> Outcome {
         if object_exists(st, m, &id) {
             return Err(QixError::new(ErrorCode::AlreadyExists, id));
         }
-        let info = props["qInfo"].clone();
+        let info = props.get("qInfo").cloned().unwrap_or(Value::Null);
         m.objects.insert(Entity::new(props, &now()), None);
         m.modified = true;
         let ret = interface(st, Target::Object(id), &ty);
@@ -348,7 +348,7 @@ fn create_library(call: &mut Call<'_>, kind: Kind) -> Outcome {
         if lib.contains(&id) {
             return Err(QixError::new(ErrorCode::AlreadyExists, id));
         }
-        let info = props["qInfo"].clone();
+        let info = props.get("qInfo").cloned().unwrap_or(Value::Null);
         lib.insert(Entity::new(props, &now()));
         m.modified = true;
         let ret = interface(st, kind.target(&id), &ty);
@@ -828,7 +828,7 @@ pub fn create_child(call: &mut Call<'_>) -> Outcome {
         if object_exists(st, m, &id) {
             return Err(QixError::new(ErrorCode::AlreadyExists, id));
         }
-        let info = props["qInfo"].clone();
+        let info = props.get("qInfo").cloned().unwrap_or(Value::Null);
         let (tree, session_only) = tree_of(st, m, target.id()).ok_or_else(|| gone(&target))?;
         tree.insert(Entity::new(props, &now()), Some(target.id()));
         if !session_only {

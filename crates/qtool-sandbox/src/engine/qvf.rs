@@ -253,7 +253,8 @@ pub fn seeded_document(app: &SeedApp<'_>) -> AppDocument {
         "qHasSectionAccess": false, "description": app.description,
     }));
     doc.script = seeded_script(app.name);
-    let id = |kind: &str, n: usize| format!("{}-{kind}-{n}", &app.id[..app.id.len().min(8)]);
+    let prefix: String = app.id.chars().take(8).collect();
+    let id = |kind: &str, n: usize| format!("{prefix}-{kind}-{n}");
     let mut dates = HashMap::new();
     let mut date = |id: &str| {
         dates.insert(id.to_string(), (when.to_string(), when.to_string()));
@@ -347,7 +348,7 @@ fn seeded_objects(app: &SeedApp<'_>, doc: &AppDocument) -> (Vec<Value>, Vec<Stri
     ];
     let dim = |i: usize| doc.dimensions[i % doc.dimensions.len()]["qInfo"]["qId"].clone();
     let measure = |i: usize| doc.measures[i % doc.measures.len()]["qInfo"]["qId"].clone();
-    let prefix = &app.id[..app.id.len().min(8)];
+    let prefix: String = app.id.chars().take(8).collect();
     let mut out = Vec::new();
     let mut ids = Vec::new();
     let mut made = 0;

@@ -11,7 +11,7 @@
 //! `mustAuthenticate: true` and its login page, and is closed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -305,8 +305,18 @@ async fn run_socket(
         while let Some(out) = rx.recv().await {
             match out {
                 Outbound::Frame { due, text } => {
-                    tokio::time::sleep_until(due.into()).await;
-                    if sink.send(Message::text(text)).await.is_err() {
+                    // Frames are batched into few TLS records: flushed before waiting for a
+                    // later frame and when nothing else is queued.
+                    if due > Instant::now() {
+                        if sink.flush().await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    if sink.feed(Message::text(text)).await.is_err() {
+                        return;
+                    }
+                    if rx.is_empty() && sink.flush().await.is_err() {
                         return;
                     }
                 }
