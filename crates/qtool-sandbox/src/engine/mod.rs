@@ -294,6 +294,7 @@ impl Engine {
                 .map(str::to_string),
             doc.data_model.last_reload_time.clone(),
         );
+        let items = qvf::repository_items(&doc);
         let seed = app.id.clone();
         let size =
             tokio::task::spawn_blocking(move || qvf::write_file(&path, &doc, &seed, data_len))
@@ -301,6 +302,17 @@ impl Engine {
                 .map_err(|e| QixError::new(ErrorCode::AppSaveFailed, e.to_string()))?
                 .map_err(|e| QixError::new(ErrorCode::AppSaveFailed, e.to_string()))?;
         lock(&app.model).modified = false;
+        crate::qrs::routes::ensure_user(&self.qrs, by);
+        self.qrs.mutate(|s| {
+            let owner = crate::qrs::routes::caller_user_id(s, by);
+            qrs::objects::sync_with_engine(
+                s,
+                &app.id,
+                &items,
+                owner.as_deref(),
+                &by.display_name(),
+            );
+        });
         qrs::apps::touch_app(&self.qrs, &app.id, &by.display_name(), |a| {
             a.insert("fileSize".into(), json!(size));
             if !name.trim().is_empty() {

@@ -243,8 +243,62 @@ pub const SEEDED_CONNECTIONS: &[&str] = &["ServerLogFolder", "ArchivedLogsFolder
 
 /// Realistic content for a seeded app: a script loading inline data, a generated calendar, a
 /// database table and log files; master dimensions, measures, variables, a bookmark; sheets
-/// holding visualizations (`objects` in all); the data model its script produces.
+/// holding visualizations (`objects` in all), a master visualization and a story with a slide;
+/// the data model its script produces.
 pub fn seeded_document(app: &SeedApp<'_>) -> AppDocument {
+    let mut doc = seeded_content(app);
+    doc.data_model = script::dry_run_tables(&doc.script, SEEDED_CONNECTIONS);
+    doc.data_model.last_reload_time = Some(app.last_reload_time.to_string());
+    doc
+}
+
+/// The objects the repository records for a document (QRS `app/object`): top-level sheets,
+/// stories and master objects, and the library's dimensions, measures and bookmarks, each with
+/// its engine id, type and title.
+pub fn repository_items(doc: &AppDocument) -> Vec<crate::qrs::objects::EngineItem> {
+    let item = |props: &Value| {
+        let ty = props
+            .pointer("/qInfo/qType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let id = props
+            .pointer("/qInfo/qId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let title = props
+            .pointer("/qMetaDef/title")
+            .and_then(Value::as_str)
+            .unwrap_or(id);
+        crate::qrs::objects::EngineItem {
+            engine_id: id.to_string(),
+            object_type: ty.to_string(),
+            name: title.to_string(),
+        }
+    };
+    let top = doc
+        .objects
+        .iter()
+        .filter_map(|t| t.get("qProperty"))
+        .filter(|p| {
+            matches!(
+                p.pointer("/qInfo/qType").and_then(Value::as_str),
+                Some("sheet" | "story" | "masterobject")
+            )
+        })
+        .map(item);
+    let library = doc
+        .dimensions
+        .iter()
+        .chain(&doc.measures)
+        .chain(&doc.bookmarks)
+        .map(item);
+    top.chain(library)
+        .filter(|i| !i.engine_id.is_empty())
+        .collect()
+}
+
+/// A seeded app's content without its data model.
+pub fn seeded_content(app: &SeedApp<'_>) -> AppDocument {
     let mut doc = AppDocument::default();
     let when = app.last_reload_time;
     doc.properties = props(json!({
@@ -315,14 +369,37 @@ pub fn seeded_document(app: &SeedApp<'_>) -> AppDocument {
         "qMetaDef": {"title": "North region", "description": "Saved selection"},
         "creationDate": when, "qIncludeVariables": false,
     }));
-    let (objects, object_dates) = seeded_objects(app, &doc);
+    let (mut objects, object_dates) = seeded_objects(app, &doc);
     for d in object_dates {
         date(&d);
     }
+    let master = id("master", 0);
+    let story = id("story", 0);
+    let slide = id("slide", 0);
+    for d in [&master, &story, &slide] {
+        date(d);
+    }
+    objects.push(json!({"qProperty": {
+        "qInfo": {"qId": master, "qType": "masterobject"},
+        "qMetaDef": {"title": "Revenue by region", "description": "Master visualization", "tags": []},
+        "visualization": "barchart", "title": "Revenue by region",
+        "qHyperCubeDef": {
+            "qDimensions": [{"qLibraryId": doc.dimensions[0]["qInfo"]["qId"], "qDef": {"qFieldDefs": [], "qFieldLabels": []}}],
+            "qMeasures": [{"qLibraryId": doc.measures[0]["qInfo"]["qId"], "qDef": {"qDef": "", "qLabel": ""}}],
+            "qInterColumnSortOrder": [0, 1], "qSuppressZero": false, "qSuppressMissing": true, "qMode": "S",
+        },
+    }, "qChildren": []}));
+    objects.push(json!({"qProperty": {
+        "qInfo": {"qId": story, "qType": "story"},
+        "qMetaDef": {"title": "Quarterly review", "description": ""},
+        "rank": 0, "thumbnail": {"qStaticContentUrlDef": null},
+        "qChildListDef": {"qData": {"title": "/title", "rank": "/rank"}},
+    }, "qChildren": [{"qProperty": {
+        "qInfo": {"qId": slide, "qType": "slide"}, "qMetaDef": {}, "title": "Highlights", "rank": 0,
+        "qChildListDef": {"qData": {"title": "/title"}},
+    }, "qChildren": []}]}));
     doc.objects = objects;
     doc.dates = dates;
-    doc.data_model = script::dry_run_tables(&doc.script, SEEDED_CONNECTIONS);
-    doc.data_model.last_reload_time = Some(when.to_string());
     doc
 }
 
@@ -467,7 +544,22 @@ mod tests {
         let doc = read_document(&path).unwrap().unwrap();
         assert_eq!(doc.properties["qTitle"], "Sales Dashboard");
         let count = |v: &Value| -> usize { 1 + v["qChildren"].as_array().map_or(0, |c| c.len()) };
-        assert_eq!(doc.objects.iter().map(count).sum::<usize>(), 25);
+        // 25 sheets and charts, a master visualization, a story and its slide.
+        assert_eq!(doc.objects.iter().map(count).sum::<usize>(), 28);
+        let items = repository_items(&doc);
+        let kinds: std::collections::BTreeSet<&str> =
+            items.iter().map(|i| i.object_type.as_str()).collect();
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            [
+                "bookmark",
+                "dimension",
+                "masterobject",
+                "measure",
+                "sheet",
+                "story"
+            ]
+        );
         assert_eq!(doc.variables.len(), 3);
         assert!(doc.script.contains("LOAD * INLINE"));
         let names: Vec<&str> = doc

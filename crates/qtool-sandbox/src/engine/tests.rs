@@ -918,7 +918,8 @@ async fn a_thousand_objects_answer_pipelined_requests() {
         })
         .map(|i| i["qId"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(objects.len(), 1000);
+    // 1,000 sheets and charts, a master visualization, a story and its slide.
+    assert_eq!(objects.len(), 1003);
     let started = std::time::Instant::now();
     let mut ids = Vec::new();
     for o in &objects {
@@ -1028,7 +1029,9 @@ async fn start_proxy() -> ProxySite {
                 prefix: "form".into(),
                 description: "Forms".into(),
                 session_cookie_name: "X-Qlik-Session-form".into(),
-                auth: ProxyAuth::Forms,
+                auth: ProxyAuth::Ticket {
+                    windows_pattern: "no-such-agent".into(),
+                },
             },
         ],
     })
@@ -1174,7 +1177,7 @@ async fn forms_proxy_tells_a_socket_without_session_where_to_log_in() {
     let login = notice["params"]["loginUri"].as_str().unwrap();
     assert!(
         login.starts_with(&format!(
-            "https://localhost:{}/form/form/?targetId=",
+            "https://localhost:{}/form/internal_forms_authentication/?targetId=",
             site.addr.port()
         )),
         "{login}"
@@ -1189,10 +1192,9 @@ async fn forms_proxy_tells_a_socket_without_session_where_to_log_in() {
         .unwrap();
     let r = http
         .post(format!(
-            "https://127.0.0.1:{}/form/form/?xrfkey=0123456789abcdef",
+            "https://127.0.0.1:{}/form/internal_forms_authentication/",
             site.addr.port()
         ))
-        .header("X-Qlik-Xrfkey", "0123456789abcdef")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("username=SANDBOX%5Cadmin&pwd={FORMS_PASSWORD}"))
         .send()
@@ -1369,4 +1371,55 @@ async fn no_data_mode_ttl_and_cancelled_reloads() {
         true,
         "a new reload runs after an aborted one"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repository_app_objects_follow_the_saved_app() {
+    let h = start(1).await;
+    let app = h.app_ids()[0].clone();
+    let objects = |h: &Harness| -> Vec<(String, String, String)> {
+        let ids = crate::qrs::objects::of_app(&h.qrs.read(), &app);
+        let store = h.qrs.read();
+        let mut v: Vec<(String, String, String)> = ids
+            .iter()
+            .map(|id| {
+                let o = store.get(crate::qrs::objects::TYPE, id).unwrap();
+                let s = |k: &str| o[k].as_str().unwrap().to_string();
+                (s("engineObjectId"), s("objectType"), s("name"))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let mut c = h.connect(&format!("/app/{app}")).await;
+    c.open(&app).await;
+    // Seeded: the repository's objects are the engine's.
+    for (engine_id, kind, _) in objects(&h) {
+        let method = match kind.as_str() {
+            "dimension" => "GetDimension",
+            "measure" => "GetMeasure",
+            "bookmark" => "GetBookmark",
+            _ => "GetObject",
+        };
+        let r = c.ok(1, method, json!([engine_id])).await;
+        assert!(
+            r["qReturn"]["qHandle"].is_i64(),
+            "{kind} {engine_id} is in the app"
+        );
+    }
+    let sheet = objects(&h).into_iter().find(|o| o.1 == "sheet").unwrap();
+    c.ok(
+        1,
+        "CreateObject",
+        json!([{"qInfo": {"qId": "new-sheet", "qType": "sheet"}, "qMetaDef": {"title": "Fresh"}}]),
+    )
+    .await;
+    c.ok(1, "DestroyObject", json!([sheet.0])).await;
+    c.ok(1, "DoSave", json!([])).await;
+    let after = objects(&h);
+    assert!(
+        after.contains(&("new-sheet".into(), "sheet".into(), "Fresh".into())),
+        "{after:?}"
+    );
+    assert!(!after.iter().any(|o| o.0 == sheet.0));
 }

@@ -214,7 +214,8 @@ pub fn seed(st: &QrsState) -> Result<()> {
             }
             let id = add(s, "app", body, created);
             if i < super::objects::MAX_SEEDED_APPS {
-                super::objects::seed_for_app(s, &id, i, SYSTEM);
+                let items = seeded_items(s, &id, cfg.seed_objects);
+                super::objects::seed_for_app(s, &id, i, SYSTEM, &items);
             }
             if i < APPS_WITH_FILES {
                 files.push(id.clone());
@@ -334,6 +335,28 @@ pub fn seed(st: &QrsState) -> Result<()> {
         write_seeded_file(st, &id)?;
     }
     Ok(())
+}
+
+/// The repository objects of a seeded app's engine content.
+fn seeded_items(s: &Store, id: &str, objects: usize) -> Vec<super::objects::EngineItem> {
+    let Some(app) = s.get("app", id) else {
+        return Vec::new();
+    };
+    let text = |k: &str| {
+        app.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let doc = crate::engine::qvf::seeded_content(&crate::engine::qvf::SeedApp {
+        id,
+        name: &text("name"),
+        description: &text("description"),
+        file_size: 0,
+        objects,
+        last_reload_time: &text("lastReloadTime"),
+    });
+    crate::engine::qvf::repository_items(&doc)
 }
 
 /// The file of a seeded app: a sandbox engine app (script, sheets, library) of its `fileSize`.
