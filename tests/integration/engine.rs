@@ -141,7 +141,7 @@ fn enigma_js_on_the_certificate_engine_port() {
             "--key".into(),
             sb.get("/qseow/client_cert/key"),
             "--header".into(),
-            format!("X-Qlik-User: UserDirectory=INTERNAL; UserId=sa_api"),
+            "X-Qlik-User: UserDirectory=INTERNAL; UserId=sa_api".into(),
         ],
     );
     check_session(&seen);

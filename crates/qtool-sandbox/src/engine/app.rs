@@ -126,6 +126,10 @@ impl Tree {
         self.nodes.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
     /// Every node, parents before their children, in creation order.
     pub fn iter(&self) -> impl Iterator<Item = &Node> {
         self.order.iter().filter_map(|id| self.nodes.get(id))

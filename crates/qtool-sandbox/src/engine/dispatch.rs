@@ -17,10 +17,13 @@ use super::{Engine, LoadedApp};
 
 pub type Handler = fn(&mut Call<'_>) -> Outcome;
 
+/// An answer ready later (a reload, a save), with what it changed.
+pub type Deferred = Pin<Box<dyn Future<Output = (Result<Reply, QixError>, News)> + Send>>;
+
 /// What a handler returns: the answer now, or a future that gives it later.
 pub enum Outcome {
     Now(Result<Reply, QixError>),
-    Later(Pin<Box<dyn Future<Output = (Result<Reply, QixError>, News)> + Send>>),
+    Later(Deferred),
 }
 
 impl From<Result<Reply, QixError>> for Outcome {

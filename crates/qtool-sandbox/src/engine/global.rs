@@ -266,12 +266,15 @@ async fn create_server_app(
     section: &str,
 ) -> Result<String, QixError> {
     let id = store::new_id();
-    let mut doc = AppDocument::default();
-    doc.properties = match json!({"qTitle": name, "qThumbnail": {"qUrl": ""}, "description": ""}) {
-        Value::Object(m) => m,
-        _ => Map::new(),
+    let mut properties = Map::new();
+    properties.insert("qTitle".into(), json!(name));
+    properties.insert("qThumbnail".into(), json!({"qUrl": ""}));
+    properties.insert("description".into(), json!(""));
+    let doc = AppDocument {
+        properties,
+        script: script::main_section_named(section),
+        ..AppDocument::default()
     };
-    doc.script = script::main_section_named(section);
     let path = engine.qrs.app_file(&id);
     let seed = id.clone();
     let size = tokio::task::spawn_blocking(move || qvf::write_file(&path, &doc, &seed, 0))

@@ -345,7 +345,7 @@ impl Engine {
             }
             let (change, close, sockets) = {
                 let mut st = lock(&session.state);
-                if !st.doc.as_ref().is_some_and(|d| &d.id == app_id) {
+                if st.doc.as_ref().is_none_or(|d| &d.id != app_id) {
                     continue;
                 }
                 let mut change: Vec<i64> = if news.everything {

@@ -1150,7 +1150,7 @@ mod functions {
             "mod" | "fmod" | "div" => {
                 a(2, 2)?;
                 match (num(&v[0]), num(&v[1])) {
-                    (Some(_), Some(y)) if y == 0.0 => Val::Null,
+                    (Some(_), Some(0.0)) => Val::Null,
                     (Some(x), Some(y)) => Val::Num(match lower {
                         "mod" => x.rem_euclid(y),
                         "fmod" => x % y,

@@ -346,7 +346,7 @@ impl<'a> Cursor<'a> {
         code: ReloadError,
         arg: impl Into<String>,
     ) -> SyntaxError {
-        let secondary = (span.end < self.span.end).then(|| span.end..self.span.end);
+        let secondary = (span.end < self.span.end).then_some(span.end..self.span.end);
         SyntaxError {
             span,
             secondary,
@@ -721,8 +721,7 @@ fn regular(c: &mut Cursor<'_>, labelled: bool) -> Parsed<Body> {
 fn load(c: &mut Cursor<'_>, prefixes: Prefixes) -> Parsed<Load> {
     c.eat_word("distinct");
     let mut fields = Vec::new();
-    loop {
-        let Some(t) = c.peek() else { break };
+    while let Some(t) = c.peek() {
         if expr::is_stop_word(t) && fields.is_empty() {
             break;
         }

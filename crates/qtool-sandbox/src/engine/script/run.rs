@@ -478,7 +478,7 @@ impl<'a> Runner<'a> {
                 return Ok(self.iterate(pc, var, loops));
             }
             Body::ForEach { var, items } => {
-                if !loops.contains_key(&pc) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = loops.entry(pc) {
                     let values = items
                         .iter()
                         .filter_map(|i| match self.eval(i) {
@@ -486,7 +486,7 @@ impl<'a> Runner<'a> {
                             v => Some(v.text()),
                         })
                         .collect();
-                    loops.insert(pc, LoopState::Items { values, at: 0 });
+                    slot.insert(LoopState::Items { values, at: 0 });
                 }
                 return Ok(self.iterate(pc, var, loops));
             }
@@ -913,7 +913,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
