@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, ensure_installed, interop_dir, json};
+use crate::support::{Sandbox, json, node_packages};
 
 const ENIGMA_PACKAGES: &[&str] = &["enigma.js@2.15.0", "ws@8.23.0"];
 
@@ -16,27 +16,10 @@ const ENIGMA_PACKAGES: &[&str] = &["enigma.js@2.15.0", "ws@8.23.0"];
 fn enigma_modules() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dest = interop_dir().join(format!("node-{}", ENIGMA_PACKAGES.join("-")));
-        ensure_installed(
-            "enigma.js and ws (npm)",
-            &dest,
-            |dir| {
-                StdCommand::new("node")
-                    .args(["-e", "require('enigma.js'); require('ws'); require('enigma.js/schemas/12.2027.0.json')"])
-                    .env("NODE_PATH", dir.join("node_modules"))
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            },
-            |tmp| {
-                StdCommand::new("npm")
-                    .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-                    .arg(tmp)
-                    .args(ENIGMA_PACKAGES)
-                    .output()
-                    .expect("node and npm must be installed")
-            },
-        );
-        dest.join("node_modules")
+        node_packages(
+            ENIGMA_PACKAGES,
+            "require('enigma.js'); require('ws'); require('enigma.js/schemas/12.2027.0.json')",
+        )
     })
 }
 

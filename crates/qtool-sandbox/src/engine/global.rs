@@ -12,7 +12,7 @@ use super::session::{ProgressState, Target, lock};
 use super::spec::{self, ErrorCode, QixError};
 use super::{Engine, LoadedApp, script};
 use crate::identity::Identity;
-use crate::qrs::{routes, store, types};
+use crate::qrs::{apps, routes, store};
 
 /// `{qType: "Doc", qHandle: 1, qGenericId: <app id>}`
 fn doc_reply(call_session: &super::session::Session, app: &LoadedApp) -> Value {
@@ -281,20 +281,10 @@ async fn create_server_app(
         .await
         .map_err(|e| QixError::new(ErrorCode::AppCreateFailed, e.to_string()))?
         .map_err(|e| QixError::new(ErrorCode::AppCreateFailed, e.to_string()))?;
-    let Some(td) = types::type_def("app") else {
-        return Err(QixError::new(ErrorCode::AppCreateFailed, "no app type"));
-    };
     routes::ensure_user(&engine.qrs, user);
-    engine.qrs.mutate(|s| {
-        let owner = routes::caller_user_id(s, user);
-        let mut body = Map::new();
-        body.insert("id".into(), json!(id));
-        body.insert("name".into(), json!(name));
-        body.insert("owner".into(), json!(owner.map(|o| json!({"id": o}))));
-        let mut e = s.new_entity(td, &body, &user.display_name());
-        e.insert("fileSize".into(), json!(size));
-        s.put("app", &e);
-    });
+    if !apps::add_app(&engine.qrs, &id, name, user, size) {
+        return Err(QixError::new(ErrorCode::AppCreateFailed, "no app type"));
+    }
     Ok(id)
 }
 

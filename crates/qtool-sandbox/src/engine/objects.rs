@@ -210,6 +210,33 @@ fn object_exists(st: &SessionState, m: &AppModel, id: &str) -> bool {
     st.session_objects.contains(id) || m.objects.contains(id)
 }
 
+/// The properties of a generic object to create, with its id (generated if empty), type and
+/// `qInfo`; an id in use is LOCERR_GENERIC_ALREADY_EXISTS.
+struct NewObject {
+    props: Map<String, Value>,
+    id: String,
+    ty: String,
+    info: Value,
+}
+
+fn new_object(
+    st: &SessionState,
+    m: &AppModel,
+    mut props: Map<String, Value>,
+) -> Result<NewObject, QixError> {
+    let (id, ty) = normalize_info(&mut props, "")?;
+    if object_exists(st, m, &id) {
+        return Err(QixError::new(ErrorCode::AlreadyExists, id));
+    }
+    let info = props.get("qInfo").cloned().unwrap_or(Value::Null);
+    Ok(NewObject {
+        props,
+        id,
+        ty,
+        info,
+    })
+}
+
 fn gone(target: &Target) -> QixError {
     QixError::new(
         ErrorCode::NotFound,
@@ -229,12 +256,12 @@ pub fn get_all_infos(call: &mut Call<'_>) -> Outcome {
 pub fn create_object(call: &mut Call<'_>) -> Outcome {
     let prop = call.object(0, "qProp");
     with(call, |st, m| {
-        let mut props = prop?;
-        let (id, ty) = normalize_info(&mut props, "")?;
-        if object_exists(st, m, &id) {
-            return Err(QixError::new(ErrorCode::AlreadyExists, id));
-        }
-        let info = props.get("qInfo").cloned().unwrap_or(Value::Null);
+        let NewObject {
+            props,
+            id,
+            ty,
+            info,
+        } = new_object(st, m, prop?)?;
         m.objects.insert(Entity::new(props, &now()), None);
         m.modified = true;
         let ret = interface(st, Target::Object(id), &ty);
@@ -250,11 +277,7 @@ pub fn create_object(call: &mut Call<'_>) -> Outcome {
 pub fn create_session_object(call: &mut Call<'_>) -> Outcome {
     let prop = call.object(0, "qProp");
     with(call, |st, m| {
-        let mut props = prop?;
-        let (id, ty) = normalize_info(&mut props, "")?;
-        if object_exists(st, m, &id) {
-            return Err(QixError::new(ErrorCode::AlreadyExists, id));
-        }
+        let NewObject { props, id, ty, .. } = new_object(st, m, prop?)?;
         st.session_objects.insert(Entity::new(props, &now()), None);
         Ok(Effect::reply(Reply::ret(interface(
             st,
@@ -404,47 +427,30 @@ fn destroy_library(call: &mut Call<'_>, kind: Kind, by_name: bool) -> Outcome {
     })
 }
 
-pub fn create_dimension(call: &mut Call<'_>) -> Outcome {
-    create_library(call, Kind::Dimension)
+/// The Doc methods on the library: one handler each (the method table holds plain functions).
+macro_rules! library_methods {
+    ($($name:ident => $f:ident($kind:ident $(, $by_name:literal)?);)*) => {
+        $(pub fn $name(call: &mut Call<'_>) -> Outcome {
+            $f(call, Kind::$kind $(, $by_name)?)
+        })*
+    };
 }
-pub fn get_dimension(call: &mut Call<'_>) -> Outcome {
-    get_library(call, Kind::Dimension, false)
-}
-pub fn destroy_dimension(call: &mut Call<'_>) -> Outcome {
-    destroy_library(call, Kind::Dimension, false)
-}
-pub fn create_measure(call: &mut Call<'_>) -> Outcome {
-    create_library(call, Kind::Measure)
-}
-pub fn get_measure(call: &mut Call<'_>) -> Outcome {
-    get_library(call, Kind::Measure, false)
-}
-pub fn destroy_measure(call: &mut Call<'_>) -> Outcome {
-    destroy_library(call, Kind::Measure, false)
-}
-pub fn create_variable_ex(call: &mut Call<'_>) -> Outcome {
-    create_library(call, Kind::Variable)
-}
-pub fn get_variable_by_id(call: &mut Call<'_>) -> Outcome {
-    get_library(call, Kind::Variable, false)
-}
-pub fn get_variable_by_name(call: &mut Call<'_>) -> Outcome {
-    get_library(call, Kind::Variable, true)
-}
-pub fn destroy_variable_by_id(call: &mut Call<'_>) -> Outcome {
-    destroy_library(call, Kind::Variable, false)
-}
-pub fn destroy_variable_by_name(call: &mut Call<'_>) -> Outcome {
-    destroy_library(call, Kind::Variable, true)
-}
-pub fn create_bookmark(call: &mut Call<'_>) -> Outcome {
-    create_library(call, Kind::Bookmark)
-}
-pub fn get_bookmark(call: &mut Call<'_>) -> Outcome {
-    get_library(call, Kind::Bookmark, false)
-}
-pub fn destroy_bookmark(call: &mut Call<'_>) -> Outcome {
-    destroy_library(call, Kind::Bookmark, false)
+
+library_methods! {
+    create_dimension => create_library(Dimension);
+    get_dimension => get_library(Dimension, false);
+    destroy_dimension => destroy_library(Dimension, false);
+    create_measure => create_library(Measure);
+    get_measure => get_library(Measure, false);
+    destroy_measure => destroy_library(Measure, false);
+    create_variable_ex => create_library(Variable);
+    get_variable_by_id => get_library(Variable, false);
+    get_variable_by_name => get_library(Variable, true);
+    destroy_variable_by_id => destroy_library(Variable, false);
+    destroy_variable_by_name => destroy_library(Variable, true);
+    create_bookmark => create_library(Bookmark);
+    get_bookmark => get_library(Bookmark, false);
+    destroy_bookmark => destroy_library(Bookmark, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,12 +829,12 @@ pub fn create_child(call: &mut Call<'_>) -> Outcome {
     let prop = call.object(0, "qProp");
     let for_this = call.optional_object(1, "qPropForThis");
     with(call, |st, m| {
-        let mut props = prop?;
-        let (id, ty) = normalize_info(&mut props, "")?;
-        if object_exists(st, m, &id) {
-            return Err(QixError::new(ErrorCode::AlreadyExists, id));
-        }
-        let info = props.get("qInfo").cloned().unwrap_or(Value::Null);
+        let NewObject {
+            props,
+            id,
+            ty,
+            info,
+        } = new_object(st, m, prop?)?;
         let (tree, session_only) = tree_of(st, m, target.id()).ok_or_else(|| gone(&target))?;
         tree.insert(Entity::new(props, &now()), Some(target.id()));
         if !session_only {

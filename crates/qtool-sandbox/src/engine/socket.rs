@@ -238,21 +238,9 @@ pub fn port_router(engine: Arc<Engine>) -> Router {
     Router::new().fallback(move |req: Request| {
         let engine = engine.clone();
         async move {
-            let identity = match req.headers().get("x-qlik-user") {
-                None => crate::proxy::default_cert_identity(),
-                Some(value) => match value
-                    .to_str()
-                    .ok()
-                    .and_then(Identity::from_qlik_user_header)
-                {
-                    Some(id) => id,
-                    None => {
-                        return plain(
-                            StatusCode::BAD_REQUEST,
-                            "X-Qlik-User must be `UserDirectory=<dir>; UserId=<id>`\n",
-                        );
-                    }
-                },
+            let identity = match crate::proxy::certificate_identity(req.headers()) {
+                Ok(id) => id,
+                Err(resp) => return resp,
             };
             let path = req.uri().path().to_string();
             if !is_app_path(&path) {

@@ -482,6 +482,26 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
+/// Whom a request on a certificate port runs as: its `X-Qlik-User`
+/// (`UserDirectory=<dir>; UserId=<id>`), else `INTERNAL\sa_repository`; a malformed header is
+/// the `400` answer.
+#[allow(clippy::result_large_err)]
+pub fn certificate_identity(headers: &HeaderMap) -> Result<Identity, Response> {
+    match headers.get("x-qlik-user") {
+        None => Ok(default_cert_identity()),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(Identity::from_qlik_user_header)
+            .ok_or_else(|| {
+                plain(
+                    StatusCode::BAD_REQUEST,
+                    "X-Qlik-User must be `UserDirectory=<dir>; UserId=<id>`\n",
+                )
+            }),
+    }
+}
+
 /// The app of the certificate port: mutual TLS already proved the caller; `X-Qlik-User` says
 /// whom to run as (default `INTERNAL\sa_repository`). It serves the repository (`/qrs/...`),
 /// export downloads (`/tempcontent/...`, where `downloadPath` points) and `/ssl/ping`.
@@ -489,21 +509,9 @@ pub fn cert_router(qrs_router: Router) -> Router {
     Router::new().fallback(move |mut req: Request| {
         let qrs_router = qrs_router.clone();
         async move {
-            let identity = match req.headers().get("x-qlik-user") {
-                None => default_cert_identity(),
-                Some(value) => match value
-                    .to_str()
-                    .ok()
-                    .and_then(Identity::from_qlik_user_header)
-                {
-                    Some(id) => id,
-                    None => {
-                        return plain(
-                            StatusCode::BAD_REQUEST,
-                            "X-Qlik-User must be `UserDirectory=<dir>; UserId=<id>`\n",
-                        );
-                    }
-                },
+            let identity = match certificate_identity(req.headers()) {
+                Ok(id) => id,
+                Err(resp) => return resp,
             };
             let path = req.uri().path().to_ascii_lowercase();
             if !(is_repository_path(&path) || path.trim_end_matches('/') == "/ssl/ping") {

@@ -195,12 +195,20 @@ pub async fn upload(mut ctx: Ctx) -> Response {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let identity = ctx.identity.clone();
-    let Some(td) = type_def("app") else {
+    if !add_app(&ctx.st, &id, &name, &ctx.identity, size) {
         return not_found("type", "app");
+    }
+    respond_entity(&ctx, StatusCode::CREATED, "app", &id)
+}
+
+/// A new app entity `id` named `name`, owned by `identity`, whose file (already written) has
+/// `size` bytes. `false` when the app type is unknown.
+pub(crate) fn add_app(st: &QrsState, id: &str, name: &str, identity: &Identity, size: u64) -> bool {
+    let Some(td) = type_def("app") else {
+        return false;
     };
-    ctx.st.mutate(|s| {
-        let owner = caller_user_id(s, &identity);
+    st.mutate(|s| {
+        let owner = caller_user_id(s, identity);
         let mut body = Map::new();
         body.insert("id".into(), json!(id));
         body.insert("name".into(), json!(name));
@@ -209,7 +217,7 @@ pub async fn upload(mut ctx: Ctx) -> Response {
         e.insert("fileSize".into(), json!(size));
         s.put("app", &e);
     });
-    respond_entity(&ctx, StatusCode::CREATED, "app", &id)
+    true
 }
 
 pub async fn upload_replace(mut ctx: Ctx) -> Response {

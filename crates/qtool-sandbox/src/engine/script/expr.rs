@@ -86,7 +86,9 @@ pub fn is_stop_word(t: &Token) -> bool {
 /// Parse one expression from `tokens[*pos..]`, leaving `*pos` after it. It ends before a `,`,
 /// `;`, `)`, a stop word, or the end.
 pub fn parse(tokens: &[Token], pos: &mut usize) -> Result<Expr, ParseError> {
-    let mut p = Parser { tokens, pos: *pos };
+    let mut p = Parser {
+        at: lex::Cursor { tokens, pos: *pos },
+    };
     let e = p.or()?;
     *pos = p.pos;
     Ok(e)
@@ -116,38 +118,28 @@ pub fn parse_text(text: &str) -> Result<Expr, ParseError> {
 }
 
 struct Parser<'a> {
-    tokens: &'a [Token],
-    pos: usize,
+    at: lex::Cursor<'a>,
+}
+
+impl<'a> std::ops::Deref for Parser<'a> {
+    type Target = lex::Cursor<'a>;
+    fn deref(&self) -> &lex::Cursor<'a> {
+        &self.at
+    }
+}
+
+impl std::ops::DerefMut for Parser<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.at
+    }
 }
 
 impl Parser<'_> {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.pos)
-    }
-
     fn end_span(&self) -> Range<usize> {
         self.tokens
             .get(self.pos)
             .or_else(|| self.tokens.last())
             .map_or(0..0, |t| t.span.clone())
-    }
-
-    fn eat_word(&mut self, w: &str) -> bool {
-        if self.peek().is_some_and(|t| t.is_word(w)) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn eat_punct(&mut self, p: &str) -> bool {
-        if self.peek().is_some_and(|t| t.is_punct(p)) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
     }
 
     fn or(&mut self) -> Result<Expr, ParseError> {

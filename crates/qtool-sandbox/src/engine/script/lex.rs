@@ -51,6 +51,39 @@ impl Token {
     }
 }
 
+/// A position in a token list, for the parsers.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor<'a> {
+    pub tokens: &'a [Token],
+    pub pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn peek(&self) -> Option<&'a Token> {
+        self.tokens.get(self.pos)
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.tokens.len()
+    }
+
+    /// Step over the word `w` (any case) if it comes next.
+    pub fn eat_word(&mut self, w: &str) -> bool {
+        self.eat(|t| t.is_word(w))
+    }
+
+    /// Step over the punctuation `p` if it comes next.
+    pub fn eat_punct(&mut self, p: &str) -> bool {
+        self.eat(|t| t.is_punct(p))
+    }
+
+    fn eat(&mut self, matches: impl Fn(&Token) -> bool) -> bool {
+        let hit = self.peek().is_some_and(matches);
+        self.pos += usize::from(hit);
+        hit
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LexError {
     pub span: Range<usize>,
@@ -113,6 +146,11 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, LexError> {
             continue;
         }
         let token_line_start = std::mem::replace(&mut line_start, false);
+        let word_end = |j: usize| {
+            (j..)
+                .find(|&k| !chars.get(k).is_some_and(|(_, d)| is_word_char(*d)))
+                .unwrap_or(j)
+        };
         let push = |kind, end: usize, text: String, out: &mut Vec<Token>| {
             out.push(Token {
                 kind,
@@ -179,55 +217,40 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, LexError> {
                 i = j + 1;
             }
             c if c.is_ascii_digit() || (c == '.' && next.is_some_and(|n| n.is_ascii_digit())) => {
-                let mut j = i;
-                while chars.get(j).is_some_and(|(_, d)| d.is_ascii_digit()) {
-                    j += 1;
+                let digits_from = |j: usize| {
+                    (j..)
+                        .find(|&k| !chars.get(k).is_some_and(|(_, d)| d.is_ascii_digit()))
+                        .unwrap_or(j)
+                };
+                let at = |k: usize| chars.get(k).map(|(_, c)| *c);
+                let mut j = digits_from(i);
+                if at(j) == Some('.') && at(j + 1).is_some_and(|d| d.is_ascii_digit()) {
+                    j = digits_from(j + 1);
                 }
-                if chars.get(j).map(|(_, c)| *c) == Some('.')
-                    && chars.get(j + 1).is_some_and(|(_, d)| d.is_ascii_digit())
-                {
-                    j += 1;
-                    while chars.get(j).is_some_and(|(_, d)| d.is_ascii_digit()) {
-                        j += 1;
-                    }
-                }
-                if matches!(chars.get(j).map(|(_, c)| *c), Some('e' | 'E'))
-                    && (chars.get(j + 1).is_some_and(|(_, d)| d.is_ascii_digit())
-                        || (matches!(chars.get(j + 1).map(|(_, c)| *c), Some('+' | '-'))
-                            && chars.get(j + 2).is_some_and(|(_, d)| d.is_ascii_digit())))
-                {
-                    j += 2;
-                    while chars.get(j).is_some_and(|(_, d)| d.is_ascii_digit()) {
-                        j += 1;
-                    }
+                let signed = matches!(at(j + 1), Some('+' | '-'));
+                let exponent_digit =
+                    at(j + 1 + usize::from(signed)).is_some_and(|d| d.is_ascii_digit());
+                if matches!(at(j), Some('e' | 'E')) && exponent_digit {
+                    j = digits_from(j + 1 + usize::from(signed));
                 }
                 // `2024abc` is one word (field names may start with digits in brackets only,
                 // but keep the engine's leniency for words like `1st`).
-                if chars.get(j).is_some_and(|(_, d)| is_word_start(*d)) {
-                    while chars.get(j).is_some_and(|(_, d)| is_word_char(*d)) {
-                        j += 1;
-                    }
-                    push(
-                        Kind::Word,
-                        end_of(j),
-                        text[start..end_of(j)].to_string(),
-                        &mut out,
-                    );
+                let kind = if at(j).is_some_and(is_word_start) {
+                    j = word_end(j);
+                    Kind::Word
                 } else {
-                    push(
-                        Kind::Number,
-                        end_of(j),
-                        text[start..end_of(j)].to_string(),
-                        &mut out,
-                    );
-                }
+                    Kind::Number
+                };
+                push(
+                    kind,
+                    end_of(j),
+                    text[start..end_of(j)].to_string(),
+                    &mut out,
+                );
                 i = j;
             }
             c if is_word_start(c) => {
-                let mut j = i + 1;
-                while chars.get(j).is_some_and(|(_, d)| is_word_char(*d)) {
-                    j += 1;
-                }
+                let j = word_end(i + 1);
                 push(
                     Kind::Word,
                     end_of(j),

@@ -293,41 +293,27 @@ fn statement_end(tokens: &[Token], i: usize) -> (usize, usize) {
 
 /// Parsing state over one statement's tokens.
 struct Cursor<'a> {
+    at: lex::Cursor<'a>,
     text: &'a str,
-    tokens: &'a [Token],
-    pos: usize,
     span: Range<usize>,
 }
 
 type Parsed<T> = Result<T, SyntaxError>;
 
+impl<'a> std::ops::Deref for Cursor<'a> {
+    type Target = lex::Cursor<'a>;
+    fn deref(&self) -> &lex::Cursor<'a> {
+        &self.at
+    }
+}
+
+impl std::ops::DerefMut for Cursor<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.at
+    }
+}
+
 impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<&'a Token> {
-        self.tokens.get(self.pos)
-    }
-
-    fn at_end(&self) -> bool {
-        self.pos >= self.tokens.len()
-    }
-
-    fn eat_word(&mut self, w: &str) -> bool {
-        if self.peek().is_some_and(|t| t.is_word(w)) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn eat_punct(&mut self, p: &str) -> bool {
-        if self.peek().is_some_and(|t| t.is_punct(p)) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
     /// An error at the current token (or the statement's end).
     fn error(&self, code: ReloadError, arg: impl Into<String>) -> SyntaxError {
         let span = match self.peek() {
@@ -460,9 +446,8 @@ impl<'a> Cursor<'a> {
 
 fn parse_statement(text: &str, tokens: &[Token], span: Range<usize>) -> Statement {
     let mut c = Cursor {
+        at: lex::Cursor { tokens, pos: 0 },
         text,
-        tokens,
-        pos: 0,
         span: span.clone(),
     };
     let mut label = None;
