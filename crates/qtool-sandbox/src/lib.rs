@@ -460,6 +460,15 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         },
         HttpVersions::Http2AndHttp1,
     )?;
+    // The engine port carries WebSockets, which need HTTP/1.1.
+    let engine_tls = server::tls_acceptor(
+        &pki.server_cert,
+        &pki.server_key,
+        ClientAuth::Required {
+            ca_pem: pki.ca_cert.clone(),
+        },
+        HttpVersions::Http1Only,
+    )?;
     // QEM offers HTTP/1.1 only: see docs/sandbox-qem.md, "Transport".
     let qem_tls = server::tls_acceptor(
         &pki.server_cert,
@@ -493,7 +502,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         tokio::spawn(server::serve(
             "cert",
             cert_listener,
-            mutual_tls.clone(),
+            mutual_tls,
             proxy::cert_router(qrs_router),
             faults.clone(),
             stop_rx.clone(),
@@ -501,7 +510,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         tokio::spawn(server::serve(
             "engine",
             engine_listener,
-            mutual_tls,
+            engine_tls,
             engine::port_router(engine),
             faults.clone(),
             stop_rx.clone(),

@@ -65,6 +65,7 @@ async fn start_with(apps: usize, objects: usize, faults: Faults) -> Harness {
         ClientAuth::Required {
             ca_pem: pki.ca_cert.clone(),
         },
+        server::HttpVersions::Http1Only,
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1043,8 +1044,13 @@ async fn start_proxy() -> ProxySite {
         password: FORMS_PASSWORD.into(),
     }];
     let proxy = Proxy::new(qrs.clone(), crate::qrs::router(qrs.clone()), engine, users);
-    let acceptor =
-        server::tls_acceptor(&pki.server_cert, &pki.server_key, ClientAuth::None).unwrap();
+    let acceptor = server::tls_acceptor(
+        &pki.server_cert,
+        &pki.server_key,
+        ClientAuth::None,
+        server::HttpVersions::Http2AndHttp1,
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = watch::channel(false);
