@@ -32,6 +32,9 @@ pub struct SandboxArgs {
     /// Address of the proxy's Windows authentication module (NTLM, like port 4244).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub auth_listen: SocketAddr,
+    /// Address of the engine's certificate port (QIX WebSockets with mutual TLS, like port 4747).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub engine_listen: SocketAddr,
 
     /// Address of the Qlik Enterprise Manager API.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -68,7 +71,8 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub require_channel_binding: bool,
 
-    /// Seed for a fresh state: apps=N,tasks=M[,qem-tasks=K] (qem-tasks defaults to tasks).
+    /// Seed for a fresh state: apps=N,tasks=M[,qem-tasks=K][,objects=O]: qem-tasks defaults to
+    /// tasks; objects is the number of sheets and charts in each seeded app (default 12).
     #[arg(long, value_name = "SPEC", default_value = "apps=3,tasks=3")]
     pub seed: Seed,
 
@@ -84,6 +88,7 @@ impl SandboxArgs {
             listen: self.listen,
             cert_listen: self.cert_listen,
             auth_listen: self.auth_listen,
+            engine_listen: self.engine_listen,
             qem_listen: self.qem_listen,
             allow_remote: self.allow_remote,
             state_dir: self.state_dir,
@@ -118,6 +123,7 @@ pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
             Listener::Proxy => "--listen",
             Listener::CertificatePort => "--cert-listen",
             Listener::AuthenticationModule => "--auth-listen",
+            Listener::EnginePort => "--engine-listen",
             Listener::Qem => "--qem-listen",
         };
         return Err(
@@ -130,10 +136,11 @@ pub(crate) fn run(args: SandboxArgs, app: &App) -> Result<u8> {
     app.printer.line(sandbox.discovery_text())?;
     let endpoints = sandbox.endpoints();
     status(&format!(
-        "sandbox ready: QSEoW proxy {}, certificate port {}, Windows authentication {}, QEM {}; Ctrl-C to stop",
+        "sandbox ready: QSEoW proxy {}, certificate port {}, Windows authentication {}, engine {}, QEM {}; Ctrl-C to stop",
         endpoints.proxy_url(),
         endpoints.cert_url(),
         endpoints.auth_url(),
+        endpoints.engine_url(),
         endpoints.qem_url()
     ));
     sandbox.wait_for_stop_signal();

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::{TestEnv, ensure_installed, interop_dir, json, pip_target, repo};
+use crate::support::{TestEnv, json, node_packages, pip_target, repo};
 
 /// The seed token from Qlik's qlik-cli QRS tutorial.
 const SEED_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyaWQiOiJoYXJyeSIsInVzZXJkaXJlY3RvcnkiOiJxc2VmdyIsIm5hbWUiOiJIYXJkY29yZSBIYXJyeSIsImVtYWlsIjoiaGFycnlAZXhhbXBsZS5jb20iLCJncm91cHMiOlsiQWRtaW5zdHJhdG9ycyIsIlNhbGVzIiwiTWFya2V0aW5nIl0sImlhdCI6MTYwMzgxOTYyOSwiZXhwIjoxNjM1MzU1NjI5LCJhdWQiOiIxMTJhZGFtcyJ9.gDWFqJ8fZbo9QpF52CnlhKCMsHal2AcobIVwhVCpnbLfpmc-Z_k4uUWGh2TxaSucjQ5-k5I9s9sNgIPskqaVQN2JanFXxIJKRFow9LbuSbImZs74RsQ6TqsoJTu7_5eKLv2VRAqoh6Tqabl5vma1JdhHbsTKGixt8yGZI7Q2QNjObQq8hAh6VveNWcUVkB60LEMOPiipij7VTKQ7IQg-rG4XA8xgYxbOb6i3Q6miY4kGSGujbsjtYLevEJQlEZtij2JMMDeH_nwH2MWhWhOBL1TpAAUKkCOxPFDjGacxGvkObAOFjL-Ztx0LdVwF2BXxVerQ1xKyl0YpLErS4d576Q";
@@ -796,29 +796,7 @@ fn python_path() -> &'static PathBuf {
 /// Node's jsonwebtoken under target/interop/node-<version> (NODE_PATH).
 fn node_modules() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dest = interop_dir().join(format!("node-{NODE_PACKAGE}"));
-        ensure_installed(
-            "jsonwebtoken (npm)",
-            &dest,
-            |dir| {
-                StdCommand::new("node")
-                    .args(["-e", "require('jsonwebtoken')"])
-                    .env("NODE_PATH", dir.join("node_modules"))
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            },
-            |tmp| {
-                StdCommand::new("npm")
-                    .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-                    .arg(tmp)
-                    .arg(NODE_PACKAGE)
-                    .output()
-                    .expect("node and npm must be installed")
-            },
-        );
-        dest.join("node_modules")
-    })
+    DIR.get_or_init(|| node_packages(&[NODE_PACKAGE], "require('jsonwebtoken')"))
 }
 
 fn run_tool(mut cmd: StdCommand) -> String {

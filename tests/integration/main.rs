@@ -7,6 +7,7 @@
 mod support;
 
 mod context;
+mod engine;
 mod generated;
 mod jwt;
 mod ntlm;

@@ -385,7 +385,7 @@ fn certificate_port_serves_export_downloads() {
     let file = http.get(&format!("{cert}{path}"), &user);
     assert_eq!(file.status, 200, "{}", file.body);
     assert_eq!(file.len as u64, size);
-    assert!(file.body.starts_with("QVF-SANDBOX\n"));
+    assert!(file.body.starts_with("QTOOL-SANDBOX-QVF 1\n"));
     // Once.
     assert_eq!(http.get(&format!("{cert}{path}"), &user).status, 404);
     // `/ssl/ping` answers there too.

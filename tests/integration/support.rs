@@ -608,6 +608,32 @@ pub fn ensure_installed(
     );
 }
 
+/// Node packages at exact versions under `target/interop/node-<packages>`, installed with npm on
+/// first use; the folder for `NODE_PATH`. `probe` is JavaScript that must run with them.
+pub fn node_packages(packages: &[&str], probe: &str) -> PathBuf {
+    let dest = interop_dir().join(format!("node-{}", packages.join("-")));
+    ensure_installed(
+        &format!("{} (npm)", packages.join(", ")),
+        &dest,
+        |dir| {
+            StdCommand::new("node")
+                .args(["-e", probe])
+                .env("NODE_PATH", dir.join("node_modules"))
+                .output()
+                .is_ok_and(|o| o.status.success())
+        },
+        |tmp| {
+            StdCommand::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+                .arg(tmp)
+                .args(packages)
+                .output()
+                .expect("node and npm must be installed")
+        },
+    );
+    dest.join("node_modules")
+}
+
 /// Whether `python3` with PYTHONPATH=`dir` imports `module` from `dir` (not from a copy the
 /// machine happens to have).
 pub fn python_imports_from(dir: &Path, module: &str) -> bool {

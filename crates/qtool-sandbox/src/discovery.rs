@@ -60,6 +60,8 @@ pub struct Endpoints {
     pub cert: SocketAddr,
     /// The Windows authentication module (port 4244 on a site).
     pub auth: SocketAddr,
+    /// The engine's certificate port (4747 on a site).
+    pub engine: SocketAddr,
     pub qem: SocketAddr,
 }
 
@@ -76,6 +78,15 @@ impl Endpoints {
     pub fn auth_url(&self) -> String {
         https_url(self.auth)
     }
+    /// `wss://host:port` of the engine's certificate port.
+    pub fn engine_url(&self) -> String {
+        wss_url(self.engine)
+    }
+}
+
+/// `wss://host:port` (a WebSocket over TLS) for a listen address.
+pub fn wss_url(addr: SocketAddr) -> String {
+    https_url(addr).replacen("https://", "wss://", 1)
 }
 
 /// `https://host:port`; a wildcard listen address is reached through loopback.
@@ -116,6 +127,8 @@ pub fn document(
     let qem_url = https_url(endpoints.qem);
     let jwt_url = format!("{proxy_url}/jwt");
     let forms_url = format!("{proxy_url}/form");
+    let engine_url = wss_url(endpoints.engine);
+    let proxy_wss = wss_url(endpoints.proxy);
     let ca = path_text(&pki.ca_cert);
     let contexts = vec![
         format!(
@@ -191,6 +204,15 @@ pub fn document(
             "forms": {
                 "user": FORMS_USER,
                 "password_file": path_text(&secrets.forms_password),
+            },
+            "engine_url": engine_url,
+            "engine": {
+                "cert_url": engine_url,
+                "jwt_url": format!("{proxy_wss}/jwt"),
+                "forms_url": format!("{proxy_wss}/form"),
+                "app_path": "/app/{app id}[/identity/{name}][/ttl/{seconds}]",
+                "api_version": crate::engine::spec::ENGINE_VERSION,
+                "user": CERT_USER,
             },
         },
         "qem": {

@@ -1,7 +1,8 @@
 //! Latency and fault injection, applied to every request on every listener before its handler
 //! runs: sleep `latency`, then with probability `fault_rate` fail the request, half the time
 //! with `503 Service Unavailable` and half the time by closing the connection without an answer.
-//! The QEM emulator also asks here whether to expire a session on a session check.
+//! The QEM emulator also asks here whether to expire a session on a session check, and the
+//! engine whether to drop a WebSocket at a message (its answers are delayed by the latency).
 //!
 //! With `--fault-seed` the rolls come from a seeded sequence instead of the system RNG, so a run
 //! that makes the same requests in the same order meets the same faults (a failure found under
@@ -64,6 +65,17 @@ impl Faults {
         } else {
             Verdict::Drop
         }
+    }
+
+    /// The delay added to every request (and to every engine answer).
+    pub fn latency(&self) -> Duration {
+        self.latency
+    }
+
+    /// Whether to drop a long-lived connection at this message (engine WebSockets): true with
+    /// probability `fault_rate`.
+    pub fn drop_connection(&self) -> bool {
+        self.inject()
     }
 
     /// Whether to expire the session being checked (QEM): true with probability `fault_rate`.

@@ -10,12 +10,14 @@
 //! Layout: `pki` (CA, server/client certificates, JWT key), `server` (TLS listeners, graceful
 //! shutdown; `unread` drains bodies left unread by an early answer), `proxy` (virtual proxies, JWT/forms auth, sessions, certificate port), `faults`
 //! (latency and fault injection), `persist` (snapshots), `discovery` (`sandbox.json`); the
-//! emulators themselves are `qrs` and `qem`. [`run`] is the whole sandbox; the rest is public for
+//! emulators themselves are `qrs`, `engine` (the QIX engine, behind the proxy and on its own
+//! certificate port) and `qem`. [`run`] is the whole sandbox; the rest is public for
 //! the emulator's tests and fuzz targets.
 
 #![forbid(unsafe_code)]
 
 pub mod discovery;
+pub mod engine;
 mod error;
 pub mod faults;
 pub mod identity;
@@ -56,6 +58,8 @@ pub struct Config {
     pub cert_listen: SocketAddr,
     /// Address of the proxy's Windows authentication module (NTLM, like port 4244).
     pub auth_listen: SocketAddr,
+    /// Address of the engine's certificate port (mutual TLS, like port 4747).
+    pub engine_listen: SocketAddr,
     /// Address of the Qlik Enterprise Manager API.
     pub qem_listen: SocketAddr,
     /// Allow non-loopback addresses (the sandbox has well-known credentials).
@@ -78,12 +82,13 @@ pub struct Config {
     pub require_channel_binding: bool,
 }
 
-/// The sandbox's three listeners.
+/// The sandbox's listeners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
     Proxy,
     CertificatePort,
     AuthenticationModule,
+    EnginePort,
     Qem,
 }
 
@@ -93,6 +98,7 @@ impl std::fmt::Display for Listener {
             Listener::Proxy => "QSEoW proxy",
             Listener::CertificatePort => "QRS certificate port",
             Listener::AuthenticationModule => "Windows authentication module",
+            Listener::EnginePort => "engine certificate port",
             Listener::Qem => "QEM",
         })
     }
@@ -105,6 +111,7 @@ impl Config {
             (Listener::Proxy, self.listen),
             (Listener::CertificatePort, self.cert_listen),
             (Listener::AuthenticationModule, self.auth_listen),
+            (Listener::EnginePort, self.engine_listen),
             (Listener::Qem, self.qem_listen),
         ]
         .into_iter()
@@ -119,23 +126,28 @@ pub struct Seed {
     pub apps: usize,
     pub tasks: usize,
     pub qem_tasks: usize,
+    /// Generic objects (sheets and their charts) in each seeded app.
+    pub objects: usize,
 }
 
 /// Most seeded objects of one kind (keeps a typo from filling the disk).
 const MAX_SEED: usize = 100_000;
+/// Generic objects per seeded app by default: three sheets of three charts.
+pub const DEFAULT_SEED_OBJECTS: usize = 12;
 
 impl FromStr for Seed {
     type Err = String;
 
-    /// `apps=N,tasks=M[,qem-tasks=K]` (qem-tasks defaults to tasks).
+    /// `apps=N,tasks=M[,qem-tasks=K][,objects=O]` (qem-tasks defaults to tasks, objects to 12).
     fn from_str(text: &str) -> std::result::Result<Seed, String> {
         let mut apps = None;
         let mut tasks = None;
         let mut qem_tasks = None;
+        let mut objects = None;
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("`{part}` is not KEY=N (keys: apps, tasks, qem-tasks)"))?;
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                format!("`{part}` is not KEY=N (keys: apps, tasks, qem-tasks, objects)")
+            })?;
             let n: usize = value
                 .trim()
                 .parse()
@@ -146,9 +158,10 @@ impl FromStr for Seed {
                 "apps" => apps = Some(n),
                 "tasks" => tasks = Some(n),
                 "qem-tasks" | "qem_tasks" => qem_tasks = Some(n),
+                "objects" => objects = Some(n),
                 other => {
                     return Err(format!(
-                        "unknown seed `{other}` (keys: apps, tasks, qem-tasks)"
+                        "unknown seed `{other}` (keys: apps, tasks, qem-tasks, objects)"
                     ));
                 }
             }
@@ -158,6 +171,7 @@ impl FromStr for Seed {
             apps: apps.unwrap_or(3),
             tasks,
             qem_tasks: qem_tasks.unwrap_or(tasks),
+            objects: objects.unwrap_or(DEFAULT_SEED_OBJECTS),
         })
     }
 }
@@ -241,7 +255,7 @@ impl Sandbox {
         &self.discovery_text
     }
 
-    /// Where the three listeners are.
+    /// Where the listeners are.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
     }
@@ -406,6 +420,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         data_dir: state_dir.join("apps"),
         seed_apps: args.seed.apps,
         seed_tasks: args.seed.tasks,
+        seed_objects: args.seed.objects,
         virtual_proxies: default_virtual_proxies(&pki),
     };
     let qrs_state = match persist::load_snapshot(&state_dir.join("qrs.json"))? {
@@ -426,10 +441,11 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         None => QemState::new(qem_config)?,
     };
 
-    // The three listeners.
+    // The listeners.
     let proxy_listener = server::bind(args.listen, "QSEoW proxy").await?;
     let cert_listener = server::bind(args.cert_listen, "QRS certificate port").await?;
     let auth_listener = server::bind(args.auth_listen, "Windows authentication module").await?;
+    let engine_listener = server::bind(args.engine_listen, "engine certificate port").await?;
     let qem_listener = server::bind(args.qem_listen, "QEM").await?;
     let local = |l: &tokio::net::TcpListener| {
         l.local_addr()
@@ -439,6 +455,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         proxy: local(&proxy_listener)?,
         cert: local(&cert_listener)?,
         auth: local(&auth_listener)?,
+        engine: local(&engine_listener)?,
         qem: local(&qem_listener)?,
     };
     let plain_tls = server::tls_acceptor(
@@ -454,6 +471,15 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             ca_pem: pki.ca_cert.clone(),
         },
         HttpVersions::Http2AndHttp1,
+    )?;
+    // The engine port carries WebSockets, which need HTTP/1.1.
+    let engine_tls = server::tls_acceptor(
+        &pki.server_cert,
+        &pki.server_key,
+        ClientAuth::Required {
+            ca_pem: pki.ca_cert.clone(),
+        },
+        HttpVersions::Http1Only,
     )?;
     // QEM offers HTTP/1.1 only: see docs/sandbox-qem.md, "Transport".
     let qem_tls = server::tls_acceptor(
@@ -479,7 +505,14 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         server_cert_der: pki::first_certificate_der(&pki.server_cert)?,
         require_channel_binding: args.require_channel_binding,
     };
-    let proxy = Proxy::new(qrs_state.clone(), qrs_router.clone(), users, windows);
+    let engine = engine::Engine::new(qrs_state.clone(), faults.clone());
+    let proxy = Proxy::new(
+        qrs_state.clone(),
+        qrs_router.clone(),
+        engine.clone(),
+        users,
+        windows,
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let servers = [
@@ -504,6 +537,14 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             auth_listener,
             plain_tls.clone(),
             proxy.windows_router(),
+            faults.clone(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(server::serve(
+            "engine",
+            engine_listener,
+            engine_tls,
+            engine::port_router(engine),
             faults.clone(),
             stop_rx.clone(),
         )),
@@ -603,9 +644,11 @@ mod tests {
             Seed {
                 apps: 5,
                 tasks: 2,
-                qem_tasks: 2
+                qem_tasks: 2,
+                objects: DEFAULT_SEED_OBJECTS,
             }
         );
+        assert_eq!("apps=1,objects=1000".parse::<Seed>().unwrap().objects, 1000);
         assert_eq!("qem-tasks=7".parse::<Seed>().unwrap().qem_tasks, 7);
         assert!("apps=x".parse::<Seed>().is_err());
         assert!("users=3".parse::<Seed>().is_err());

@@ -233,23 +233,42 @@ async fn connection(
         handle(app.clone(), faults.clone(), kill_switch.clone(), req)
     });
     let negotiated_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    if !negotiated_h2 {
-        builder = builder.http1_only();
+    let io = TokioIo::new(tls);
+    if negotiated_h2 {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(MAX_HEADER_BYTES as u32);
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        drive(name, peer, conn, shutdown, kill, |c| c.graceful_shutdown()).await;
+    } else {
+        // HTTP/1.1 with upgrades: the engine's WebSockets take the connection over.
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADERS);
+        let conn = builder.serve_connection(io, service).with_upgrades();
+        tokio::pin!(conn);
+        drive(name, peer, conn, shutdown, kill, |c| c.graceful_shutdown()).await;
     }
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES)
-        .max_headers(MAX_HEADERS);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEADER_BYTES as u32);
-    // Not `serve_connection_with_upgrades`: it ignores `http1_only`, and no route upgrades.
-    let conn = builder.serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
+}
+
+/// Serve one connection until it ends, the sandbox stops (graceful shutdown) or a fault kills it.
+async fn drive<C, E>(
+    name: &'static str,
+    peer: SocketAddr,
+    mut conn: std::pin::Pin<&mut C>,
+    mut shutdown: watch::Receiver<bool>,
+    kill: Arc<tokio::sync::Notify>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+) where
+    C: Future<Output = std::result::Result<(), E>>,
+    E: std::fmt::Display,
+{
     let stop = async move {
         // The guard is dropped at once: only the wake-up matters.
         let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
@@ -257,7 +276,7 @@ async fn connection(
     let result = tokio::select! {
         r = conn.as_mut() => r,
         () = stop => {
-            conn.as_mut().graceful_shutdown();
+            graceful(conn.as_mut());
             conn.await
         }
         () = kill.notified() => {

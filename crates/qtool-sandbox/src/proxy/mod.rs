@@ -9,12 +9,12 @@
 //! (`/qps/user`, `/qps/csrftoken`).
 //!
 //! What a virtual proxy serves after its prefix (paths compared without case, as QSEoW does):
-//! `/qrs/...` and `/tempcontent/...` (to the repository), `/qps/user`, `/qps/csrftoken` and,
-//! on "Ticket" proxies, `/internal_forms_authentication/`. A request without a session is
-//! authenticated by the proxy's method: a JWT bearer (else `401`), or for "Ticket" proxies a
-//! one-time `qlikTicket` from the Windows authentication module, the redirect to that module
-//! when the User-Agent contains the proxy's Windows authentication pattern, and the forms
-//! login redirect otherwise.
+//! `/qrs/...` and `/tempcontent/...` (to the repository), `/app/...` WebSocket upgrades (to the
+//! engine), `/qps/user`, `/qps/csrftoken` and, on "Ticket" proxies,
+//! `/internal_forms_authentication/`. A request without a session is authenticated by the
+//! proxy's method: a JWT bearer (else `401`), or for "Ticket" proxies a one-time `qlikTicket`
+//! from the Windows authentication module, the redirect to that module when the User-Agent
+//! contains the proxy's Windows authentication pattern, and the forms login redirect otherwise.
 
 // Authentication returns the ready answer for a refused request (`Result<_, Response>`);
 // boxing it buys nothing here.
@@ -36,6 +36,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use tower::ServiceExt;
 
+use super::engine::{self, Engine};
 use super::identity::Identity;
 use super::qrs::{ProxyAuth, QrsState, VirtualProxy};
 use super::server::plain;
@@ -93,6 +94,7 @@ pub struct Authenticated {
 pub struct Proxy {
     qrs: Arc<QrsState>,
     qrs_router: Router,
+    engine: Arc<Engine>,
     users: Vec<DirectoryUser>,
     windows: WindowsModule,
     sessions: Mutex<HashMap<String, Session>>,
@@ -116,6 +118,8 @@ enum ProxyPath {
     CsrfToken,
     /// `/qrs/...`, `/tempcontent/...`
     Repository,
+    /// `/app/...`: an engine WebSocket
+    Engine,
     Unknown,
 }
 
@@ -127,6 +131,7 @@ impl ProxyPath {
             "/qps/user" => ProxyPath::PersonalUser,
             "/qps/csrftoken" => ProxyPath::CsrfToken,
             _ if is_repository_path(&lower) => ProxyPath::Repository,
+            _ if engine::is_app_path(&lower) => ProxyPath::Engine,
             _ => ProxyPath::Unknown,
         }
     }
@@ -141,12 +146,14 @@ impl Proxy {
     pub fn new(
         qrs: Arc<QrsState>,
         qrs_router: Router,
+        engine: Arc<Engine>,
         users: Vec<DirectoryUser>,
         windows: WindowsConfig,
     ) -> Arc<Proxy> {
         Arc::new(Proxy {
             qrs,
             qrs_router,
+            engine,
             windows: WindowsModule::new(windows, users.clone()),
             users,
             sessions: Mutex::new(HashMap::new()),
@@ -450,6 +457,45 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Hand an authenticated WebSocket upgrade on `/app/...` to the engine.
+    fn engine_upgrade(
+        &self,
+        req: Request,
+        rest: &str,
+        vp: &VirtualProxy,
+        identity: Identity,
+    ) -> Response {
+        let logout_uri = format!(
+            "{}{}qps/user",
+            engine::origin_of(req.headers()),
+            prefix_path(vp)
+        );
+        let via = engine::Via::Proxy {
+            prefix: vp.prefix.clone(),
+            logout_uri,
+        };
+        engine::upgrade(&self.engine, req, rest, identity, via)
+    }
+}
+
+/// A socket cannot follow the forms login redirect: the proxy accepts the upgrade and tells the
+/// client where to log in instead (`OnAuthenticationInformation`).
+fn engine_login_required(req: Request, redirect: Response) -> Response {
+    let location = redirect
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match location {
+        Some(location) if req.headers().contains_key(header::UPGRADE) => {
+            let login = format!("{}{location}", engine::origin_of(req.headers()));
+            engine::login_required(req, login)
+        }
+        _ => redirect,
+    }
+}
+
 async fn handle(State(proxy): State<Arc<Proxy>>, req: Request) -> Response {
     let Some((vp, rest)) = proxy.route(req.uri().path()) else {
         return plain(
@@ -467,6 +513,9 @@ async fn handle(State(proxy): State<Arc<Proxy>>, req: Request) -> Response {
     }
     let session = match proxy.authenticate(&vp, &req) {
         Ok(s) => s,
+        Err(resp) if path == ProxyPath::Engine && resp.status() == StatusCode::FOUND => {
+            return engine_login_required(req, resp);
+        }
         Err(resp) => return resp,
     };
     let set_cookie = session.set_cookie.clone();
@@ -476,10 +525,11 @@ async fn handle(State(proxy): State<Arc<Proxy>>, req: Request) -> Response {
                 .forward(req, &rest, &vp, session.identity.clone())
                 .await
         }
+        ProxyPath::Engine => proxy.engine_upgrade(req, &rest, &vp, session.identity.clone()),
         ProxyPath::CsrfToken => personal::csrf_token(req.method(), &session),
         _ => plain(
             StatusCode::NOT_FOUND,
-            "the sandbox proxy serves /qrs, /tempcontent and /qps only\n",
+            "the sandbox proxy serves /qrs, /tempcontent, /app (engine) and /qps only\n",
         ),
     };
     if let Some(cookie) = set_cookie {
@@ -528,6 +578,26 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
+/// Whom a request on a certificate port runs as: its `X-Qlik-User`
+/// (`UserDirectory=<dir>; UserId=<id>`), else `INTERNAL\sa_repository`; a malformed header is
+/// the `400` answer.
+#[allow(clippy::result_large_err)]
+pub fn certificate_identity(headers: &HeaderMap) -> Result<Identity, Response> {
+    match headers.get("x-qlik-user") {
+        None => Ok(default_cert_identity()),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(Identity::from_qlik_user_header)
+            .ok_or_else(|| {
+                plain(
+                    StatusCode::BAD_REQUEST,
+                    "X-Qlik-User must be `UserDirectory=<dir>; UserId=<id>`\n",
+                )
+            }),
+    }
+}
+
 /// The app of the certificate port: mutual TLS already proved the caller; `X-Qlik-User` says
 /// whom to run as (default `INTERNAL\sa_repository`). It serves the repository (`/qrs/...`),
 /// export downloads (`/tempcontent/...`, where `downloadPath` points) and `/ssl/ping`.
@@ -535,21 +605,9 @@ pub fn cert_router(qrs_router: Router) -> Router {
     Router::new().fallback(move |mut req: Request| {
         let qrs_router = qrs_router.clone();
         async move {
-            let identity = match req.headers().get("x-qlik-user") {
-                None => default_cert_identity(),
-                Some(value) => match value
-                    .to_str()
-                    .ok()
-                    .and_then(Identity::from_qlik_user_header)
-                {
-                    Some(id) => id,
-                    None => {
-                        return plain(
-                            StatusCode::BAD_REQUEST,
-                            "X-Qlik-User must be `UserDirectory=<dir>; UserId=<id>`\n",
-                        );
-                    }
-                },
+            let identity = match certificate_identity(req.headers()) {
+                Ok(id) => id,
+                Err(resp) => return resp,
             };
             let path = req.uri().path().to_ascii_lowercase();
             if !(is_repository_path(&path) || path.trim_end_matches('/') == "/ssl/ping") {
@@ -710,6 +768,7 @@ mod tests {
             data_dir: dir.path().join("apps"),
             seed_apps: 0,
             seed_tasks: 0,
+            seed_objects: 0,
             virtual_proxies: proxies,
         })
         .unwrap();
@@ -722,7 +781,8 @@ mod tests {
             server_cert_der: crate::pki::first_certificate_der(&pki.server_cert).unwrap(),
             require_channel_binding: false,
         };
-        let proxy = Proxy::new(qrs, echo_router(), users, windows);
+        let engine = Engine::new(qrs.clone(), Arc::new(crate::faults::Faults::none()));
+        let proxy = Proxy::new(qrs, echo_router(), engine, users, windows);
         Fixture {
             app: proxy.router(),
             module: proxy.windows_router(),

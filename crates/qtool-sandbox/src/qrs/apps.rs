@@ -59,45 +59,55 @@ pub fn fake_content_block(app_id: &str, block: u64, out: &mut Vec<u8>, len: usiz
     out.truncate(len);
 }
 
-/// Make sure the app's file exists (creating deterministic content of its `fileSize`).
+/// Make sure the app's file exists: a seeded app gets its content (a sandbox engine app, see
+/// `engine::qvf`) the first time something needs it; the entity's `fileSize` follows the file.
 pub async fn ensure_file(st: &QrsState, app_id: &str) -> Result<PathBuf, std::io::Error> {
     let path = st.app_file(app_id);
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return Ok(path);
     }
-    let size = st
-        .read()
-        .get("app", app_id)
-        .and_then(|a| a.get("fileSize").and_then(Value::as_u64))
+    let Some(app) = st.read().get("app", app_id) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such app",
+        ));
+    };
+    let text = |k: &str| {
+        app.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (name, description, reloaded) = (text("name"), text("description"), text("lastReloadTime"));
+    let size = app
+        .get("fileSize")
+        .and_then(Value::as_u64)
         .filter(|n| *n > 0)
         .unwrap_or(64 * 1024);
-    let tmp = path.with_extension(format!("{}.tmp", store::new_id()));
-    let r = async {
-        let mut f = tokio::fs::File::create(&tmp).await?;
-        let header = format!("QVF-SANDBOX\n{app_id}\n");
-        let mut written = 0u64;
-        let mut block = 0u64;
-        let mut buf = Vec::with_capacity(64 * 1024);
-        while written < size {
-            buf.clear();
-            let len = usize::try_from((size - written).min(64 * 1024)).unwrap_or(64 * 1024);
-            fake_content_block(app_id, block, &mut buf, len);
-            if block == 0 {
-                let n = header.len().min(buf.len());
-                buf[..n].copy_from_slice(&header.as_bytes()[..n]);
+    let objects = st.config().seed_objects;
+    let (target, id) = (path.clone(), app_id.to_string());
+    let written = tokio::task::spawn_blocking(move || {
+        crate::engine::qvf::write_seeded(
+            &target,
+            &crate::engine::qvf::SeedApp {
+                id: &id,
+                name: &name,
+                description: &description,
+                file_size: size,
+                objects,
+                last_reload_time: &reloaded,
+            },
+        )
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    if written != size {
+        st.mutate(|s| {
+            if let Some(mut a) = s.get("app", app_id) {
+                a.insert("fileSize".into(), json!(written));
+                s.put("app", &a);
             }
-            f.write_all(&buf).await?;
-            written += buf.len() as u64;
-            block += 1;
-        }
-        f.flush().await?;
-        drop(f);
-        tokio::fs::rename(&tmp, &path).await
-    }
-    .await;
-    if let Err(e) = r {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
+        });
     }
     Ok(path)
 }
@@ -185,12 +195,20 @@ pub async fn upload(mut ctx: Ctx) -> Response {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let identity = ctx.identity.clone();
-    let Some(td) = type_def("app") else {
+    if !add_app(&ctx.st, &id, &name, &ctx.identity, size) {
         return not_found("type", "app");
+    }
+    respond_entity(&ctx, StatusCode::CREATED, "app", &id)
+}
+
+/// A new app entity `id` named `name`, owned by `identity`, whose file (already written) has
+/// `size` bytes. `false` when the app type is unknown.
+pub(crate) fn add_app(st: &QrsState, id: &str, name: &str, identity: &Identity, size: u64) -> bool {
+    let Some(td) = type_def("app") else {
+        return false;
     };
-    ctx.st.mutate(|s| {
-        let owner = caller_user_id(s, &identity);
+    st.mutate(|s| {
+        let owner = caller_user_id(s, identity);
         let mut body = Map::new();
         body.insert("id".into(), json!(id));
         body.insert("name".into(), json!(name));
@@ -199,7 +217,7 @@ pub async fn upload(mut ctx: Ctx) -> Response {
         e.insert("fileSize".into(), json!(size));
         s.put("app", &e);
     });
-    respond_entity(&ctx, StatusCode::CREATED, "app", &id)
+    true
 }
 
 pub async fn upload_replace(mut ctx: Ctx) -> Response {
@@ -230,7 +248,12 @@ pub async fn upload_replace(mut ctx: Ctx) -> Response {
 }
 
 /// Change an app (bumping its modifiedDate).
-fn touch_app(st: &QrsState, id: &str, by: &str, f: impl FnOnce(&mut Map<String, Value>)) {
+pub(crate) fn touch_app(
+    st: &QrsState,
+    id: &str,
+    by: &str,
+    f: impl FnOnce(&mut Map<String, Value>),
+) {
     st.mutate(|s| {
         if let Some(mut a) = s.get("app", id) {
             f(&mut a);

@@ -102,6 +102,8 @@ pub struct QrsConfig {
     pub data_dir: PathBuf,
     pub seed_apps: usize,
     pub seed_tasks: usize,
+    /// Generic objects (sheets and their charts) in each seeded app's content.
+    pub seed_objects: usize,
     /// Virtual proxies created as `virtualproxyconfig` entities on a fresh start.
     pub virtual_proxies: Vec<VirtualProxy>,
 }

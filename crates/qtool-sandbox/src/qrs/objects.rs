@@ -1,9 +1,11 @@
 //! App objects (`/qrs/app/object`): the sheets, stories, master items and bookmarks the
 //! repository records for each app, with their approve/publish state.
 //!
-//! Seeded apps carry a few objects each; a copied app gets copies of its source's objects (new
-//! ids, owned by the caller, neither published nor approved); deleting an app deletes its
-//! objects. An uploaded app has none (the sandbox's QVF files are opaque).
+//! Seeded apps carry the objects of their engine content (see `engine::qvf`); a copied app gets
+//! copies of its source's objects (new ids, owned by the caller, neither published nor
+//! approved); deleting an app deletes its objects; when the engine saves an app, its objects
+//! follow the app's content ([`sync_with_engine`]), as the repository does on QSEoW. An uploaded
+//! app has none until the engine saves it.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,17 +18,13 @@ use crate::qrs::spec;
 
 pub const TYPE: &str = "app/object";
 
-/// What a seeded app holds: `(objectType, name)`. Base sheets and stories of a published app
-/// are published and approved (they came with the app), the rest is personal.
-const SEEDED: &[(&str, &str)] = &[
-    ("sheet", "Overview"),
-    ("sheet", "Details"),
-    ("story", "Quarterly review"),
-    ("dimension", "Region"),
-    ("measure", "Revenue"),
-    ("masterobject", "Revenue by region"),
-    ("bookmark", "Current year"),
-];
+/// An object of an app's content as the repository records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineItem {
+    pub engine_id: String,
+    pub object_type: String,
+    pub name: String,
+}
 
 /// Apps beyond this many seeded apps get no objects (keeps a 50,000-app seed small).
 pub const MAX_SEEDED_APPS: usize = 1_000;
@@ -100,15 +98,83 @@ fn put_new(s: &mut Store, body: &Map<String, Value>, by: &str) {
     }
 }
 
-/// Seed the objects of app `app_id` (the `index`-th seeded app).
-pub fn seed_for_app(s: &mut Store, app_id: &str, index: usize, by: &str) {
+/// Seed the objects of app `app_id` (the `index`-th seeded app): those of its content.
+pub fn seed_for_app(s: &mut Store, app_id: &str, index: usize, by: &str, items: &[EngineItem]) {
     let Some(app) = s.get("app", app_id) else {
         return;
     };
-    for (k, (object_type, name)) in SEEDED.iter().enumerate() {
+    for (k, item) in items.iter().enumerate() {
         let seed = (index as u64) << 8 | k as u64;
-        let body = object_body(&app, object_type, name, None, seed.wrapping_add(1));
+        let mut body = object_body(
+            &app,
+            &item.object_type,
+            &item.name,
+            None,
+            seed.wrapping_add(1),
+        );
+        body.insert("engineObjectId".into(), json!(item.engine_id));
         put_new(s, &body, by);
+    }
+}
+
+/// Make the objects of app `app_id` match what the engine saved: new ones are created (owned by
+/// `owner`, neither published nor approved), renamed ones renamed, gone ones removed.
+pub fn sync_with_engine(
+    s: &mut Store,
+    app_id: &str,
+    items: &[EngineItem],
+    owner: Option<&str>,
+    by: &str,
+) {
+    let Some(app) = s.get("app", app_id) else {
+        return;
+    };
+    let app_id = app_id.to_ascii_lowercase();
+    let existing: Vec<Map<String, Value>> = s
+        .all(TYPE)
+        .into_iter()
+        .filter(|o| store::ref_ids(o, "app").contains(&app_id))
+        .collect();
+    let engine_id = |o: &Map<String, Value>| {
+        o.get("engineObjectId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    for o in &existing {
+        if !items.iter().any(|i| i.engine_id == engine_id(o))
+            && let Some(id) = o.get("id").and_then(Value::as_str)
+        {
+            s.remove(TYPE, id);
+        }
+    }
+    let owner = owner.map(|o| json!({ "id": o }));
+    for (k, item) in items.iter().enumerate() {
+        match existing.iter().find(|o| engine_id(o) == item.engine_id) {
+            Some(o) if o.get("name").and_then(Value::as_str) != Some(item.name.as_str()) => {
+                let mut o = o.clone();
+                let now = s.now();
+                o.insert("name".into(), json!(item.name));
+                o.insert("modifiedDate".into(), json!(now));
+                o.insert("modifiedByUserName".into(), json!(by));
+                s.put(TYPE, &o);
+            }
+            Some(_) => {}
+            None => {
+                let mut body = object_body(
+                    &app,
+                    &item.object_type,
+                    &item.name,
+                    owner.as_ref(),
+                    k as u64 + 1,
+                );
+                body.insert("engineObjectId".into(), json!(item.engine_id));
+                body.insert("published".into(), json!(false));
+                body.insert("approved".into(), json!(false));
+                body.remove("publishTime");
+                put_new(s, &body, by);
+            }
+        }
     }
 }
 

@@ -655,7 +655,7 @@ async fn dispatch(st: Arc<QrsState>, ty: Option<&'static str>, op: Op, req: Requ
 }
 
 /// QRS creates a user entity the first time someone logs in.
-fn ensure_user(st: &QrsState, id: &Identity) {
+pub(crate) fn ensure_user(st: &QrsState, id: &Identity) {
     if st.read().user_id(&id.user_directory, &id.user_id).is_some() {
         return;
     }

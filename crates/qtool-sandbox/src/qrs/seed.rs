@@ -5,7 +5,6 @@
 
 use serde_json::{Value, json};
 
-use super::apps::fake_content_block;
 use super::store::{Store, format_ms, now_ms};
 use super::types::type_def;
 use super::{QrsState, proxy_entity_fields, tasks};
@@ -116,7 +115,7 @@ pub fn seed(st: &QrsState) -> Result<()> {
     let cfg = st.config().clone();
     let now = now_ms();
     let day = 86_400_000i128;
-    let mut files: Vec<(String, u64)> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
     st.mutate(|s| {
         let t0 = now - 90 * day;
         // users
@@ -215,10 +214,11 @@ pub fn seed(st: &QrsState) -> Result<()> {
             }
             let id = add(s, "app", body, created);
             if i < super::objects::MAX_SEEDED_APPS {
-                super::objects::seed_for_app(s, &id, i, SYSTEM);
+                let items = seeded_items(s, &id, cfg.seed_objects);
+                super::objects::seed_for_app(s, &id, i, SYSTEM, &items);
             }
             if i < APPS_WITH_FILES {
-                files.push((id.clone(), size));
+                files.push(id.clone());
             }
             app_ids.push(id);
         }
@@ -331,27 +331,66 @@ pub fn seed(st: &QrsState) -> Result<()> {
         }
         s.reset_clock();
     });
-    for (id, size) in files {
-        write_fake_file(&st.app_file(&id), &id, size)?;
+    for id in files {
+        write_seeded_file(st, &id)?;
     }
     Ok(())
 }
 
-fn write_fake_file(path: &std::path::Path, id: &str, size: u64) -> Result<()> {
-    let mut buf = Vec::new();
-    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    let mut block = 0u64;
-    while (out.len() as u64) < size {
-        buf.clear();
-        let len = usize::try_from((size - out.len() as u64).min(64 * 1024)).unwrap_or(64 * 1024);
-        fake_content_block(id, block, &mut buf, len);
-        if block == 0 {
-            let header = format!("QVF-SANDBOX\n{id}\n");
-            let n = header.len().min(buf.len());
-            buf[..n].copy_from_slice(&header.as_bytes()[..n]);
-        }
-        out.extend_from_slice(&buf);
-        block += 1;
+/// The repository objects of a seeded app's engine content.
+fn seeded_items(s: &Store, id: &str, objects: usize) -> Vec<super::objects::EngineItem> {
+    let Some(app) = s.get("app", id) else {
+        return Vec::new();
+    };
+    let text = |k: &str| {
+        app.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let doc = crate::engine::qvf::seeded_content(&crate::engine::qvf::SeedApp {
+        id,
+        name: &text("name"),
+        description: &text("description"),
+        file_size: 0,
+        objects,
+        last_reload_time: &text("lastReloadTime"),
+    });
+    crate::engine::qvf::repository_items(&doc)
+}
+
+/// The file of a seeded app: a sandbox engine app (script, sheets, library) of its `fileSize`.
+fn write_seeded_file(st: &QrsState, id: &str) -> Result<()> {
+    let Some(app) = st.read().get("app", id) else {
+        return Ok(());
+    };
+    let text = |k: &str| {
+        app.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let path = st.app_file(id);
+    let size = app.get("fileSize").and_then(Value::as_u64).unwrap_or(0);
+    let written = crate::engine::qvf::write_seeded(
+        &path,
+        &crate::engine::qvf::SeedApp {
+            id,
+            name: &text("name"),
+            description: &text("description"),
+            file_size: size,
+            objects: st.config().seed_objects,
+            last_reload_time: &text("lastReloadTime"),
+        },
+    )
+    .map_err(|e| Error::io(path.display(), e))?;
+    if written != size {
+        st.mutate(|s| {
+            if let Some(mut a) = s.get("app", id) {
+                a.insert("fileSize".into(), json!(written));
+                s.put("app", &a);
+            }
+        });
     }
-    std::fs::write(path, out).map_err(|e| Error::io(path.display(), e))
+    Ok(())
 }

@@ -27,6 +27,7 @@ fn config(dir: &std::path::Path, apps: usize, tasks: usize) -> QrsConfig {
         data_dir: dir.to_path_buf(),
         seed_apps: apps,
         seed_tasks: tasks,
+        seed_objects: 12,
         virtual_proxies: vec![
             VirtualProxy {
                 prefix: "jwt".into(),

@@ -312,7 +312,7 @@ async fn older_export_flow_downloads_once() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers[header::CONTENT_TYPE], "application/unknown");
     assert_eq!(Some(r.body.len() as u64), apps[0]["fileSize"].as_u64());
-    assert!(r.body.starts_with(b"QVF-SANDBOX\n"));
+    assert!(r.body.starts_with(crate::engine::qvf::MAGIC.as_bytes()));
     assert_eq!(t.get(&url).await.status, StatusCode::NOT_FOUND);
     // A ticket is not a temp-content id, and the other way round.
     let ticket = t.get(&format!("/qrs/app/{id}/export")).await.ok();
