@@ -443,7 +443,6 @@ fn answered_writes_survive_kill_9() {
         "qem",
         "task",
         "import",
-        "--server",
         &server,
         work.join("task.json").to_str().expect("utf-8"),
     ]);
@@ -482,7 +481,7 @@ fn answered_writes_survive_kill_9() {
         "the uploaded app's content"
     );
     assert!(!orphan.exists(), "the orphaned app file is still there");
-    let tasks = qem.ok(&["qem", "task", "ls", "--server", &server, "--json"]);
+    let tasks = qem.ok(&["qem", "task", "ls", &server, "--json"]);
     assert!(
         tasks.contains("durable task"),
         "the imported QEM task was lost: {tasks}"

@@ -298,8 +298,9 @@ fn parse_line(text: &[u8]) -> Option<(u64, Kind)> {
 
 /// Open the journal for appending after its last complete line (a torn tail is cut off).
 fn open_for_append(path: &Path, good_len: u64) -> Result<File> {
-    let dir = files::parent_dir(path);
-    files::ensure_private_dir(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        files::ensure_private_dir(dir)?;
+    }
     let io = |e| Error::io(format!("opening {}", path.display()), e);
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);

@@ -119,7 +119,7 @@ async fn copy_durably(src: &Path, dest: &Path) -> std::io::Result<()> {
         tokio::fs::copy(src, &tmp).await?;
         tokio::fs::File::open(&tmp).await?.sync_all().await?;
         tokio::fs::rename(&tmp, dest).await?;
-        let dir = qtool_common::fs::parent_dir(dest).to_path_buf();
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         tokio::task::spawn_blocking(move || qtool_common::fs::sync_dir(&dir))
             .await
             .map_err(std::io::Error::other)
