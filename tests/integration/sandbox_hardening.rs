@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Sandbox, definition, first_server, json, write};
+use crate::support::{Sandbox, TestEnv, definition, first_server, json, write};
 
 const XRF: &str = "abcdefghijklmnop";
 
@@ -543,4 +543,62 @@ fn concurrent_writes_are_all_durable() {
     for name in &names {
         assert!(tags.contains(name.as_str()), "{name} was lost");
     }
+}
+
+/// Limits that make no sense are usage errors naming the rule; a journal with a line that is
+/// not a record (not a torn last line) stops the start with one line naming it, exit 3.
+#[test]
+fn bad_limits_and_a_corrupt_journal_are_one_line_errors() {
+    let env = TestEnv::new();
+    for (flag, value, needle) in [
+        ("--idle-timeout", "0s", "a timeout must be longer than 0s"),
+        ("--max-inflight-body-bytes", "12parsecs", "is not a byte count"),
+        ("--max-connections", "0", "is not in 1.."),
+        ("--min-body-rate", "0", "above zero"),
+    ] {
+        let err = env.fails(&["sandbox", flag, value], 2);
+        assert!(err.contains(needle), "{flag} {value}: {err}");
+    }
+
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    Sandbox::start_in(&state, &[]).stop();
+    std::fs::write(
+        state.join("journal.jsonl"),
+        "not a record\n{\"seq\":99,\"qrs\":[]}\n",
+    )
+    .expect("journal");
+    let mut child = env
+        .std_cmd()
+        .args(["sandbox", "--state-dir"])
+        .arg(&state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the sandbox started on a corrupt journal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    crate::support::assert_one_error_line(&stderr);
+    assert!(
+        stderr.contains("journal.jsonl line 1 is not a journal record")
+            && stderr.contains("delete the journal to start from the last snapshot"),
+        "{stderr}"
+    );
 }

@@ -59,18 +59,37 @@ impl Limits {
     /// socket and an app file it streams), so the cap is at most half of what is left after
     /// [`RESERVED_FDS`]. Returns the cap and, when it had to be lowered, the limit that did it.
     pub fn fit_to_fd_limit(&self) -> (usize, Option<u64>) {
-        let soft = match rlimit::increase_nofile_limit(u64::MAX) {
-            Ok(soft) if soft > 0 && soft != u64::MAX => soft,
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(soft) if soft > 0 && soft != u64::MAX => cap_for_fd_limit(self.max_connections, soft),
             // No limit, or it cannot be read: keep the configured cap.
-            _ => return (self.max_connections, None),
-        };
-        let fitting = usize::try_from(soft.saturating_sub(RESERVED_FDS) / 2)
-            .unwrap_or(usize::MAX)
-            .max(1);
-        if fitting < self.max_connections {
-            (fitting, Some(soft))
-        } else {
-            (self.max_connections, None)
+            _ => (self.max_connections, None),
         }
+    }
+}
+
+/// The connection cap under an open-file limit of `soft` (see [`Limits::fit_to_fd_limit`]).
+fn cap_for_fd_limit(requested: usize, soft: u64) -> (usize, Option<u64>) {
+    let fitting = usize::try_from(soft.saturating_sub(RESERVED_FDS) / 2)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if fitting < requested {
+        (fitting, Some(soft))
+    } else {
+        (requested, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_fits_under_the_file_limit() {
+        assert_eq!(cap_for_fd_limit(1024, 20_000), (1024, None));
+        assert_eq!(cap_for_fd_limit(1024, 1024), (480, Some(1024)));
+        assert_eq!(cap_for_fd_limit(1024, 10), (1, Some(10)));
+        // Raising the soft limit never fails where it can be read.
+        let (cap, _) = Limits::default().fit_to_fd_limit();
+        assert!(cap >= 1);
     }
 }
