@@ -50,7 +50,7 @@ probe() { # prints "CODE SECONDS"
   curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 10 --cacert "$ca" \
     -H "Authorization: Bearer $token" -H "X-Qlik-Xrfkey: $xrf" "$jwt/qrs/about?xrfkey=$xrf" || echo "000 10"
 }
-sockets() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+sockets() { { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null || true; } | wc -l; }
 peak_mib() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 summary() { # stdin: "CODE SECONDS" lines -> "ok/total median max"
   python3 -c '
@@ -58,7 +58,8 @@ import statistics, sys
 rows = [l.split() for l in sys.stdin if l.strip()]
 ok = [float(t) for c, t in rows if c == "200"]
 med = statistics.median(ok) if ok else float("nan")
-print(f"{len(ok)}/{len(rows)} {med:.4f} {max(ok) if ok else float(\"nan\"):.4f}")'
+worst = max(ok) if ok else float("nan")
+print(f"{len(ok)}/{len(rows)} {med:.4f} {worst:.4f}")'
 }
 
 silent_connections() { # $1 = label, $2 = binary

@@ -24,7 +24,7 @@ def main() -> None:
     ctx.set_alpn_protocols(["http/1.1"])
     sel = selectors.DefaultSelector()
     pending = {}
-    stats = {"attempted": count, "connected": 0, "handshakes": 0, "closed_by_server": 0, "failed": 0}
+    stats = {"attempted": count, "opened": 0, "connected": 0, "handshakes": 0, "closed_by_server": 0, "failed": 0}
     deadline = time.monotonic() + seconds
     opened = 0
     # Open in bursts so that the kernel's accept queue, not this loop, is the bottleneck.
@@ -39,13 +39,24 @@ def main() -> None:
                 sock.close()
                 opened += 1
                 continue
-            tls = ctx.wrap_socket(sock, server_hostname="localhost", do_handshake_on_connect=False)
-            pending[tls.fileno()] = tls
-            sel.register(tls, selectors.EVENT_READ | selectors.EVENT_WRITE, "handshake")
+            pending[sock.fileno()] = sock
+            sel.register(sock, selectors.EVENT_WRITE, "connecting")
             opened += 1
         for key, _ in sel.select(timeout=0.2):
             tls = key.fileobj
-            if key.data == "handshake":
+            if key.data == "connecting":
+                sel.unregister(tls)
+                if tls.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    stats["failed"] += 1
+                    pending.pop(tls.fileno(), None)
+                    tls.close()
+                    continue
+                stats["connected"] += 1
+                fd = tls.fileno()
+                tls = ctx.wrap_socket(tls, server_hostname="localhost", do_handshake_on_connect=False)
+                pending[fd] = tls
+                sel.register(tls, selectors.EVENT_READ | selectors.EVENT_WRITE, "handshake")
+            elif key.data == "handshake":
                 try:
                     tls.do_handshake()
                 except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -56,7 +67,6 @@ def main() -> None:
                     pending.pop(tls.fileno(), None)
                     tls.close()
                     continue
-                stats["connected"] += 1
                 stats["handshakes"] += 1
                 pending.pop(tls.fileno(), None)
                 sel.modify(tls, selectors.EVENT_READ, "silent")
@@ -71,6 +81,7 @@ def main() -> None:
                     stats["closed_by_server"] += 1
                     sel.unregister(tls)
                     tls.close()
+    stats["opened"] = opened
     print(json.dumps(stats))
 
 

@@ -18,7 +18,9 @@ use crate::output::status;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Prints the discovery document (URLs, CA, credential files) on stdout and writes it \
-                  to <state-dir>/sandbox.json. Ctrl-C or SIGTERM stops it after a final snapshot."
+                  to <state-dir>/sandbox.json. Ctrl-C or SIGTERM stops it after a final snapshot. \
+                  A write it has answered survives even kill -9 (<state-dir>/journal.jsonl). \
+                  Limits and durability: docs/sandbox.md."
 )]
 pub struct SandboxArgs {
     /// Address of the QSEoW proxy (virtual proxies /jwt, /form and the default one, like port 443).
@@ -143,7 +145,9 @@ const LIMITS: &str = "Limits (over all listeners)";
 /// A timeout: a duration above zero.
 fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
     match crate::cli::parse_duration_arg(text)? {
-        d if d.is_zero() => Err(format!("`{text}` is zero: a timeout must be longer than 0s")),
+        d if d.is_zero() => Err(format!(
+            "`{text}` is zero: a timeout must be longer than 0s"
+        )),
         d => Ok(d),
     }
 }
@@ -159,7 +163,11 @@ fn parse_byte_count(text: &str) -> std::result::Result<u64, String> {
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("`{text}` is not a byte count (e.g. 1048576, 512KiB, 64MiB)")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a byte count (e.g. 1048576, 512KiB, 64MiB)"
+            ));
+        }
     };
     number
         .parse::<u64>()

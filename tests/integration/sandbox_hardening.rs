@@ -50,7 +50,8 @@ fn connect_tls(addr: &str, config: &Arc<rustls::ClientConfig>) -> std::io::Resul
     let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
     let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
-    let conn = rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+    let conn =
+        rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
@@ -197,7 +198,10 @@ fn silent_connections_beyond_the_cap_never_starve_a_normal_client() {
         let handles: Vec<_> = (0..60)
             .map(|_| scope.spawn(|| connect_tls(&proxy, &config).ok()))
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
     });
     assert!(
         silent_tls.len() >= 30,
@@ -275,13 +279,19 @@ fn slow_bodies_slow_heads_and_idle_connections_are_cut() {
 
     // A request head trickled byte by byte: closed within the header-read timeout.
     let mut slow_head = connect_tls(&proxy, &h1).expect("connect");
-    slow_head.write_all(b"GET /jwt/qrs/about HTTP/1.1\r\n").expect("line");
+    slow_head
+        .write_all(b"GET /jwt/qrs/about HTTP/1.1\r\n")
+        .expect("line");
     slow_head.flush().expect("flush");
     let sock = slow_head.sock.try_clone().expect("clone");
     let started = Instant::now();
     let mut closed = false;
     while started.elapsed() < Duration::from_secs(15) && !closed {
-        if slow_head.write_all(b"X").and_then(|()| slow_head.flush()).is_err() {
+        if slow_head
+            .write_all(b"X")
+            .and_then(|()| slow_head.flush())
+            .is_err()
+        {
             closed = true;
             break;
         }
@@ -450,10 +460,10 @@ fn answered_writes_survive_kill_9() {
     sb.kill();
 
     // An app file no app refers to (an upload whose change never got recorded).
-    let orphan = state.join("apps").join("apps").join(format!(
-        "{}.qvf",
-        "0b7f61a2-6c8e-4d7c-9a45-3f1e2d0c9b8a"
-    ));
+    let orphan = state
+        .join("apps")
+        .join("apps")
+        .join(format!("{}.qvf", "0b7f61a2-6c8e-4d7c-9a45-3f1e2d0c9b8a"));
     std::fs::write(&orphan, b"orphan").expect("orphan");
 
     let sb = Sandbox::start_in(&state, &[]);
@@ -552,7 +562,11 @@ fn bad_limits_and_a_corrupt_journal_are_one_line_errors() {
     let env = TestEnv::new();
     for (flag, value, needle) in [
         ("--idle-timeout", "0s", "a timeout must be longer than 0s"),
-        ("--max-inflight-body-bytes", "12parsecs", "is not a byte count"),
+        (
+            "--max-inflight-body-bytes",
+            "12parsecs",
+            "is not a byte count",
+        ),
         ("--max-connections", "0", "is not in 1.."),
         ("--min-body-rate", "0", "above zero"),
     ] {

@@ -306,9 +306,9 @@ impl std::fmt::Display for BodyError {
                 "The request body is larger than the sandbox's in-flight body budget of {budget} \
                  bytes (qtool sandbox --max-inflight-body-bytes)"
             ),
-            BodyError::Busy => f.write_str(
-                "The sandbox is busy reading other request bodies; retry in a moment",
-            ),
+            BodyError::Busy => {
+                f.write_str("The sandbox is busy reading other request bodies; retry in a moment")
+            }
             BodyError::TooSlow(why) => write!(f, "Request timeout: {why}"),
             BodyError::Broken(why) => write!(f, "The request body could not be read: {why}"),
         }
@@ -391,10 +391,13 @@ mod tests {
         let too_large = read_bounded(body(), &headers(Some(50)), &ext, 20).await;
         assert!(matches!(too_large, Err(BodyError::TooLarge { limit: 20 })));
         let beyond = read_bounded(body(), &headers(Some(150)), &ext, 1000).await;
-        assert!(matches!(beyond, Err(BodyError::BeyondBudget { budget: 100 })));
+        assert!(matches!(
+            beyond,
+            Err(BodyError::BeyondBudget { budget: 100 })
+        ));
         // 60 + 60 > 100: the second waits for the first to be dropped.
         let first = read_bounded(body(), &headers(Some(60)), &ext, 1000).await;
-        let first = first.ok().expect("fits");
+        let first = first.expect("fits");
         let busy = read_bounded(body(), &headers(Some(60)), &ext, 1000).await;
         let busy = busy.err().expect("no room");
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -417,7 +420,7 @@ mod tests {
         assert!(matches!(r, Err(BodyError::Busy)));
         drop(held);
         let ok = read_bounded(body(10), &none, &ext, 1000).await;
-        assert_eq!(ok.ok().expect("fits").bytes.len(), 10);
+        assert_eq!(ok.expect("fits").bytes.len(), 10);
         let over = read_bounded(body(30), &none, &ext, 20).await;
         assert!(matches!(over, Err(BodyError::TooLarge { limit: 20 })));
     }

@@ -218,7 +218,8 @@ impl Conn {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.requests.fetch_add(1, Ordering::SeqCst);
         self.head_started.store(NEVER, Ordering::SeqCst);
-        self.changed.notify_one();
+        // No wake-up: a busy connection has no deadline, and the watchdog finds that out when
+        // its current one comes (a wake-up per request would cost every request a task switch).
         RequestGuard {
             conn: self.clone(),
             responding: false,
@@ -233,8 +234,7 @@ impl Conn {
         if self.ready_at.load(Ordering::SeqCst) == NEVER {
             return Some(self.opened);
         }
-        (self.in_flight.load(Ordering::SeqCst) == 0)
-            .then(|| self.idle_since.load(Ordering::SeqCst))
+        (self.in_flight.load(Ordering::SeqCst) == 0).then(|| self.idle_since.load(Ordering::SeqCst))
     }
 
     fn evict(&self) {

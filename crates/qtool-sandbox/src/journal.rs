@@ -292,7 +292,9 @@ fn read_lines(path: &Path) -> Result<(Vec<Line>, u64)> {
 fn parse_line(text: &[u8]) -> Option<(u64, Kind)> {
     let value: Value = serde_json::from_slice(text).ok()?;
     let seq = value.get("seq")?.as_u64()?;
-    let kind = Kind::ALL.into_iter().find(|k| value.get(k.key()).is_some())?;
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| value.get(k.key()).is_some())?;
     Some((seq, kind))
 }
 
@@ -397,7 +399,9 @@ impl Writer {
             lines.push(line(*seq, *kind, payload));
         }
         for (kind, seq) in &batch.images {
-            let image = lock(&self.shared.images).get(kind).and_then(|source| source());
+            let image = lock(&self.shared.images)
+                .get(kind)
+                .and_then(|source| source());
             if let Some(image) = image {
                 lines.push(line(*seq, *kind, &image));
             }
@@ -496,10 +500,7 @@ pub async fn track<F: std::future::Future>(handler: F) -> (F::Output, Recorded) 
 
 /// Wait until what the current request recorded so far is on disk.
 pub async fn flush_recorded() -> std::result::Result<(), Arc<str>> {
-    let recorded = RECORDED
-        .try_with(|r| r.borrow().clone())
-        .ok()
-        .flatten();
+    let recorded = RECORDED.try_with(|r| r.borrow().clone()).ok().flatten();
     Recorded(recorded).durable().await
 }
 
@@ -565,7 +566,10 @@ mod tests {
         // The covered QRS record is gone, and a rewrite keeps only the latest image.
         assert_eq!(
             kept,
-            [(second, serde_json::json!(2)), (marker, serde_json::json!([1]))]
+            [
+                (second, serde_json::json!(2)),
+                (marker, serde_json::json!([1]))
+            ]
         );
     }
 }

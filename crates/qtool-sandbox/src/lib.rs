@@ -48,12 +48,12 @@ pub use limits::Limits;
 
 use discovery::{Endpoints, SecretFiles};
 use faults::Faults;
+use journal::Journal;
 use pki::Pki;
 use proxy::windows::WindowsConfig;
 use proxy::{DirectoryUser, Proxy};
 use qem::{QemConfig, QemState};
 use qrs::{ProxyAuth, QrsConfig, QrsState, VirtualProxy};
-use journal::Journal;
 use server::{ClientAuth, HttpVersions};
 
 /// Everything a sandbox run is told.
@@ -449,7 +449,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
     };
     let qem_state = match persist::load_snapshot(&state_dir.join("qem.json"))? {
         // A QEM record is the whole state: the latest one after the snapshot wins.
-        Some(snapshot) => match newer(journal::Kind::Qem, &snapshot).last() {
+        Some(snapshot) => match newer(journal::Kind::Qem, &snapshot).next_back() {
             Some(image) => QemState::restore(qem_config, image.clone())?,
             None => QemState::restore(qem_config, snapshot)?,
         },

@@ -60,7 +60,9 @@ impl Limits {
     /// [`RESERVED_FDS`]. Returns the cap and, when it had to be lowered, the limit that did it.
     pub fn fit_to_fd_limit(&self) -> (usize, Option<u64>) {
         match rlimit::increase_nofile_limit(u64::MAX) {
-            Ok(soft) if soft > 0 && soft != u64::MAX => cap_for_fd_limit(self.max_connections, soft),
+            Ok(soft) if soft > 0 && soft != u64::MAX => {
+                cap_for_fd_limit(self.max_connections, soft)
+            }
             // No limit, or it cannot be read: keep the configured cap.
             _ => (self.max_connections, None),
         }

@@ -32,7 +32,10 @@ pub const JOURNAL_SEQ: &str = "journal_seq";
 
 /// The last journal record a snapshot covers (0 when it does not say).
 pub fn journal_seq(snapshot: &Value) -> u64 {
-    snapshot.get(JOURNAL_SEQ).and_then(Value::as_u64).unwrap_or(0)
+    snapshot
+        .get(JOURNAL_SEQ)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// A snapshot file, if there is one.

@@ -361,10 +361,9 @@ async fn read_body(
             "Stream",
             format!("the request body was not read: {e}"),
         ))),
-        Err(e) => Err(Ok(e.decorate(crate::server::plain(
-            e.status(),
-            &format!("{e}\n"),
-        )))),
+        Err(e) => Err(Ok(
+            e.decorate(crate::server::plain(e.status(), &format!("{e}\n")))
+        )),
     }
 }
 
