@@ -13,30 +13,16 @@
 #   QTOOL_BIN=path         benchmark that binary instead of building target/release/qtool
 #   QTOOL_BIN_BEFORE=path  also run every scenario against that binary (a build without the
 #                          hardening, e.g. of an older commit) and print the ratios
+# Needs python3 (the attackers), wrk and curl (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 connections="${1:-20000}"
 bodies="${2:-40}"
-for tool in wrk curl python3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl python3 >/dev/null
-    break
-  fi
-done
-if [ -n "${QTOOL_BIN:-}" ]; then
-  bin="$(realpath "$QTOOL_BIN")"
-else
-  cargo build --release --quiet
-  bin="$PWD/target/release/qtool"
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+need wrk wrk
+need curl curl
 before="${QTOOL_BIN_BEFORE:+$(realpath "$QTOOL_BIN_BEFORE")}"
-work="$(mktemp -d)"
-sandbox_pid=""
-stop_sandbox() {
-  if [ -n "$sandbox_pid" ]; then kill -INT "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
-  sandbox_pid=""
-}
-trap 'stop_sandbox; rm -rf "$work"' EXIT
 
 start_sandbox() { # $1 = binary, $2 = state dir
   "$1" sandbox --state-dir "$2" --seed apps=20,tasks=2 >/dev/null 2>"$2.log" &

@@ -510,9 +510,8 @@ fn assert_app_files_match(state: &Path, apps: &[String]) {
     }
 }
 
-/// The journal does not slow reads: a write costs one fsync, a read none (the figures are in
-/// bench/sandbox_abuse.sh); here only that reads and writes interleave correctly under
-/// concurrency.
+/// 16 writes at once share the journal's fsyncs (group commit); every one that was answered
+/// survives `kill -9`. (What the journal costs: bench/sandbox_abuse.sh.)
 #[test]
 fn concurrent_writes_are_all_durable() {
     let dir = tempfile::tempdir().expect("dir");
