@@ -26,7 +26,7 @@ mod error;
 pub mod faults;
 pub mod identity;
 pub mod journal;
-pub mod limits;
+mod limits;
 pub mod persist;
 pub mod pki;
 pub mod proxy;
