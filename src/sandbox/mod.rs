@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use qtool_sandbox::{Config, ErrorKind, Listener, Sandbox, Seed};
+use qtool_sandbox::{Config, ErrorKind, Limits, Listener, Sandbox, Seed};
 
 use crate::app::App;
 use crate::error::{Error, ErrorClass, Result};
@@ -18,7 +18,9 @@ use crate::output::status;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Prints the discovery document (URLs, CA, credential files) on stdout and writes it \
-                  to <state-dir>/sandbox.json. Ctrl-C or SIGTERM stops it after a final snapshot."
+                  to <state-dir>/sandbox.json. Ctrl-C or SIGTERM stops it after a final snapshot. \
+                  A write it has answered survives even kill -9 (<state-dir>/journal.jsonl). \
+                  Limits and durability: docs/sandbox.md."
 )]
 pub struct SandboxArgs {
     /// Address of the QSEoW proxy (virtual proxies /jwt, /form and the default one, like port 443).
@@ -76,6 +78,38 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SPEC", default_value = "apps=3,tasks=3")]
     pub seed: Seed,
 
+    /// Connections open at once over all listeners. Beyond it the oldest idle one is closed to
+    /// make room; when all are busy, new ones wait to be accepted. Lowered to fit the open-file
+    /// limit (ulimit -n).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), default_value_t = 1024, help_heading = LIMITS)]
+    pub max_connections: u32,
+
+    /// Time a client has to complete the TLS handshake.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "10s", help_heading = LIMITS)]
+    pub handshake_timeout: Duration,
+
+    /// Time a client has to send a complete request head (from the handshake for the first
+    /// request, from the head's first byte for later ones); also the grace before
+    /// --min-body-rate counts.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "20s", help_heading = LIMITS)]
+    pub header_read_timeout: Duration,
+
+    /// Time a connection may stay idle between requests, and may go without reading any of a
+    /// response, before it is closed. WebSocket connections are not subject to it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "60s", help_heading = LIMITS)]
+    pub idle_timeout: Duration,
+
+    /// Slowest request body accepted, in bytes per second on average after the grace period
+    /// (slower: 408 and the connection is closed).
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count, default_value = "1KiB", help_heading = LIMITS)]
+    pub min_body_rate: u64,
+
+    /// Request body bytes held in memory at once over all requests. A request that would go
+    /// beyond it gets 503 with Retry-After before its body is read (413 if it can never fit).
+    /// Uploads streamed to disk do not count.
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count, default_value = "256MiB", help_heading = LIMITS)]
+    pub max_inflight_body_bytes: u64,
+
     /// Instead of serving: run the seed tutorial end to end (keys, JWT virtual proxy, contexts,
     /// apps, a reload task, a QEM task round trip) against a fresh sandbox, showing each command.
     #[arg(long, conflicts_with_all = ["state_dir", "allow_remote"])]
@@ -98,8 +132,54 @@ impl SandboxArgs {
             session_ttl: self.session_ttl,
             seed: self.seed,
             require_channel_binding: self.require_channel_binding,
+            limits: Limits {
+                handshake_timeout: self.handshake_timeout,
+                header_read_timeout: self.header_read_timeout,
+                idle_timeout: self.idle_timeout,
+                min_body_rate: self.min_body_rate,
+                max_connections: self.max_connections as usize,
+                max_inflight_body_bytes: self.max_inflight_body_bytes,
+            },
         }
     }
+}
+
+/// `--help` heading of the flags that bound what clients may hold.
+const LIMITS: &str = "Limits (over all listeners)";
+
+/// A timeout: a duration above zero.
+fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+    match crate::cli::parse_duration_arg(text)? {
+        d if d.is_zero() => Err(format!(
+            "`{text}` is zero: a timeout must be longer than 0s"
+        )),
+        d => Ok(d),
+    }
+}
+
+/// A byte count above zero: `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`,
+/// ..., all powers of 1024).
+fn parse_byte_count(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a byte count (e.g. 1048576, 512KiB, 64MiB)"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a byte count above zero (e.g. 512KiB, 64MiB)"))
 }
 
 fn parse_rate(text: &str) -> std::result::Result<f64, String> {
@@ -180,5 +260,18 @@ mod tests {
         assert!(parse_rate("1.5").is_err());
         assert!(parse_rate("-0.1").is_err());
         assert!(parse_rate("NaN").is_err());
+    }
+
+    #[test]
+    fn limits_flags() {
+        assert_eq!(parse_byte_count("1048576"), Ok(1 << 20));
+        assert_eq!(parse_byte_count("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_byte_count("512 kb"), Ok(512 << 10));
+        assert_eq!(parse_byte_count("1G"), Ok(1 << 30));
+        for bad in ["", "0", "0MiB", "12 parsecs", "-1", "99999999999999999999"] {
+            assert!(parse_byte_count(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_timeout("0s").is_err());
     }
 }

@@ -20,5 +20,6 @@ mod qrs_clients;
 mod reliability;
 mod repository;
 mod sandbox;
+mod sandbox_hardening;
 mod secrets;
 mod tls;

@@ -402,6 +402,18 @@ impl Sandbox {
         }
     }
 
+    /// The sandbox's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// `kill -9` and wait: no final snapshot, no cleanup.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+    }
+
     /// Stop with Ctrl-C (SIGINT) and wait, as a user would.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");

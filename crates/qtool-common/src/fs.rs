@@ -149,14 +149,14 @@ pub fn create_temp(
 
 /// Make a rename in `dir` durable. Failure only weakens durability, never correctness.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) {
+pub fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) {}
+pub fn sync_dir(_dir: &Path) {}
 
 /// An exclusive advisory lock on a file in a directory, held until dropped. Every
 /// read-modify-write of a shared set of files happens under it, so concurrent processes never

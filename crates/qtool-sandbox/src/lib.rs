@@ -8,26 +8,33 @@
 //! mirrored by the emulator and pass unnoticed.
 //!
 //! Layout: `pki` (CA, server/client certificates, JWT key), `server` (TLS listeners, graceful
-//! shutdown; `unread` drains bodies left unread by an early answer), `proxy` (virtual proxies, JWT/forms auth, sessions, certificate port), `faults`
-//! (latency and fault injection), `persist` (snapshots), `discovery` (`sandbox.json`); the
+//! shutdown), `limits` (what a client may hold: time, connections, memory), `connections` (the
+//! connection cap and the watchdog of silent and slow connections), `body` (request bodies:
+//! minimum rate, in-flight memory budget, drain of unread rests), `proxy` (virtual proxies,
+//! JWT/forms auth, sessions, certificate port), `faults` (latency and fault injection),
+//! `journal` (answered writes survive a kill), `persist` (snapshots), `discovery`
+//! (`sandbox.json`); the
 //! emulators themselves are `qrs`, `engine` (the QIX engine, behind the proxy and on its own
 //! certificate port) and `qem`. [`run`] is the whole sandbox; the rest is public for
 //! the emulator's tests and fuzz targets.
 
 #![forbid(unsafe_code)]
 
+mod body;
+mod connections;
 pub mod discovery;
 pub mod engine;
 mod error;
 pub mod faults;
 pub mod identity;
+pub mod journal;
+mod limits;
 pub mod persist;
 pub mod pki;
 pub mod proxy;
 pub mod qem;
 pub mod qrs;
 pub mod server;
-mod unread;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,9 +46,11 @@ use qtool_common::fs::{self as files, Sensitivity};
 use tokio::sync::watch;
 
 pub use error::{Error, ErrorKind, Result};
+pub use limits::Limits;
 
 use discovery::{Endpoints, SecretFiles};
 use faults::Faults;
+use journal::Journal;
 use pki::Pki;
 use proxy::windows::WindowsConfig;
 use proxy::{DirectoryUser, Proxy};
@@ -80,6 +89,8 @@ pub struct Config {
     /// Windows authentication refuses NTLM responses without the TLS channel binding
     /// (Extended Protection "Required", as hardened sites).
     pub require_channel_binding: bool,
+    /// Timeouts, the connection cap and the in-flight body budget.
+    pub limits: Limits,
 }
 
 /// The sandbox's listeners.
@@ -197,6 +208,7 @@ struct Running {
     stop_servers: watch::Sender<bool>,
     persister: tokio::task::JoinHandle<Result<()>>,
     stop_persister: watch::Sender<bool>,
+    journal: Journal,
     faults: Arc<Faults>,
     signals: Option<Signals>,
 }
@@ -281,10 +293,12 @@ impl Sandbox {
                 let _ = server.await;
             }
             let _ = running.stop_persister.send(true);
-            running
+            let saved = running
                 .persister
                 .await
-                .map_err(|e| Error::failed(format!("the snapshot task failed: {e}")))?
+                .map_err(|e| Error::failed(format!("the snapshot task failed: {e}")))?;
+            running.journal.close();
+            saved
         });
         runtime.shutdown_timeout(Duration::from_secs(1));
         let _ = std::fs::remove_file(state_dir.join(discovery::FILE_NAME));
@@ -423,8 +437,20 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         seed_objects: args.seed.objects,
         virtual_proxies: default_virtual_proxies(&pki),
     };
+    // The journal holds the changes answered since the snapshots were written.
+    let (journal, records) = tokio::task::block_in_place(|| Journal::open(state_dir))?;
+    let newer = |kind: journal::Kind, snapshot: &serde_json::Value| {
+        let covered = persist::journal_seq(snapshot);
+        records
+            .iter()
+            .filter(move |r| r.kind == kind && r.seq > covered)
+            .map(|r| &r.payload)
+    };
     let qrs_state = match persist::load_snapshot(&state_dir.join("qrs.json"))? {
-        Some(snapshot) => QrsState::restore(qrs_config, snapshot)?,
+        Some(snapshot) => {
+            let replay = newer(journal::Kind::Qrs, &snapshot).collect::<Vec<_>>();
+            QrsState::restore_with(qrs_config, snapshot, replay)?
+        }
         None => QrsState::new(qrs_config)?,
     };
     let faults = Arc::new(Faults::new(args.latency, args.fault_rate, args.fault_seed));
@@ -437,9 +463,16 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         seed_tasks: args.seed.qem_tasks,
     };
     let qem_state = match persist::load_snapshot(&state_dir.join("qem.json"))? {
-        Some(snapshot) => QemState::restore(qem_config, snapshot)?,
+        // A QEM record is the whole state: the latest one after the snapshot wins.
+        Some(snapshot) => match newer(journal::Kind::Qem, &snapshot).next_back() {
+            Some(image) => QemState::restore(qem_config, image.clone())?,
+            None => QemState::restore(qem_config, snapshot)?,
+        },
         None => QemState::new(qem_config)?,
     };
+    drop(records);
+    qrs_state.attach_journal(journal.clone());
+    qem_state.attach_journal(journal.clone());
 
     // The listeners.
     let proxy_listener = server::bind(args.listen, "QSEoW proxy").await?;
@@ -513,7 +546,28 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         users,
         windows,
     );
+    let persister = persist::Persister::new(
+        state_dir,
+        qrs_state.clone(),
+        qem_state.clone(),
+        faults.clone(),
+        proxy.windows_stats(),
+        journal.clone(),
+    );
+    // Before serving: what was replayed, or a fresh seed, is on disk before a change refers to it.
+    tokio::task::block_in_place(|| persister.save_all())?;
 
+    let mut limits = args.limits;
+    let (max_connections, lowered_by) = limits.fit_to_fd_limit();
+    if let Some(fd_limit) = lowered_by {
+        tracing::warn!(
+            "at most {max_connections} connections instead of {}: the file descriptor limit is \
+             {fd_limit} (raise it with ulimit -n)",
+            limits.max_connections
+        );
+    }
+    limits.max_connections = max_connections;
+    let guards = server::Guards::new(limits);
     let (stop_tx, stop_rx) = watch::channel(false);
     let servers = [
         tokio::spawn(server::serve(
@@ -522,6 +576,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             plain_tls.clone(),
             proxy.router(),
             faults.clone(),
+            guards.clone(),
             stop_rx.clone(),
         )),
         tokio::spawn(server::serve(
@@ -530,6 +585,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             mutual_tls,
             proxy::cert_router(qrs_router),
             faults.clone(),
+            guards.clone(),
             stop_rx.clone(),
         )),
         tokio::spawn(server::serve(
@@ -538,6 +594,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             plain_tls.clone(),
             proxy.windows_router(),
             faults.clone(),
+            guards.clone(),
             stop_rx.clone(),
         )),
         tokio::spawn(server::serve(
@@ -546,6 +603,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             engine_tls,
             engine::port_router(engine),
             faults.clone(),
+            guards.clone(),
             stop_rx.clone(),
         )),
         tokio::spawn(server::serve(
@@ -554,20 +612,12 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
             qem_tls,
             qem::router(qem_state.clone()),
             faults.clone(),
+            guards.clone(),
             stop_rx.clone(),
         )),
     ];
     let (persist_tx, persist_rx) = watch::channel(false);
-    let persister = tokio::spawn(
-        persist::Persister::new(
-            state_dir,
-            qrs_state,
-            qem_state,
-            faults.clone(),
-            proxy.windows_stats(),
-        )
-        .run(persist_rx),
-    );
+    let persister = tokio::spawn(persister.run(persist_rx));
 
     // Signal handlers first: once the discovery file exists, a SIGTERM must already mean a
     // clean stop with a final snapshot, not the default kill.
@@ -585,6 +635,7 @@ async fn start_servers(args: &Config, state_dir: &Path) -> Result<(Running, Endp
         stop_servers: stop_tx,
         persister,
         stop_persister: persist_tx,
+        journal,
         faults,
         signals: Some(signals),
     };

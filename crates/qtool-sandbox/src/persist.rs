@@ -1,9 +1,14 @@
 //! Persistence of the emulators' state: `qrs.json` and `qem.json` snapshots in the state
 //! directory, written atomically whenever a state's `generation()` moved (checked every
-//! [`CHECK_EVERY`]) and once more on shutdown; `stats.json` with the injected-fault count, the
-//! QEM request counts and the Windows authentication module's counts (`{"faults_injected": N,
-//! "qem": {"requests", "logins", "refused_logins"}, "windows": {"logins", "refusals"}}`),
-//! rewritten when they change.
+//! [`CHECK_EVERY`]), once at start (so that the journal replayed into the state, or a fresh
+//! seed, is on disk before anything refers to it) and once more on shutdown; `stats.json` with
+//! the injected-fault count, the QEM request counts and the Windows authentication module's
+//! counts (`{"faults_injected": N, "qem": {"requests", "logins", "refused_logins"}, "windows":
+//! {"logins", "refusals"}}`), rewritten when they change.
+//!
+//! Snapshots alone would lose what changed since the last one: every answered change is also in
+//! the journal (`journal`). A snapshot notes the last journal record it covers
+//! ([`JOURNAL_SEQ`]), and the journal then drops the records it covers.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::faults::Faults;
+use super::journal::{self, Journal};
 use super::proxy::windows::{WindowsCounts, WindowsStats};
 use super::qem::{QemState, QemStats};
 use super::qrs::QrsState;
@@ -21,6 +27,16 @@ use crate::error::{Error, Result};
 use qtool_common::fs::{self as files, Sensitivity};
 
 pub const CHECK_EVERY: Duration = Duration::from_millis(500);
+/// The snapshot field naming the last journal record the snapshot covers.
+pub const JOURNAL_SEQ: &str = "journal_seq";
+
+/// The last journal record a snapshot covers (0 when it does not say).
+pub fn journal_seq(snapshot: &Value) -> u64 {
+    snapshot
+        .get(JOURNAL_SEQ)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
 
 /// A snapshot file, if there is one.
 pub fn load_snapshot(path: &Path) -> Result<Option<Value>> {
@@ -49,6 +65,7 @@ pub struct Persister {
     qem: Arc<QemState>,
     faults: Arc<Faults>,
     windows: Arc<WindowsStats>,
+    journal: Journal,
     qrs_path: PathBuf,
     qem_path: PathBuf,
     stats_path: PathBuf,
@@ -61,32 +78,49 @@ impl Persister {
         qem: Arc<QemState>,
         faults: Arc<Faults>,
         windows: Arc<WindowsStats>,
+        journal: Journal,
     ) -> Persister {
         Persister {
             qrs,
             qem,
             faults,
             windows,
+            journal,
             qrs_path: state_dir.join("qrs.json"),
             qem_path: state_dir.join("qem.json"),
             stats_path: state_dir.join("stats.json"),
         }
     }
 
+    /// Write every snapshot now (at start: what was replayed or seeded is then on disk, and
+    /// the journal records it covers are dropped).
+    pub fn save_all(&self) -> Result<()> {
+        self.save(&mut Written::default())
+    }
+
     /// Write whatever changed since `written` (everything when `written` is empty).
     fn save(&self, written: &mut Written) -> Result<()> {
-        // Read the generation before the snapshot: a change racing with it is written next time.
+        // Read the generation and the journal position before the snapshot: a change racing
+        // with it is written next time, and its record stays in the journal until then.
         let generation = self.qrs.generation();
         if written.qrs != Some(generation) {
+            let covered = self.journal.last_seq();
             let qrs = &self.qrs;
             write_streamed(&self.qrs_path, Sensitivity::Secret, |out| {
-                qrs.write_snapshot(out)
+                qrs.write_snapshot_covering(out, Some(covered))
             })?;
+            self.journal.compact(journal::Kind::Qrs, covered);
             written.qrs = Some(generation);
         }
         let generation = self.qem.generation();
         if written.qem != Some(generation) {
-            write_json(&self.qem_path, &self.qem.snapshot(), Sensitivity::Secret)?;
+            let covered = self.journal.last_seq();
+            let mut snapshot = self.qem.snapshot();
+            if let Value::Object(fields) = &mut snapshot {
+                fields.insert(JOURNAL_SEQ.into(), Value::from(covered));
+            }
+            write_json(&self.qem_path, &snapshot, Sensitivity::Secret)?;
+            self.journal.compact(journal::Kind::Qem, covered);
             written.qem = Some(generation);
         }
         let stats = (

@@ -1,7 +1,12 @@
 //! The sandbox's HTTPS listeners: TLS (rustls on aws-lc-rs) in front of an axum `Router`,
-//! served by hyper-util (HTTP/1.1, and HTTP/2 on a connection that negotiated it with ALPN),
-//! with the latency/fault layer on every request and a graceful shutdown (stop accepting, let
-//! open requests finish, close idle connections).
+//! served by hyper (HTTP/2 when ALPN chose it, else HTTP/1.1 with upgrades), with the
+//! latency/fault layer on every request and a graceful shutdown (stop accepting, let open
+//! requests finish, close idle connections).
+//!
+//! Every connection takes a slot of the shared connection cap before it is accepted and is
+//! watched for silence and slowness (`connections`); request bodies keep a minimum rate and
+//! buffered ones a memory budget (`body`); an answer waits until the journal holds the changes
+//! its request made (`journal`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +17,6 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
@@ -23,14 +27,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use super::body::{BodyBudget, RequestBody};
+use super::connections::{Conn, Connections, Expiry, Metered, RequestGuard};
 use super::faults::{Faults, Verdict};
-use super::unread::UnreadBody;
+use super::journal;
+use super::limits::Limits;
 use crate::error::{Error, Result};
 
-/// How long a client may take for the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound of a request head (request line + headers), HTTP/1.1 and HTTP/2.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Upper bound of the number of request headers (HTTP/1.1).
@@ -139,6 +142,25 @@ pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
     })
 }
 
+/// What every listener shares: the connection cap and its timeouts, the body budget.
+pub struct Guards {
+    pub connections: Arc<Connections>,
+    pub budget: BodyBudget,
+}
+
+impl Guards {
+    pub fn new(limits: Limits) -> Arc<Guards> {
+        Arc::new(Guards {
+            connections: Connections::new(limits),
+            budget: BodyBudget::new(limits.max_inflight_body_bytes),
+        })
+    }
+
+    fn limits(&self) -> &Limits {
+        self.connections.limits()
+    }
+}
+
 /// The error a service returns to make hyper close the connection without an answer.
 #[derive(Debug)]
 struct DroppedByFaultInjection;
@@ -151,6 +173,15 @@ impl std::fmt::Display for DroppedByFaultInjection {
 
 impl std::error::Error for DroppedByFaultInjection {}
 
+/// What a listener's connections share.
+struct Listening {
+    name: &'static str,
+    acceptor: TlsAcceptor,
+    app: Router,
+    faults: Arc<Faults>,
+    guards: Arc<Guards>,
+}
+
 /// Accept connections until `shutdown` turns true, then drain open connections.
 pub async fn serve(
     name: &'static str,
@@ -158,10 +189,24 @@ pub async fn serve(
     acceptor: TlsAcceptor,
     app: Router,
     faults: Arc<Faults>,
+    guards: Arc<Guards>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let listening = Arc::new(Listening {
+        name,
+        acceptor,
+        app,
+        faults,
+        guards,
+    });
     let tracker = TaskTracker::new();
     loop {
+        // A slot first: at the cap, new connections wait in the kernel's accept queue instead
+        // of taking a file descriptor each.
+        let slot = tokio::select! {
+            slot = listening.guards.connections.slot() => slot,
+            stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); break }
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); break }
@@ -177,12 +222,10 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         tracker.spawn(connection(
-            name,
+            listening.clone(),
             tcp,
             peer,
-            acceptor.clone(),
-            app.clone(),
-            faults.clone(),
+            slot,
             shutdown.clone(),
         ));
     }
@@ -197,17 +240,26 @@ pub async fn serve(
 }
 
 async fn connection(
-    name: &'static str,
+    listening: Arc<Listening>,
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
-    acceptor: TlsAcceptor,
-    app: Router,
-    faults: Arc<Faults>,
+    slot: tokio::sync::OwnedSemaphorePermit,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp).into_fallible());
+    let name = listening.name;
+    let limits = *listening.guards.limits();
+    let registration = listening.guards.connections.open();
+    let conn = registration.conn().clone();
+    let handshake = tokio::time::timeout(
+        limits.handshake_timeout,
+        listening.acceptor.accept(tcp).into_fallible(),
+    );
     let handshake = tokio::select! {
         h = handshake => h,
+        () = conn.evicted() => {
+            tracing::debug!("{name}: closing {peer} in its handshake to make room");
+            return;
+        }
         stopped = shutdown.wait_for(|stop| *stop) => { drop(stopped); return }
     };
     let tls = match handshake {
@@ -222,71 +274,146 @@ async fn connection(
             return;
         }
     };
+    let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    conn.ready(http2);
     // Set by a request that must drop the connection: the whole connection is closed, as when a
     // load balancer or the network drops it (with HTTP/2 a failed service alone would only
     // reset one stream).
     let kill = Arc::new(tokio::sync::Notify::new());
-    let kill_switch = kill.clone();
-    let slot = ConnectionSlot::default();
+    let (kill_switch, request_conn, service_listening) =
+        (kill.clone(), conn.clone(), listening.clone());
+    // Connection-bound state (NTLM authenticates a connection, not a request).
+    let connection_state = ConnectionSlot::default();
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-        req.extensions_mut().insert(slot.clone());
-        handle(app.clone(), faults.clone(), kill_switch.clone(), req)
+        req.extensions_mut().insert(connection_state.clone());
+        handle(
+            service_listening.clone(),
+            request_conn.request_started(),
+            kill_switch.clone(),
+            req,
+        )
     });
-    let negotiated_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-    let io = TokioIo::new(tls);
-    if negotiated_h2 {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The slot travels with the socket: an upgraded connection keeps it until it closes.
+    let io = TokioIo::new(Metered::new(tls, conn.clone(), slot));
+    let watched = Watched {
+        name,
+        peer,
+        conn: &conn,
+        limits: &limits,
+        kill: &kill,
+        shutdown,
+    };
+    // HTTP/2 only where ALPN chose it, as TLS servers do (RFC 9113 §3.2); HTTP/1.1 otherwise,
+    // with upgrades (WebSockets), which leave this task and its timeouts once switched.
+    if http2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
-            .http2()
             .timer(TokioTimer::new())
             .max_header_list_size(MAX_HEADER_BYTES as u32);
-        let conn = builder.serve_connection(io, service);
-        tokio::pin!(conn);
-        drive(name, peer, conn, shutdown, kill, |c| c.graceful_shutdown()).await;
+        watched.drive(builder.serve_connection(io, service)).await;
     } else {
-        // HTTP/1.1 with upgrades: the engine's WebSockets take the connection over.
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            // A backstop only: the watchdog applies the header-read and idle timeouts.
+            .header_read_timeout(limits.idle_timeout + limits.header_read_timeout)
             .max_buf_size(MAX_HEADER_BYTES)
             .max_headers(MAX_HEADERS);
-        let conn = builder.serve_connection(io, service).with_upgrades();
-        tokio::pin!(conn);
-        drive(name, peer, conn, shutdown, kill, |c| c.graceful_shutdown()).await;
+        watched
+            .drive(builder.serve_connection(io, service).with_upgrades())
+            .await;
+    }
+    drop(registration);
+}
+
+/// A hyper connection that can be asked to finish its requests and close.
+trait GracefulConnection: std::future::Future<Output = std::result::Result<(), hyper::Error>> {
+    fn close_gracefully(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S, E, B> GracefulConnection for hyper::server::conn::http2::Connection<I, S, E>
+where
+    Self: std::future::Future<Output = std::result::Result<(), hyper::Error>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn close_gracefully(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
     }
 }
 
-/// Serve one connection until it ends, the sandbox stops (graceful shutdown) or a fault kills it.
-async fn drive<C, E>(
+impl<I, S, B> GracefulConnection for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    Self: std::future::Future<Output = std::result::Result<(), hyper::Error>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn close_gracefully(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// One connection's serving, with what may end it early.
+struct Watched<'a> {
     name: &'static str,
     peer: SocketAddr,
-    mut conn: std::pin::Pin<&mut C>,
-    mut shutdown: watch::Receiver<bool>,
-    kill: Arc<tokio::sync::Notify>,
-    graceful: impl FnOnce(std::pin::Pin<&mut C>),
-) where
-    C: Future<Output = std::result::Result<(), E>>,
-    E: std::fmt::Display,
-{
-    let stop = async move {
-        // The guard is dropped at once: only the wake-up matters.
-        let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
-    };
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        () = stop => {
-            graceful(conn.as_mut());
-            conn.await
+    conn: &'a Conn,
+    limits: &'a Limits,
+    kill: &'a tokio::sync::Notify,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Watched<'_> {
+    /// Serve until the connection ends, the watchdog or an eviction closes it (gracefully when
+    /// nothing is in flight), fault injection drops it, or the sandbox stops.
+    async fn drive(mut self, conn: impl GracefulConnection) {
+        let (name, peer) = (self.name, self.peer);
+        tokio::pin!(conn);
+        let stop = async move {
+            // The guard is dropped at once: only the wake-up matters.
+            let _ = self.shutdown.wait_for(|stop| *stop).await.map(|_| ());
+        };
+        let result = tokio::select! {
+            r = conn.as_mut() => r,
+            () = stop => {
+                conn.as_mut().close_gracefully();
+                conn.await
+            }
+            () = self.kill.notified() => {
+                tracing::debug!("{name}: dropping the connection from {peer} (fault injection)");
+                return;
+            }
+            expiry = self.conn.watch(self.limits) => {
+                tracing::debug!("{name}: closing the connection from {peer}: {expiry}");
+                if expiry == Expiry::Stalled {
+                    return;
+                }
+                close_within(conn.as_mut(), self.limits.idle_timeout).await
+            }
+            () = self.conn.evicted() => {
+                tracing::debug!("{name}: closing the idle connection from {peer} to make room");
+                close_within(conn.as_mut(), self.limits.idle_timeout).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!("{name}: connection from {peer} ended: {e}");
         }
-        () = kill.notified() => {
-            tracing::debug!("{name}: dropping the connection from {peer} (fault injection)");
-            return;
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!("{name}: connection from {peer} ended: {e}");
     }
+}
+
+/// Close gracefully (an idle connection closes at once; a request that slipped in finishes),
+/// dropping the connection if that takes longer than `limit`.
+async fn close_within<C: GracefulConnection>(
+    mut conn: std::pin::Pin<&mut C>,
+    limit: Duration,
+) -> std::result::Result<(), hyper::Error> {
+    conn.as_mut().close_gracefully();
+    tokio::time::timeout(limit, conn).await.unwrap_or(Ok(()))
 }
 
 /// Close a connection whose handshake failed without resetting it. The TLS alert (say, "client
@@ -311,32 +438,72 @@ async fn close_after_alert(mut tcp: tokio::net::TcpStream) {
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 async fn handle(
-    app: Router,
-    faults: Arc<Faults>,
+    listening: Arc<Listening>,
+    mut request: RequestGuard,
     kill: Arc<tokio::sync::Notify>,
     req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, BoxError> {
-    match faults.before_request().await {
-        Verdict::Pass => {}
-        Verdict::Unavailable => {
-            return Ok(plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service Unavailable (injected fault)\n",
-            ));
-        }
+    let response = match listening.faults.before_request().await {
+        Verdict::Pass => answer(&listening, req).await,
+        Verdict::Unavailable => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable (injected fault)\n",
+        ),
         Verdict::Drop => {
             kill.notify_one();
             return Err(BoxError::from(DroppedByFaultInjection));
         }
-    }
-    // A body the app leaves unread is drained after the answer (see `unread`).
-    let response = app
-        .oneshot(req.map(|body| Body::new(UnreadBody::new(body))))
-        .await;
-    Ok(match response {
+    };
+    request.responding();
+    // The request counts as in flight until its response body is sent.
+    Ok(response.map(|body| Body::new(Answering { body, request })))
+}
+
+/// Run the app, then hold the answer until the changes it made are durable.
+async fn answer(listening: &Listening, req: Request<Incoming>) -> Response<Body> {
+    let limits = listening.guards.limits();
+    let mut req = req.map(|body| Body::new(RequestBody::new(body, limits)));
+    req.extensions_mut().insert(listening.guards.budget.clone());
+    let (response, recorded) = journal::track(listening.app.clone().oneshot(req)).await;
+    let response = match response {
         Ok(r) => r,
         Err(e) => match e {},
-    })
+    };
+    match recorded.durable().await {
+        Ok(()) => response,
+        Err(e) => {
+            tracing::warn!("{}: {e}", listening.name);
+            plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n"))
+        }
+    }
+}
+
+/// A response body that keeps its request in flight until it is sent or dropped.
+struct Answering {
+    body: Body,
+    request: RequestGuard,
+}
+
+impl hyper::body::Body for Answering {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Self::Data>, Self::Error>>>
+    {
+        let _ = &self.request;
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A plain-text response.

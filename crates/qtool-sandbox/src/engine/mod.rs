@@ -51,6 +51,15 @@ use spec::{ErrorCode, QixError};
 
 pub use socket::{Via, is_app_path, login_required, origin_of, port_router, upgrade};
 
+/// What a save tells the repository about the app it wrote.
+struct SavedApp {
+    items: Vec<qrs::objects::EngineItem>,
+    size: u64,
+    name: String,
+    description: Option<String>,
+    reloaded: Option<String>,
+}
+
 /// An app open in the engine, shared by every session that opened it.
 pub struct LoadedApp {
     pub id: String,
@@ -302,6 +311,32 @@ impl Engine {
                 .map_err(|e| QixError::new(ErrorCode::AppSaveFailed, e.to_string()))?
                 .map_err(|e| QixError::new(ErrorCode::AppSaveFailed, e.to_string()))?;
         lock(&app.model).modified = false;
+        // As an HTTP write does, the answer waits until the repository's change is in the journal
+        // on disk (a WebSocket call is not inside the listener's request tracking).
+        let saved = SavedApp {
+            items,
+            size,
+            name,
+            description,
+            reloaded,
+        };
+        let ((), recorded) =
+            crate::journal::track(async { self.record_save(app, by, saved) }).await;
+        recorded
+            .durable()
+            .await
+            .map_err(|e| QixError::new(ErrorCode::AppSaveFailed, e.to_string()))
+    }
+
+    /// The repository side of a save: the app's objects and its row.
+    fn record_save(&self, app: &LoadedApp, by: &Identity, saved: SavedApp) {
+        let SavedApp {
+            items,
+            size,
+            name,
+            description,
+            reloaded,
+        } = saved;
         crate::qrs::routes::ensure_user(&self.qrs, by);
         self.qrs.mutate(|s| {
             let owner = crate::qrs::routes::caller_user_id(s, by);
@@ -325,7 +360,6 @@ impl Engine {
                 a.insert("lastReloadTime".into(), json!(r));
             }
         });
-        Ok(())
     }
 
     /// Tell every session of the app what `news` says; returns what the originating socket gets

@@ -77,6 +77,7 @@ async fn start_with(apps: usize, objects: usize, faults: Faults) -> Harness {
         acceptor,
         port_router(engine.clone()),
         faults,
+        server::Guards::new(crate::limits::Limits::default()),
         rx,
     ));
     Harness {
@@ -1072,6 +1073,7 @@ async fn start_proxy() -> ProxySite {
         acceptor,
         proxy.router(),
         faults,
+        server::Guards::new(crate::limits::Limits::default()),
         rx,
     ));
     ProxySite {

@@ -45,9 +45,17 @@ pub async fn login(proxy: &Proxy, vp: &VirtualProxy, req: Request) -> Response {
             login_page("Enter DOMAIN\\user and password."),
         ),
         Method::POST => {
-            let body = match axum::body::to_bytes(req.into_body(), MAX_FORM_BODY).await {
-                Ok(b) => b,
-                Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "login form too large\n"),
+            let (parts, body) = req.into_parts();
+            let body = match crate::body::read_bounded(
+                body,
+                &parts.headers,
+                &parts.extensions,
+                MAX_FORM_BODY,
+            )
+            .await
+            {
+                Ok(buffered) => buffered.bytes,
+                Err(e) => return e.decorate(plain(e.status(), &format!("{e}\n"))),
             };
             let form = parse_urlencoded(&String::from_utf8_lossy(&body));
             let field = |name: &str| {

@@ -3,6 +3,9 @@
 //! Interface contract (used by `sandbox/server.rs`):
 //! - `QemState::new(config)` seeds a fresh QEM; `QemState::restore(config, snapshot)` reloads
 //!   one; `state.generation()` counts changes; `state.snapshot()` returns the persistent state (sessions are not persisted).
+//! - `state.attach_journal(journal)`: from then on every change (`bump`) marks the QEM state
+//!   dirty in the journal, which records the whole state (`snapshot()`) before the change is
+//!   answered; a restart restores the latest such record.
 //! - `router(state)` serves `/attunityenterprisemanager/api/v1/...` (full path).
 //! - `state.stats()` counts requests and logins since start (for `stats.json`).
 //!
@@ -32,7 +35,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -40,6 +43,7 @@ use jsonwebtoken::DecodingKey;
 
 use crate::error::Error;
 use crate::faults::Faults;
+use crate::journal::{self, Journal};
 use crate::qem::spec::task_state;
 use model::Store;
 use session::Session;
@@ -85,6 +89,8 @@ pub struct QemState {
     inner: Mutex<Inner>,
     generation: AtomicU64,
     counters: Counters,
+    /// Where changes are recorded before they are answered (none in unit tests).
+    journal: OnceLock<Journal>,
 }
 
 /// What clients asked of this QEM since it started (not persisted).
@@ -161,6 +167,7 @@ impl QemState {
             }),
             generation: AtomicU64::new(0),
             counters: Counters::default(),
+            journal: OnceLock::new(),
         }))
     }
 
@@ -211,6 +218,24 @@ impl QemState {
 
     pub(crate) fn bump(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(journal) = self.journal.get() {
+            journal.mark_dirty(journal::Kind::Qem);
+        }
+    }
+
+    /// Record every later change in `journal` (as a whole state, taken when the journal writes)
+    /// before it is answered.
+    pub fn attach_journal(self: &Arc<Self>, journal: Journal) {
+        let state = Arc::downgrade(self);
+        journal.set_image_source(
+            journal::Kind::Qem,
+            Box::new(move || {
+                let image = state.upgrade()?.snapshot();
+                // Null is what a failed serialisation gives: never record it as the state.
+                (!image.is_null()).then(|| serde_json::to_vec(&image).ok())?
+            }),
+        );
+        let _ = self.journal.set(journal);
     }
 
     /// Run `f` under the lock; a successful result counts as a change.

@@ -206,7 +206,11 @@ async fn serve(state: Arc<QemState>, req: Request) -> ApiResult<Response> {
     let params = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|q| Params(q.0))
         .map_err(|e| ApiError::deserialize("Query", e.body_text()))?;
-    let body = read_body(body).await?;
+    let body = match read_body(body, &parts).await {
+        Ok(body) => body,
+        Err(Ok(resp)) => return Ok(resp),
+        Err(Err(e)) => return Err(e),
+    };
     let method = parts.method.clone();
 
     match resource {
@@ -343,10 +347,24 @@ async fn serve(state: Arc<QemState>, req: Request) -> ApiResult<Response> {
     }
 }
 
-async fn read_body(body: Body) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|e| ApiError::deserialize("Stream", format!("the request body was not read: {e}")))
+/// The request body, within the sandbox's body limits. A body that broke off is a
+/// deserialisation error as QEM reports it; one beyond the limits is answered by the front
+/// server before QEM sees it (413, 503 with `Retry-After`, 408), as plain text.
+async fn read_body(
+    body: Body,
+    parts: &axum::http::request::Parts,
+) -> Result<Bytes, ApiResult<Response>> {
+    use crate::body::{BodyError, read_bounded};
+    match read_bounded(body, &parts.headers, &parts.extensions, BODY_LIMIT).await {
+        Ok(buffered) => Ok(buffered.bytes),
+        Err(BodyError::Broken(e)) => Err(Err(ApiError::deserialize(
+            "Stream",
+            format!("the request body was not read: {e}"),
+        ))),
+        Err(e) => Err(Ok(
+            e.decorate(crate::server::plain(e.status(), &format!("{e}\n")))
+        )),
+    }
 }
 
 fn session_id(headers: &HeaderMap) -> ApiResult<String> {

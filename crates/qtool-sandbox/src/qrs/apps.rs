@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
 use super::routes::{
-    Ctx, bad_request, caller_user_id, json_response, no_content, not_found, respond_entity, text,
+    Ctx, bad_request, body_error, caller_user_id, json_response, no_content, not_found,
+    respond_entity, text,
 };
 use super::store;
 use super::types::type_def;
@@ -112,8 +113,32 @@ pub async fn ensure_file(st: &QrsState, app_id: &str) -> Result<PathBuf, std::io
     Ok(path)
 }
 
+/// Remove a deleted app's file, once the delete is durable: a kill in between must not leave an
+/// app without its content. If the journal cannot be written, the file stays (an orphan is
+/// removed at the next start when the delete did reach the journal).
 pub async fn remove_file(st: &QrsState, app_id: &str) {
-    let _ = tokio::fs::remove_file(st.app_file(app_id)).await;
+    if crate::journal::flush_recorded().await.is_ok() {
+        let _ = tokio::fs::remove_file(st.app_file(app_id)).await;
+    }
+}
+
+/// Copy `src` over `dest` durably: a synced temp file renamed into place, the rename synced.
+async fn copy_durably(src: &Path, dest: &Path) -> std::io::Result<()> {
+    let tmp = dest.with_extension(format!("{}.tmp", store::new_id()));
+    let copied = async {
+        tokio::fs::copy(src, &tmp).await?;
+        tokio::fs::File::open(&tmp).await?.sync_all().await?;
+        tokio::fs::rename(&tmp, dest).await?;
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        tokio::task::spawn_blocking(move || qtool_common::fs::sync_dir(&dir))
+            .await
+            .map_err(std::io::Error::other)
+    }
+    .await;
+    if copied.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    copied
 }
 
 fn check_content_type(ctx: &Ctx) -> Result<(), Response> {
@@ -137,7 +162,8 @@ fn check_content_type(ctx: &Ctx) -> Result<(), Response> {
     }
 }
 
-/// Stream the request body into `dest` (via a temp file renamed on success). Returns its size.
+/// Stream the request body into `dest` (via a temp file, synced and renamed on success, so the
+/// file is durable before the change that refers to it is recorded). Returns its size.
 async fn receive(st: &QrsState, body: Body, dest: &Path) -> Result<u64, Response> {
     let tmp = st
         .config()
@@ -151,22 +177,29 @@ async fn receive(st: &QrsState, body: Body, dest: &Path) -> Result<u64, Response
         let mut stream = body.into_data_stream();
         let mut n = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| bad_request("The upload was interrupted"))?;
+            let chunk = chunk.map_err(|e| match crate::body::BodyError::from_stream(&e) {
+                slow @ crate::body::BodyError::TooSlow(_) => body_error(&slow),
+                _ => bad_request("The upload was interrupted"),
+            })?;
             f.write_all(&chunk)
                 .await
                 .map_err(|e| server_error("store the upload", &e))?;
             n += chunk.len() as u64;
         }
-        f.flush()
-            .await
-            .map_err(|e| server_error("store the upload", &e))?;
-        drop(f);
         if n == 0 {
             return Err(bad_request("The uploaded app file is empty"));
         }
+        f.sync_all()
+            .await
+            .map_err(|e| server_error("store the upload", &e))?;
+        drop(f);
         tokio::fs::rename(&tmp, dest)
             .await
             .map_err(|e| server_error("store the upload", &e))?;
+        let dir = st.config().data_dir.join("apps");
+        tokio::task::spawn_blocking(move || qtool_common::fs::sync_dir(&dir))
+            .await
+            .map_err(|e| server_error("store the upload", &std::io::Error::other(e)))?;
         Ok(n)
     }
     .await;
@@ -499,7 +532,7 @@ pub async fn copy(ctx: Ctx) -> Response {
         Err(e) => return server_error("read the app file", &e),
     };
     let new_id = store::new_id();
-    if let Err(e) = tokio::fs::copy(&src_file, ctx.st.app_file(&new_id)).await {
+    if let Err(e) = copy_durably(&src_file, &ctx.st.app_file(&new_id)).await {
         return server_error("copy the app file", &e);
     }
     let name = ctx
@@ -625,14 +658,7 @@ pub async fn replace(ctx: Ctx) -> Response {
         Ok(p) => p,
         Err(e) => return server_error("read the app file", &e),
     };
-    let dest = ctx.st.app_file(&target);
-    let tmp = dest.with_extension(format!("{}.tmp", store::new_id()));
-    if let Err(e) = tokio::fs::copy(&src_file, &tmp).await {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return server_error("replace the app file", &e);
-    }
-    if let Err(e) = tokio::fs::rename(&tmp, &dest).await {
-        let _ = tokio::fs::remove_file(&tmp).await;
+    if let Err(e) = copy_durably(&src_file, &ctx.st.app_file(&target)).await {
         return server_error("replace the app file", &e);
     }
     let by = ctx.by();

@@ -4,8 +4,12 @@
 //!
 //! Interface contract (used by `sandbox/server.rs`):
 //! - `QrsState::new(config)` seeds a fresh repository; `QrsState::restore(config, snapshot)`
-//!   reloads one; `state.snapshot()` returns everything but app file contents (those live as
-//!   files under `config.data_dir`).
+//!   reloads one (`restore_with` also replays the journal's operations since the snapshot, and
+//!   removes app files no app refers to); `state.snapshot()` returns everything but app file
+//!   contents (those live as files under `config.data_dir`).
+//! - `state.attach_journal(journal)`: from then on every change made through `mutate` is
+//!   recorded in the journal (the store's puts and removes), so that an answered change
+//!   survives a kill.
 //! - `state.virtual_proxies()` lists the virtual proxies (from `virtualproxyconfig` entities) so
 //!   the front door can route and authenticate by prefix.
 //! - `router(state)` serves `/qrs/...`, `/tempcontent/...` and `/ssl/ping` (paths without the
@@ -62,12 +66,13 @@ mod tests;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::Router;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::journal::{self, Journal};
 use store::Store;
 
 /// Authentication method of a virtual proxy the front door understands.
@@ -144,6 +149,8 @@ pub struct QrsState {
     node_id: String,
     /// Whether the schema-trigger scheduler runs (started by the first request).
     scheduler_started: std::sync::atomic::AtomicBool,
+    /// Where changes are recorded before they are answered (none in unit tests).
+    journal: OnceLock<Journal>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,10 +185,22 @@ impl QrsState {
             run_ms: Mutex::new((1000, 2000)),
             node_id: String::new(),
             scheduler_started: std::sync::atomic::AtomicBool::new(false),
+            journal: OnceLock::new(),
         })
     }
 
     pub fn restore(config: QrsConfig, snapshot: serde_json::Value) -> Result<Arc<QrsState>> {
+        Self::restore_with(config, snapshot, std::iter::empty())
+    }
+
+    /// Restore a snapshot, replay the journal's operations made after it (`replay`: each a
+    /// record's payload, in order), and remove app files no app refers to (an upload whose
+    /// change never reached the journal, a delete that did but whose file removal did not).
+    pub fn restore_with<'a>(
+        config: QrsConfig,
+        snapshot: serde_json::Value,
+        replay: impl IntoIterator<Item = &'a Value>,
+    ) -> Result<Arc<QrsState>> {
         let mut state = Self::empty(config)?;
         let Some(tables) = snapshot.get("tables").and_then(Value::as_object) else {
             return Err(Error::input("the QRS sandbox snapshot has no tables")
@@ -198,6 +217,12 @@ impl QrsState {
                         s.put(td.name, e);
                     }
                 }
+            }
+            for ops in replay {
+                s.replay(ops).map_err(|e| {
+                    Error::input(format!("the QRS journal has an unreadable record: {e}"))
+                        .with_hint("delete journal.jsonl to start from the last snapshot")
+                })?;
             }
             // Executions cannot survive a restart: end them as aborted.
             let now = s.now();
@@ -221,7 +246,22 @@ impl QrsState {
         if state.node_id.is_empty() {
             state.node_id = seed::seed_node(&state);
         }
+        state.remove_orphan_files();
         Ok(Arc::new(state))
+    }
+
+    /// Remove the `.qvf` files of apps that do not exist.
+    fn remove_orphan_files(&self) {
+        let s = lock(&self.store);
+        remove_matching(&self.config.data_dir.join("apps"), |name| {
+            name.strip_suffix(".qvf")
+                .is_some_and(|id| !s.contains("app", id))
+        });
+    }
+
+    /// Record every later change in `journal` before it is answered.
+    pub fn attach_journal(&self, journal: Journal) {
+        let _ = self.journal.set(journal);
     }
 
     fn central_node_id(&self) -> String {
@@ -238,6 +278,15 @@ impl QrsState {
     /// [`snapshot`](Self::snapshot). The store lock is held only to take the rows (reference
     /// counts), not while writing.
     pub fn write_snapshot(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write_snapshot_covering(out, None)
+    }
+
+    /// [`write_snapshot`](Self::write_snapshot), noting the last journal record it covers.
+    pub fn write_snapshot_covering(
+        &self,
+        out: &mut dyn std::io::Write,
+        journal_seq: Option<u64>,
+    ) -> std::io::Result<()> {
         let tables: Vec<(&'static str, Vec<store::Row>)> = {
             let s = lock(&self.store);
             types::TYPES
@@ -246,7 +295,11 @@ impl QrsState {
                 .map(|td| (td.name, s.rows(td.name).cloned().collect()))
                 .collect()
         };
-        out.write_all(b"{\"version\":1,\"tables\":{")?;
+        out.write_all(b"{\"version\":1,")?;
+        if let Some(seq) = journal_seq {
+            write!(out, "\"{}\":{seq},", crate::persist::JOURNAL_SEQ)?;
+        }
+        out.write_all(b"\"tables\":{")?;
         for (i, (name, rows)) in tables.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
@@ -311,10 +364,21 @@ impl QrsState {
         lock(&self.store)
     }
 
-    /// A change: runs `f` on the store and bumps the generation.
+    /// A change: runs `f` on the store, records what it changed in the journal (under the
+    /// lock, so records keep the order of the changes) and bumps the generation. The request
+    /// making the change is answered once the record is durable.
     pub(crate) fn mutate<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let mut s = lock(&self.store);
+        let journal = self.journal.get();
+        if journal.is_some() {
+            s.start_recording();
+        }
         let r = f(&mut s);
+        if let Some(journal) = journal
+            && let Some(ops) = s.take_recorded()
+        {
+            journal.append(journal::Kind::Qrs, ops);
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         r
     }

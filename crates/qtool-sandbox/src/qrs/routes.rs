@@ -527,7 +527,17 @@ pub struct Ctx {
     pub query: Vec<(String, String)>,
     pub identity: Identity,
     pub headers: axum::http::HeaderMap,
+    /// The request's extensions (the listener's in-flight body budget travels there).
+    pub extensions: axum::http::Extensions,
     pub body: Body,
+}
+
+/// Largest JSON body a request may send (bodies are small; uploads stream to disk instead).
+const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
+
+/// The answer to a body that could not be read: 413, 503 with `Retry-After`, 408 or 400.
+pub(crate) fn body_error(e: &crate::body::BodyError) -> Response {
+    e.decorate(text(e.status(), e.to_string()))
 }
 
 impl Ctx {
@@ -560,16 +570,19 @@ impl Ctx {
         }
     }
 
-    /// The request body as JSON (bodies are small; uploads use the stream instead).
+    /// The request body as JSON, read within the sandbox's body limits (its bytes stay
+    /// reserved from the in-flight budget while they are parsed).
     pub async fn json(&mut self) -> Result<Value, Response> {
         let body = std::mem::take(&mut self.body);
-        let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
-            .await
-            .map_err(|_| bad_request("The request body could not be read"))?;
+        let buffered =
+            crate::body::read_bounded(body, &self.headers, &self.extensions, MAX_JSON_BODY)
+                .await
+                .map_err(|e| body_error(&e))?;
+        let bytes = &buffered.bytes;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(bad_request("The request body is empty"));
         }
-        serde_json::from_slice(&bytes)
+        serde_json::from_slice(bytes)
             .map_err(|e| bad_request(format!("The request body is not valid JSON: {e}")))
     }
 
@@ -601,6 +614,7 @@ async fn dispatch(st: Arc<QrsState>, ty: Option<&'static str>, op: Op, req: Requ
         query,
         identity,
         headers: parts.headers,
+        extensions: parts.extensions,
         body,
     };
     let td = ty.and_then(type_def);

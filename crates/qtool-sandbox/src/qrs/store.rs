@@ -5,6 +5,11 @@
 //! The rendered wire text of entities (references expanded) is cached per entity and variant
 //! ([`RenderCache`]): an entry is valid while its source row is the stored one (same `Arc`) and
 //! no type its rendering reads from has changed since (those caches are dropped on every change).
+//!
+//! Every change is a [`Store::put`] or a [`Store::remove`]; while recording
+//! ([`Store::start_recording`]) both are noted as journal operations (`["put", type, row]`,
+//! `["rm", type, id]`), which [`Store::replay`] applies again after a restart. Replaying is
+//! idempotent: each operation sets a row to a whole value or removes it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -114,6 +119,8 @@ pub struct Store {
     last_ms: i128,
     /// `(lowercase dir, lowercase userId)` → user id.
     users: HashMap<(String, String), String>,
+    /// Journal operations of the change being made (JSON array text), while recording.
+    recording: Option<Vec<u8>>,
 }
 
 /// A new GUID (lowercase, hyphenated, as QRS writes them).
@@ -160,6 +167,59 @@ pub fn now_ms() -> i128 {
 }
 
 impl Store {
+    /// Note every put and remove from now on (see the module docs).
+    pub fn start_recording(&mut self) {
+        self.recording = Some(Vec::new());
+    }
+
+    /// The operations noted since [`start_recording`](Self::start_recording), as a JSON array
+    /// (`None` when there were none); recording stops.
+    pub fn take_recorded(&mut self) -> Option<Vec<u8>> {
+        let mut ops = self.recording.take().filter(|ops| !ops.is_empty())?;
+        ops.insert(0, b'[');
+        ops.push(b']');
+        Some(ops)
+    }
+
+    fn record(&mut self, op: &str, ty: &str, value: &str, raw: bool) {
+        let Some(ops) = self.recording.as_mut() else {
+            return;
+        };
+        if !ops.is_empty() {
+            ops.push(b',');
+        }
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        ops.extend_from_slice(format!("[\"{op}\",{},", quoted(ty)).as_bytes());
+        if raw {
+            ops.extend_from_slice(value.as_bytes());
+        } else {
+            ops.extend_from_slice(quoted(value).as_bytes());
+        }
+        ops.push(b']');
+    }
+
+    /// Apply journal operations (a JSON array as recorded) again.
+    pub fn replay(&mut self, ops: &Value) -> Result<(), String> {
+        let ops = ops.as_array().ok_or("not an array of operations")?;
+        for op in ops {
+            let parts = op.as_array().map(Vec::as_slice).unwrap_or_default();
+            let ty = parts
+                .get(1)
+                .and_then(Value::as_str)
+                .and_then(types::type_def)
+                .map(|td| td.name)
+                .ok_or_else(|| format!("unknown entity type in {op}"))?;
+            match (parts.first().and_then(Value::as_str), parts.get(2)) {
+                (Some("put"), Some(Value::Object(row))) => self.put(ty, row),
+                (Some("rm"), Some(Value::String(id))) => {
+                    self.remove(ty, id);
+                }
+                _ => return Err(format!("unknown operation {op}")),
+            }
+        }
+        Ok(())
+    }
+
     /// A timestamp later than every one handed out before (so each change has a distinct
     /// `modifiedDate` and stale PUTs are always detected).
     pub fn now(&mut self) -> String {
@@ -237,6 +297,7 @@ impl Store {
             Ok(t) => Arc::from(t),
             Err(_) => return,
         };
+        self.record("put", ty, &text, true);
         let table = self.tables.entry(ty).or_default();
         let seq = match table.index.get(&id) {
             Some(seq) => {
@@ -267,6 +328,7 @@ impl Store {
         let table = self.tables.get_mut(ty)?;
         let seq = table.index.remove(&id.to_ascii_lowercase())?;
         let row = table.rows.remove(&seq)?;
+        self.record("rm", ty, id, false);
         self.rendered.changed(ty, seq);
         if ty == "user" {
             let id = id.to_ascii_lowercase();
