@@ -8,6 +8,7 @@ mod support;
 
 mod context;
 mod generated;
+mod hardening;
 mod jwt;
 mod ntlm;
 mod ops;
