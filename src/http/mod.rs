@@ -14,7 +14,6 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 
 use crate::context::model::ClientCert;
 use crate::error::{Error, Result};
-use crate::input::{InputKind, read_file};
 use crate::logging::header_for_log;
 
 /// How to trust the server and who we are at the TLS layer.

@@ -94,6 +94,9 @@ fn run_limited(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], stdin: Stdio
     }
 }
 
+/// An environment variable and its value.
+type EnvVar<'a> = (&'a str, &'a str);
+
 fn dev_zero() -> Stdio {
     Stdio::from(std::fs::File::open("/dev/zero").expect("/dev/zero"))
 }
@@ -126,7 +129,7 @@ fn endless_answers_stop_at_the_response_limit() {
     let get = json(&env.ok(&["context", "get", "endless", "--json"]));
     assert_eq!(get["max-response-size"], "1536KiB", "{get}");
     let size = |value: &'static str| ("QTOOL_MAX_RESPONSE_SIZE", value);
-    let cases: [(Vec<&str>, Option<(&str, &str)>, &str); 6] = [
+    let cases: [(Vec<&str>, Option<EnvVar>, &str); 6] = [
         // A table streams within the limit, and stops at it.
         (
             vec![
@@ -223,7 +226,7 @@ fn inputs_are_bounded_and_special_files_refused() {
     ];
     let zero_stdin = "stdin is larger than 1MiB, the limit for a key, certificate or token";
     let device = "/dev/zero is a character device, not a regular file";
-    let cases: [(Vec<&str>, &[(&str, &str)], bool, &str); 8] = [
+    let cases: [(Vec<&str>, &[EnvVar], bool, &str); 8] = [
         ([&sign[..], &["/dev/zero"]].concat(), &[], false, device),
         (
             [&sign[..], &[dir.as_str()]].concat(),

@@ -2,7 +2,7 @@
 //! code, one line), kill -9 in the middle of large downloads, and the sandbox's fault injection
 //! against read-only, idempotent and non-idempotent commands.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Output, Stdio};
