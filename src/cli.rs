@@ -98,13 +98,18 @@ pub struct GlobalArgs {
     /// Request timeout, and the limit of commands that wait (qem task start|stop|wait|rm, qem
     /// endpoint test, qrs task start --wait), e.g. 30s, 2m [env: QTOOL_TIMEOUT] [default: 60s; 5m
     /// for qem task wait, 1h for qrs task start --wait].
-    #[arg(long, global = true, help_heading = "Global options", value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "DURATION", value_parser = parse_timeout_arg)]
     pub timeout: Option<Duration>,
 
     /// Retries for idempotent requests on refused connections and 502/503/504 [env: QTOOL_RETRIES]
     /// [default: 3].
     #[arg(long, global = true, help_heading = "Global options", value_name = "N")]
     pub retries: Option<u32>,
+
+    /// Largest server answer read into memory, e.g. 64MiB, 1GiB (downloads and `--json` lists
+    /// stream without a limit) [env: QTOOL_MAX_RESPONSE_SIZE] [default: 256MiB].
+    #[arg(long, global = true, help_heading = "Global options", value_name = "BYTES", value_parser = parse_byte_count_arg)]
+    pub max_response_size: Option<u64>,
 }
 
 impl GlobalArgs {
@@ -147,6 +152,118 @@ pub enum Command {
     Generate(crate::completion::GenerateArgs),
 }
 
+/// `--json`, `-o json`, `--output json` (or `=json`, `-ojson`) among raw arguments, for errors
+/// found before clap could parse them; arguments after `--` do not count.
+pub(crate) fn output_format_in(args: &[std::ffi::OsString]) -> OutputFormat {
+    let args: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str().unwrap_or(""))
+        .take_while(|a| *a != "--")
+        .collect();
+    let json = args.iter().enumerate().any(|(i, a)| {
+        let next_is_json = args
+            .get(i + 1)
+            .is_some_and(|n| n.eq_ignore_ascii_case("json"));
+        *a == "--json"
+            || ((*a == "-o" || *a == "--output") && next_is_json)
+            || a.eq_ignore_ascii_case("--output=json")
+            || a.eq_ignore_ascii_case("-ojson")
+            || a.eq_ignore_ascii_case("-o=json")
+    });
+    if json {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Table
+    }
+}
+
+/// A command-line error from clap as qtool's one-line usage error: clap's first line (with the
+/// lines that complete it) is the message; its tips and a pointer to `--help` for the command
+/// given in `args`, the hint. A missing subcommand names the possible ones instead of printing
+/// the help.
+pub(crate) fn usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> crate::error::Error {
+    let root = <Cli as clap::CommandFactory>::command();
+    let command = command_in(&root, args);
+    let path = std::iter::once("qtool")
+        .chain(command.iter().map(|c| c.get_name()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let help = format!("see `{path} --help`");
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let current = command.last().copied().unwrap_or(&root);
+        let names: Vec<&str> = current
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(clap::Command::get_name)
+            .collect();
+        return crate::error::Error::usage(format!("`{path}` needs a command"))
+            .with_hint(format!("one of: {}; {help}", names.join(", ")));
+    }
+    let text = e.render().to_string();
+    let mut message = Vec::new();
+    let mut tips = Vec::new();
+    let mut in_message = true;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(tip) = trimmed.strip_prefix("tip: ") {
+            tips.push(tip.to_string());
+            in_message = false;
+        } else if trimmed.is_empty() || trimmed.starts_with("Usage: ") {
+            in_message = false;
+        } else if in_message {
+            message.push(
+                trimmed
+                    .strip_prefix("error: ")
+                    .unwrap_or(trimmed)
+                    .to_string(),
+            );
+        }
+    }
+    tips.push(help);
+    crate::error::Error::usage(message.join(" ")).with_hint(tips.join("; "))
+}
+
+/// The chain of subcommands named in `args`: the values of flags that take one are skipped, and
+/// so is anything else that names no subcommand.
+fn command_in<'c>(root: &'c clap::Command, args: &[std::ffi::OsString]) -> Vec<&'c clap::Command> {
+    let mut chain: Vec<&clap::Command> = Vec::new();
+    let mut args = args.iter().skip(1).filter_map(|a| a.to_str());
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        let current = chain.last().copied().unwrap_or(root);
+        if arg.starts_with('-') && !arg.contains('=') {
+            if flag_takes_value(root, &chain, arg) {
+                args.next();
+            }
+        } else if let Some(sub) = current.find_subcommand(arg) {
+            chain.push(sub);
+        }
+    }
+    chain
+}
+
+/// Whether `--name` or `-x` is a flag of the command (or a global flag) that takes a value.
+fn flag_takes_value(root: &clap::Command, chain: &[&clap::Command], flag: &str) -> bool {
+    let matches = |a: &clap::Arg| match flag.strip_prefix("--") {
+        Some(long) => {
+            a.get_long() == Some(long) || a.get_all_aliases().is_some_and(|al| al.contains(&long))
+        }
+        None => {
+            let mut shorts = flag.trim_start_matches('-').chars();
+            // `-v`, or `-ojson` (a short flag with its value attached takes no next argument).
+            shorts.next().is_some_and(|c| a.get_short() == Some(c)) && shorts.next().is_none()
+        }
+    };
+    std::iter::once(root)
+        .chain(chain.iter().copied())
+        .flat_map(clap::Command::get_arguments)
+        .find(|a| matches(a))
+        .is_some_and(|a| a.get_action().takes_values())
+}
+
 /// `K=V` (or `K: V`) header flag.
 pub(crate) fn parse_header(text: &str) -> Result<(String, String), String> {
     let (k, v) = text
@@ -166,6 +283,22 @@ pub(crate) fn parse_header(text: &str) -> Result<(String, String), String> {
 
 pub(crate) fn parse_duration_arg(text: &str) -> Result<Duration, String> {
     crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+/// A request timeout: a duration above zero (a zero timeout fails every request).
+pub(crate) fn parse_timeout_arg(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration_arg(text)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "a timeout of `{text}` would fail every request; give a duration above zero, like 30s"
+        ));
+    }
+    Ok(timeout)
+}
+
+/// A byte count above zero: `1048576`, `512KiB`, `64MiB`, `1GiB`.
+pub(crate) fn parse_byte_count_arg(text: &str) -> Result<u64, String> {
+    qtool_common::bytes::parse(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -199,7 +332,7 @@ mod tests {
     /// (or shadow) the global one: the QEM `--server NAME` once did.
     #[test]
     fn no_subcommand_reuses_a_global_flag() {
-        let root = Cli::command();
+        let root = <Cli as clap::CommandFactory>::command();
         let globals: Vec<(String, Option<String>)> = root
             .get_arguments()
             .filter(|a| a.is_global_set())
@@ -219,6 +352,85 @@ mod tests {
             }
         }
         walk(&root, "qtool", &globals);
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_with_a_hint() {
+        let err = |args: &[&str]| {
+            let mut argv = vec!["qtool"];
+            argv.extend_from_slice(args);
+            let os: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+            usage_error(&Cli::try_parse_from(argv).unwrap_err(), &os)
+        };
+        let e = err(&["context", "create"]);
+        assert_eq!(e.class(), crate::error::ErrorClass::Usage);
+        assert_eq!(
+            e.message(),
+            "the following required arguments were not provided: <NAME>"
+        );
+        assert_eq!(e.hint(), Some("see `qtool context create --help`"));
+        let e = err(&["context", "ls", "--output", "xml"]);
+        assert!(
+            e.message()
+                .starts_with("invalid value 'xml' for '--output <FORMAT>'"),
+            "{e}"
+        );
+        assert_eq!(
+            e.hint(),
+            Some("a similar value exists: 'yaml'; see `qtool context ls --help`")
+        );
+        let e = err(&["qrs"]);
+        assert_eq!(e.message(), "`qtool qrs` needs a command");
+        assert!(
+            e.hint().unwrap().starts_with("one of: app, stream, tag,"),
+            "{e}"
+        );
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains(" virtualproxyconfig, userdirectory,"),
+            "{e}"
+        );
+        for e in [err(&["--frob"]), err(&["jwt", "cert", "--san", "a b"])] {
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        let e = err(&["--context", "qrs", "jwt", "cert", "--san", "a b"]);
+        assert!(
+            e.hint().unwrap().ends_with("see `qtool jwt cert --help`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_output_is_found_in_raw_arguments() {
+        let format = |args: &[&str]| {
+            let argv: Vec<std::ffi::OsString> = std::iter::once("qtool")
+                .chain(args.iter().copied())
+                .map(Into::into)
+                .collect();
+            output_format_in(&argv)
+        };
+        for json in [
+            &["--json", "x"][..],
+            &["-o", "json"],
+            &["--output=json"],
+            &["-ojson"],
+            &["qrs", "--output", "JSON"],
+        ] {
+            assert_eq!(format(json), OutputFormat::Json, "{json:?}");
+        }
+        for table in [&["-o", "yaml"][..], &["--", "--json"], &["--jsonx"]] {
+            assert_eq!(format(table), OutputFormat::Table, "{table:?}");
+        }
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        assert_eq!(parse_timeout_arg("2s"), Ok(Duration::from_secs(2)));
+        for zero in ["0", "0s", "0ms", "0h0m"] {
+            let err = parse_timeout_arg(zero).unwrap_err();
+            assert!(err.contains("above zero"), "{zero}: {err}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::app::App;
 use crate::cli::{Cli, Command};
-use crate::error::{Error, ErrorClass};
+use crate::error::Error;
 use crate::output::OutputFormat;
 use crate::settings::{Environment, Settings, Terminal};
 
@@ -50,13 +50,16 @@ pub fn main_entry() -> ExitCode {
     completion::complete_from_env();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help, --version: clap prints them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                ErrorClass::Usage.exit_code()
-            } else {
-                0
-            });
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            let err = cli::usage_error(&e, &args);
+            report(&err, cli::output_format_in(&args));
+            return err.exit_code();
         }
     };
     // The only read of the process environment: everything below gets this snapshot.
@@ -93,7 +96,8 @@ pub fn dispatch(command: Command, app: &App) -> Result<u8, Error> {
     }
 }
 
-/// One line on stderr; with `--json`/`-o json` a JSON object instead, as qlik-cli does.
+/// One line on stderr (line breaks in a message become spaces, control characters are
+/// escaped); with `--json`/`-o json` a JSON object instead, as qlik-cli does.
 fn report(err: &Error, format: OutputFormat) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
@@ -108,6 +112,23 @@ fn report(err: &Error, format: OutputFormat) {
         });
         let _ = writeln!(stderr, "{doc}");
     } else {
-        let _ = writeln!(stderr, "error: {}", logging::scrub(&err.to_string()));
+        let line = one_line(&logging::scrub(&err.to_string()));
+        let keep = output::Keep {
+            newlines: false,
+            own_colors: false,
+        };
+        let _ = writeln!(stderr, "error: {}", output::escape_controls(&line, keep));
     }
+}
+
+/// Text whose line breaks (and the indentation after them) become single spaces.
+fn one_line(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -26,6 +26,7 @@ pub fn init(settings: &crate::settings::LogSettings) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(ScrubbingStderr)
+        .with_ansi(settings.ansi)
         .with_target(verbose >= 3)
         .without_time()
         .try_init();

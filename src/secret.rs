@@ -1,11 +1,11 @@
 //! Secrets enter through stdin or the environment, not argv (visible in `ps` and shell history).
 
 use crate::error::{Error, Result};
-use crate::input::InputSource;
+use crate::input::{InputKind, InputSource};
 
 /// Read one secret from stdin: the whole input with the trailing newline removed.
 pub(crate) fn read_stdin(what: &str) -> Result<String> {
-    let text = InputSource::Stdin.read_to_string()?;
+    let text = InputSource::Stdin.read_to_string(InputKind::Credential)?;
     let secret = text.trim_end_matches(['\r', '\n']).to_string();
     if secret.is_empty() {
         return Err(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::input::{InputKind, InputSource};
 use crate::storage::{self, Sensitivity};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +62,9 @@ impl SessionCache {
 
     pub fn load(&self, context: &str, server: &str) -> Option<CachedSession> {
         let path = self.path_for(context)?;
-        let text = std::fs::read_to_string(path).ok()?;
+        let text = InputSource::File(path)
+            .read_to_string(InputKind::Config)
+            .ok()?;
         let session: CachedSession = serde_json::from_str(&text).ok()?;
         (session.server == server).then_some(session)
     }

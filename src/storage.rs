@@ -22,15 +22,28 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(qtool_common::fs::ensure_private_dir(dir)?)
 }
 
-/// Write `bytes` to `path` atomically (see [`qtool_common::fs::atomic_write`]).
+/// Write `bytes` to `path` atomically (see [`qtool_common::fs::atomic_write`]); a symlink is
+/// written through to its target.
 pub(crate) fn atomic_write(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Result<()> {
     Ok(qtool_common::fs::atomic_write(path, bytes, sensitivity)?)
+}
+
+pub(crate) use qtool_common::fs::{Staged, remove_stale_temps};
+
+/// A new version of `path` written and fsynced, put in place by [`Staged::commit`].
+pub(crate) fn stage(path: &Path, bytes: &[u8], sensitivity: Sensitivity) -> Result<Staged> {
+    Ok(qtool_common::fs::stage(path, bytes, sensitivity)?)
 }
 
 /// The exclusive advisory lock on `<dir>/.lock` under which every read-modify-write of the
 /// context store happens, so concurrent `qtool context create` runs never lose data.
 pub(crate) fn lock_dir(dir: &Path) -> Result<qtool_common::fs::DirLock> {
-    Ok(qtool_common::fs::DirLock::acquire(dir, ".lock")?)
+    qtool_common::fs::DirLock::acquire(dir, ".lock").map_err(|e| {
+        let dir_shown = dir.display();
+        Error::from(e).with_hint(format!(
+            "qtool creates and locks {dir_shown}/.lock before it changes contexts: check that {dir_shown} is a directory you can write to (`ls -ld {dir_shown}`), or set QTOOL_CONFIG_DIR"
+        ))
+    })
 }
 
 /// Warn (once per file) when a secret file is readable by group or others.

@@ -128,6 +128,9 @@ pub struct Context {
     pub jwt: Option<JwtRecipe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<ClientCert>,
+    /// The largest answer read into memory for this server, e.g. `1GiB` (`--max-response-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_response_size: Option<String>,
 }
 
 /// The secret half of a context, in `credentials.toml`.
@@ -183,24 +186,60 @@ pub fn mask(secret: &str) -> String {
     format!("{head}****({count} chars)")
 }
 
-/// Context names end up in file names and shell completions: keep them printable and unambiguous.
+/// The characters of a context name besides ASCII letters and digits.
+pub const NAME_PUNCTUATION: &str = "-_.@:";
+
+/// Context names end up in file names, shell completions and scripts: ASCII letters, digits and
+/// `-_.@:`, not starting with `-`, at most 128 characters.
 pub fn validate_name(name: &str) -> Result<(), String> {
+    let rule = format!("use ASCII letters, digits and {NAME_PUNCTUATION}");
     if name.is_empty() {
-        return Err("a context name cannot be empty".into());
+        return Err(format!("a context name cannot be empty; {rule}"));
     }
     if name.starts_with('-') {
-        return Err(format!("context name `{name}` cannot start with `-`"));
+        return Err(format!(
+            "context name `{}` cannot start with `-`",
+            name.escape_debug()
+        ));
     }
     if name.len() > 128 {
         return Err("a context name is limited to 128 characters".into());
     }
     if let Some(c) = name
         .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\'))
+        .find(|c| !c.is_ascii_alphanumeric() && !NAME_PUNCTUATION.contains(*c))
     {
         return Err(format!(
-            "context name `{}` contains {c:?}; use letters, digits and -_.@:",
-            name.escape_debug()
+            "context name `{}` contains {}; {rule}",
+            name.escape_debug(),
+            describe_char(c)
+        ));
+    }
+    Ok(())
+}
+
+/// `a space`, `'"'`, `U+1F600`: a character named so that it shows even when invisible.
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        c if c.is_ascii_graphic() => format!("`{c}`"),
+        c => format!("U+{:04X}", u32::from(c)),
+    }
+}
+
+/// A token or API key as it goes into an HTTP header: not empty, no line breaks or other
+/// control characters (they would fail every request, or split the header).
+pub fn validate_api_key(key: &str) -> Result<(), String> {
+    if key.trim().is_empty() {
+        return Err("the API key is empty".into());
+    }
+    if let Some(c) = key.chars().find(|c| c.is_control()) {
+        let what = match c {
+            '\r' | '\n' => "a line break".to_string(),
+            other => format!("the control character U+{:04X}", u32::from(other)),
+        };
+        return Err(format!(
+            "the API key contains {what}; a token is one line of printable characters"
         ));
     }
     Ok(())
@@ -220,12 +259,42 @@ mod tests {
 
     #[test]
     fn names_are_validated() {
-        assert!(validate_name("QSEoW").is_ok());
-        assert!(validate_name("me@qseow").is_ok());
-        assert!(validate_name("").is_err());
-        assert!(validate_name("a b").is_err());
-        assert!(validate_name("-x").is_err());
-        assert!(validate_name("a/b").is_err());
+        for good in ["QSEoW", "me@qseow", "prod-qem_2.eu:443"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "-x",
+            "a/b",
+            "\"quoted\"",
+            "[a]",
+            "café",
+            "🚀",
+            "tab\t",
+            "a;b",
+        ] {
+            let err = validate_name(bad).unwrap_err();
+            assert!(
+                err.contains("ASCII letters, digits and -_.@:") || bad == "-x",
+                "{bad}: {err}"
+            );
+        }
+        assert!(validate_name("[a]").unwrap_err().contains("contains `[`"));
+        assert!(validate_name("🚀").unwrap_err().contains("U+1F680"));
+    }
+
+    #[test]
+    fn api_keys_are_one_printable_line() {
+        assert!(validate_api_key("eyJhbGciOi.x.y").is_ok());
+        assert!(validate_api_key("").unwrap_err().contains("empty"));
+        assert!(validate_api_key("  ").unwrap_err().contains("empty"));
+        assert!(
+            validate_api_key("a\r\nX-Evil: 1")
+                .unwrap_err()
+                .contains("line break")
+        );
+        assert!(validate_api_key("a\u{7}").unwrap_err().contains("U+0007"));
     }
 
     #[test]

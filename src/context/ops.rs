@@ -253,6 +253,7 @@ mod tests {
             user: None,
             jwt: None,
             client_cert: None,
+            max_response_size: None,
         }
     }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::model::{AuthKind, Context, Secrets, ServerType};
 use crate::error::{Error, Result};
+use crate::input::{InputKind, InputSource};
 
 #[derive(Debug, Default, Deserialize)]
 struct QlikCliFile {
@@ -40,8 +41,7 @@ pub struct ImportedFile {
 }
 
 pub fn read(path: &Path) -> Result<ImportedFile> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("reading qlik-cli contexts {}", path.display()), e))?;
+    let text = InputSource::File(path.to_path_buf()).read_to_string(InputKind::Config)?;
     parse(&text).map_err(|e| e.context(path.display()))
 }
 
@@ -153,6 +153,7 @@ fn convert(name: String, value: &Value) -> Imported {
         user: None,
         jwt: None,
         client_cert: None,
+        max_response_size: None,
     };
     Imported::Context {
         name,

@@ -1,6 +1,12 @@
 //! The context store: `contexts.toml` (public) and `credentials.toml` (secret, 0600) in the
 //! config directory. Reads need no lock (files are only ever replaced atomically); every
 //! read-modify-write holds the directory lock from start to finish.
+//!
+//! A change to both files is written so that no moment leaves a secret without its context: the
+//! secrets of contexts that go away are removed before `contexts.toml` changes, those of new
+//! contexts are added after it. Every new version is written and fsynced before the first one
+//! replaces its file, so a full disk on the way leaves both files as they were; a killed run
+//! leaves at worst temp files, which the next write removes under the lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,14 +14,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Context, Secrets};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorClass, Result};
+use crate::input::{InputKind, InputSource};
 use crate::storage::{self, Sensitivity};
 
 pub const CONTEXTS_FILE: &str = "contexts.toml";
 pub const CREDENTIALS_FILE: &str = "credentials.toml";
 
 /// `contexts.toml` as a document.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ContextsFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,37 +119,73 @@ impl Store {
     /// A malformed file aborts before anything is written, so it is never overwritten.
     pub fn update<R>(&self, change: impl FnOnce(&mut Contexts) -> Result<R>) -> Result<R> {
         let _lock = storage::lock_dir(&self.dir)?;
+        // Nobody else writes now: what temp files exist were left by killed runs.
+        storage::remove_stale_temps(&self.contexts_path());
+        storage::remove_stale_temps(&self.credentials_path());
         let before = self.load()?;
-        let mut contexts = before.clone();
-        let result = change(&mut contexts)?;
-        if contexts.secrets != before.secrets {
-            let text = toml::to_string(&contexts.secrets)
-                .map_err(|e| Error::failed(format!("cannot serialise credentials: {e}")))?;
-            storage::atomic_write(
-                &self.credentials_path(),
-                text.as_bytes(),
-                Sensitivity::Secret,
-            )?;
-        }
-        let text = toml::to_string(&contexts.file)
-            .map_err(|e| Error::failed(format!("cannot serialise contexts: {e}")))?;
-        storage::atomic_write(&self.contexts_path(), text.as_bytes(), Sensitivity::Public)?;
+        let mut after = before.clone();
+        let result = change(&mut after)?;
+        self.write(&before, &after)?;
         Ok(result)
+    }
+
+    /// Write what changed from `before` to `after` (see the module docs for the order).
+    fn write(&self, before: &Contexts, after: &Contexts) -> Result<()> {
+        let kept = |name: &String| {
+            before.file.contexts.contains_key(name) && after.file.contexts.contains_key(name)
+        };
+        // Secrets of contexts in both versions only: none of a context that goes or comes.
+        let between: CredentialsFile = after
+            .secrets
+            .iter()
+            .filter(|(name, _)| kept(name))
+            .map(|(name, s)| (name.clone(), s.clone()))
+            .collect();
+        let mut steps = Vec::new();
+        if between != before.secrets {
+            steps.push(self.stage_credentials(&between)?);
+        }
+        if after.file != before.file {
+            let text = toml::to_string(&after.file)
+                .map_err(|e| Error::failed(format!("cannot serialise contexts: {e}")))?;
+            steps.push(storage::stage(
+                &self.contexts_path(),
+                text.as_bytes(),
+                Sensitivity::Public,
+            )?);
+        }
+        if after.secrets != between {
+            steps.push(self.stage_credentials(&after.secrets)?);
+        }
+        for step in steps {
+            step.commit()?;
+        }
+        Ok(())
+    }
+
+    fn stage_credentials(&self, secrets: &CredentialsFile) -> Result<storage::Staged> {
+        let text = toml::to_string(secrets)
+            .map_err(|e| Error::failed(format!("cannot serialise credentials: {e}")))?;
+        storage::stage(
+            &self.credentials_path(),
+            text.as_bytes(),
+            Sensitivity::Secret,
+        )
     }
 }
 
 /// Parse a TOML file; a missing file is the default document. Errors name file, line and column.
 pub fn load_toml<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            return Err(
-                Error::config(format!("{} is not UTF-8 text", path.display()))
-                    .with_hint("fix or remove the file; qtool will not overwrite it"),
-            );
+    let source = InputSource::File(path.to_path_buf());
+    let text = match source.read_to_string_if_exists(InputKind::Config) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(T::default()),
+        // Not UTF-8, too large, a device: our own file is unusable, not a bad argument.
+        Err(e) if e.class() == ErrorClass::Input => {
+            return Err(Error::config(e.message())
+                .with_hint("fix or remove the file; qtool will not overwrite it"));
         }
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        Err(e) => return Err(e),
     };
     parse_toml(&text).map_err(|(line, column, message)| {
         Error::config(format!(

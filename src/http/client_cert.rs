@@ -12,18 +12,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::context::model::ClientCert;
 use crate::error::{Error, Result};
+use crate::input::{InputKind, read_file};
 
 /// A certificate chain (leaf first) and its private key.
 pub(crate) type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// The chain and key of a context's client certificate; `password` opens a PKCS#12 file.
 pub(crate) fn load(cc: &ClientCert, password: Option<&str>) -> Result<Identity> {
-    let bytes = std::fs::read(&cc.cert).map_err(|e| {
-        Error::io(
-            format!("reading client certificate {}", cc.cert.display()),
-            e,
-        )
-    })?;
+    let bytes = read_file(&cc.cert, InputKind::Credential)?;
     let identity = if is_pem(&bytes) {
         let Some(key) = &cc.key else {
             return Err(Error::config(format!(
@@ -46,8 +42,7 @@ fn is_pem(bytes: &[u8]) -> bool {
 }
 
 fn load_pem(cert_path: &Path, pem: &[u8], key_path: &Path) -> Result<Identity> {
-    let key = std::fs::read(key_path)
-        .map_err(|e| Error::io(format!("reading client key {}", key_path.display()), e))?;
+    let key = read_file(key_path, InputKind::Credential)?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
         .collect::<std::result::Result<_, _>>()
         .unwrap_or_default();

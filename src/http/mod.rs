@@ -50,6 +50,54 @@ pub struct ClientOptions {
 }
 
 static INSECURE_WARNED: AtomicBool = AtomicBool::new(false);
+static CLEARTEXT_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Warn (once per run, as `--insecure` does) that `credentials` will cross the network in clear
+/// text: an `http://` URL to a host other than this machine. Loopback never leaves the machine.
+pub fn warn_cleartext_credentials(server: &reqwest::Url, credentials: &str) {
+    if sends_in_clear_text(server) && !CLEARTEXT_WARNED.swap(true, Ordering::Relaxed) {
+        crate::output::warn(&format!(
+            "{credentials} will be sent in clear text to {} (http://): anyone on the network can read it; use https://",
+            server.host_str().unwrap_or("the server")
+        ));
+    }
+}
+
+/// An `http://` URL to a host that is not loopback.
+fn sends_in_clear_text(server: &reqwest::Url) -> bool {
+    if server.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = server.host_str() else {
+        return true;
+    };
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => !ip.is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            name != "localhost" && !name.ends_with(".localhost")
+        }
+    }
+}
+
+/// The longest URL the HTTP stack can send (the `http` crate's limit); servers accept far less.
+const MAX_URL_LENGTH: usize = 65_534;
+
+/// Refuse a URL too long to send, naming its length (instead of a transport error later).
+pub fn check_url_length(url: &reqwest::Url) -> Result<()> {
+    let length = url.as_str().len();
+    if length > MAX_URL_LENGTH {
+        return Err(Error::usage(format!(
+            "the request URL would be {length} characters long; HTTP allows at most {MAX_URL_LENGTH} (servers often far less)"
+        ))
+        .with_hint("shorten the path or query (a long --filter can often be split into several requests)"));
+    }
+    Ok(())
+}
 
 /// qtool's User-Agent. It never contains "Windows", even on Windows: QSEoW's proxy sends user
 /// agents that contain its Windows authentication pattern (`Windows` by default) to Windows
@@ -96,10 +144,9 @@ pub fn client_builder(options: &ClientOptions) -> Result<reqwest::ClientBuilder>
             builder = builder.identity(load_identity(cc, tls.cert_password.as_deref())?);
         }
     } else if let Some(config) = tls::client_config(tls, options.http1_only)? {
-        // `--ca-cert`: our own verifier (chain or pinned certificate), client certificate in it.
+        // Our own verifier (`--ca-cert` chain or pinned certificate, else the system's trust
+        // store; trust told before dates), client certificate in it.
         builder = builder.tls_backend_preconfigured(config);
-    } else if let Some(cc) = &tls.client_cert {
-        builder = builder.identity(load_identity(cc, tls.cert_password.as_deref())?);
     }
     Ok(builder)
 }
@@ -267,6 +314,14 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         return Error::network(format!("no answer from {host} in time"))
             .with_hint("check the server, or raise --timeout");
     }
+    if e.is_builder() {
+        // Nothing was sent: the request itself cannot be made (an invalid URL or header).
+        return Error::usage(format!(
+            "cannot make a request to {host}: {}",
+            root_cause(e)
+        ))
+        .with_hint("check the path, query and --header values");
+    }
     match find_io_kind(e) {
         Some(std::io::ErrorKind::ConnectionRefused) => {
             return Error::network(format!("connection refused by {host}"))
@@ -308,6 +363,55 @@ pub fn class_for_status(status: StatusCode) -> crate::error::ErrorClass {
         _ if status.is_server_error() => ErrorClass::Server,
         _ => ErrorClass::Server,
     }
+}
+
+/// Read a whole answer into memory, at most `limit` bytes (`--max-response-size`): a longer
+/// (or endless) answer is a server error (exit 10) naming the limit, before it fills memory.
+/// `what` names the request ("GET /jwt/qrs/app").
+pub async fn read_body(mut resp: Response, limit: u64, what: &str) -> Result<bytes::Bytes> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large(limit, what));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        Error::network(format!("reading the answer to {what}: {}", root_cause(&e)))
+            .with_hint("run the command again")
+    })? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large(limit, what));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub(crate) fn too_large(limit: u64, what: &str) -> Error {
+    Error::server(format!(
+        "the answer to {what} is larger than {}, the limit for answers read into memory",
+        qtool_common::bytes::format(limit)
+    ))
+    .with_hint(
+        "if the server is right to send that much, raise the limit with --max-response-size (or QTOOL_MAX_RESPONSE_SIZE, or the context's max-response-size)",
+    )
+}
+
+/// How much of an error answer is read: enough for any error document, and bounded.
+const ERROR_BODY_LIMIT: usize = 64 << 10;
+
+/// The start of an error answer (at most 64 KiB, as text), for its message; the rest is not
+/// read. A failure while reading gives what arrived.
+pub async fn read_error_body(mut resp: Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ERROR_BODY_LIMIT - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// A response body excerpt for error messages: first line, at most 200 characters.
@@ -357,4 +461,30 @@ pub fn new_xrfkey() -> String {
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_beyond_this_machine_is_clear_text() {
+        let clear = |u: &str| sends_in_clear_text(&reqwest::Url::parse(u).unwrap());
+        assert!(clear("http://qem.example.com/"));
+        assert!(clear("http://10.0.0.5:8080/"));
+        assert!(!clear("https://qem.example.com/"));
+        assert!(!clear("http://127.0.0.1:9000/"));
+        assert!(!clear("http://[::1]/"));
+        assert!(!clear("http://localhost/"));
+        assert!(!clear("http://api.localhost./"));
+    }
+
+    #[test]
+    fn urls_longer_than_http_allows_are_usage_errors() {
+        let long = format!("https://h/qrs/{}", "a".repeat(100_000));
+        let err = check_url_length(&reqwest::Url::parse(&long).unwrap()).unwrap_err();
+        assert_eq!(err.class(), crate::error::ErrorClass::Usage);
+        assert!(err.message().contains("100014 characters"), "{err}");
+        assert!(check_url_length(&reqwest::Url::parse("https://h/qrs/about").unwrap()).is_ok());
+    }
 }

@@ -7,6 +7,10 @@
 //! certificate: a self-signed certificate with `CA:TRUE`, which path validation refuses as an
 //! end-entity certificate while curl and OpenSSL accept it once it is in the trust store. Such a
 //! pinned certificate must still be valid now and name the host.
+//!
+//! Without `--ca-cert` the operating system's trust store decides (as reqwest does by default).
+//! Either way, trust is told before dates: an expired certificate from an authority nobody
+//! trusts is reported as untrusted, since renewing it would not help.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,14 +27,14 @@ use rustls::{
 
 use super::TlsOptions;
 use crate::error::{Error, Result};
+use crate::input::{InputKind, read_file};
 
 const CA_HINT: &str =
     "--ca-cert expects PEM certificates: the site's root.pem, or the server certificate itself";
 
 /// The certificates of a `--ca-cert` PEM bundle.
 pub(crate) fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::io(format!("reading CA certificate {}", path.display()), e))?;
+    let pem = read_file(path, InputKind::Credential)?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| {
@@ -45,18 +49,29 @@ pub(crate) fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// The rustls configuration for `--ca-cert` (`None` without one, or with `--insecure`: reqwest's
-/// own configuration applies then). ALPN offers HTTP/2 unless `http1_only`.
+/// The rustls configuration: the `--ca-cert` bundle or the system's trust store, trust checked
+/// before dates (`None` with `--insecure`: reqwest's own configuration applies then). ALPN offers
+/// HTTP/2 unless `http1_only`.
 pub(crate) fn client_config(
     tls: &TlsOptions,
     http1_only: bool,
 ) -> Result<Option<rustls::ClientConfig>> {
-    let Some(ca) = tls.ca_cert.as_ref().filter(|_| !tls.insecure) else {
+    if tls.insecure {
         return Ok(None);
-    };
-    let bundle = load_ca_bundle(ca)?;
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = BundleVerifier::new(bundle, provider.clone());
+    let inner: Arc<dyn ServerCertVerifier> = match &tls.ca_cert {
+        Some(ca) => Arc::new(BundleVerifier::new(load_ca_bundle(ca)?, provider.clone())),
+        None => Arc::new(
+            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
+                Error::tls(format!(
+                    "cannot read the system's trusted certificates: {e}"
+                ))
+                .with_hint("pass --ca-cert ROOT.pem (the server's root CA)")
+            })?,
+        ),
+    };
+    let verifier = TrustFirst { inner };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::tls(format!("cannot configure TLS: {e}")))?
@@ -105,6 +120,122 @@ impl BundleVerifier {
             webpki,
             provider,
         }
+    }
+}
+
+/// Trust before dates: when the inner verifier finds the certificate expired or not yet valid,
+/// it is checked again as of a moment inside its validity period; a trust failure then (unknown
+/// authority, bad signature, a CA certificate used as a server's) is the answer instead.
+#[derive(Debug)]
+struct TrustFirst {
+    inner: Arc<dyn ServerCertVerifier>,
+}
+
+impl TrustFirst {
+    /// The error of a second verification as of `within`, when it is about trust.
+    fn trust_error(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+    ) -> Option<rustls::Error> {
+        let within = moment_within_validity(end_entity)?;
+        let again = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            within,
+        );
+        match again {
+            Err(rustls::Error::InvalidCertificate(cert)) if !is_date_or_name_error(&cert) => {
+                Some(rustls::Error::InvalidCertificate(cert))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn is_date_error(cert: &CertificateError) -> bool {
+    matches!(
+        cert,
+        CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. }
+    )
+}
+
+fn is_date_or_name_error(cert: &CertificateError) -> bool {
+    is_date_error(cert)
+        || matches!(
+            cert,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        )
+}
+
+/// The middle of the certificate's validity period.
+fn moment_within_validity(cert: &CertificateDer<'_>) -> Option<UnixTime> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let validity = parsed.validity();
+    let (from, until) = (
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    );
+    let middle = from.checked_add(until.checked_sub(from)? / 2)?;
+    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(middle).ok()?,
+    )))
+}
+
+impl ServerCertVerifier for TrustFirst {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(cert)) if is_date_error(&cert) => Err(self
+                .trust_error(end_entity, intermediates, server_name, ocsp_response)
+                .unwrap_or(rustls::Error::InvalidCertificate(cert))),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
+        self.inner.root_hint_subjects()
     }
 }
 

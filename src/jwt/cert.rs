@@ -109,6 +109,36 @@ fn split_unescaped_commas(text: &str) -> Vec<&str> {
     parts
 }
 
+/// A subject alternative name as `--san` takes it: an IP address, or a DNS host name (RFC 1123:
+/// dot-separated labels of letters, digits and `-`, each 1 to 63 characters not starting or
+/// ending with `-`; 253 characters at most; `*.` allowed first for a wildcard).
+pub(crate) fn parse_san(text: &str) -> std::result::Result<String, String> {
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let rule = "a DNS name is dot-separated labels of letters, digits and `-` (e.g. qlik.example.com, *.example.com), or give an IP address";
+    let shown = text.escape_debug();
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    if name.is_empty() || text.len() > 253 {
+        return Err(format!("`{shown}` is not a DNS name or IP address; {rule}"));
+    }
+    for label in name.split('.') {
+        let valid = (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !valid {
+            return Err(format!(
+                "`{shown}` is not a DNS name or IP address (label `{}`); {rule}",
+                label.escape_debug()
+            ));
+        }
+    }
+    Ok(text.to_string())
+}
+
 /// Build and self-sign the certificate for `key`.
 pub(crate) fn self_signed(key: &PrivateKey, spec: &CertSpec) -> Result<Generated> {
     if spec.days == 0 || spec.days > 36_500 {
@@ -121,6 +151,7 @@ pub(crate) fn self_signed(key: &PrivateKey, spec: &CertSpec) -> Result<Generated
     let mut params = CertificateParams::new(Vec::<String>::new())
         .map_err(|e| Error::failed(format!("cannot prepare the certificate: {e}")))?;
     for san in &spec.sans {
+        let san = parse_san(san).map_err(|e| Error::usage(format!("--san {e}")))?;
         let san_type = match san.parse::<std::net::IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
             Err(_) => SanType::DnsName(san.clone().try_into().map_err(|_| {
@@ -161,6 +192,31 @@ pub(crate) fn self_signed(key: &PrivateKey, spec: &CertSpec) -> Result<Generated
 mod tests {
     use super::*;
     use crate::jwt::keys;
+
+    #[test]
+    fn subject_alternative_names_are_host_names_or_addresses() {
+        for good in [
+            "qlik.example.com",
+            "localhost",
+            "10.0.0.1",
+            "::1",
+            "*.example.com",
+            "a-1.b",
+        ] {
+            assert_eq!(parse_san(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "", "a b", "a..b", "-a.com", "a-.com", "*", "*.", "a_b.com", "é.com", "a.b/c", "x\u{7}",
+        ] {
+            let err = parse_san(bad).unwrap_err();
+            assert!(
+                err.contains("is not a DNS name or IP address"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(parse_san(&"a".repeat(64)).is_err());
+        assert!(parse_san(&format!("{}.com", "a.".repeat(130))).is_err());
+    }
 
     #[test]
     fn subjects_parse() {

@@ -10,6 +10,7 @@ use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair};
 
 use super::pem::{self, Block, Contents, PemError};
 use crate::error::{Error, Result};
+use crate::input::InputKind;
 
 const KEYGEN_HINT: &str = "create one with `qtool jwt keygen --out privatekey.pem`";
 
@@ -69,19 +70,23 @@ impl PrivateKey {
     }
 }
 
-/// Read a key/cert file with a precise error for "missing" vs "unreadable".
-pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        let missing = e.kind() == std::io::ErrorKind::NotFound;
-        let err = Error::io(format!("reading {what} {}", path.display()), e);
-        if missing && what.contains("private key") {
-            err.with_hint(KEYGEN_HINT)
-        } else if missing {
-            err.with_hint("check the path")
+/// Read a key/cert file (bounded, regular files and pipes only); a missing private key says
+/// how to make one.
+pub fn read_file(path: &Path, what: KeyFile) -> Result<Vec<u8>> {
+    crate::input::read_file(path, InputKind::Credential).map_err(|err| {
+        if what == KeyFile::PrivateKey && err.class() == crate::error::ErrorClass::NotFound {
+            Error::not_found(err.message()).with_hint(KEYGEN_HINT)
         } else {
             err
         }
     })
+}
+
+/// Which kind of key file [`read_file`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFile {
+    PrivateKey,
+    Certificate,
 }
 
 /// Environment variable holding the passphrase of an encrypted private key (named in hints).
@@ -89,7 +94,7 @@ const ENV_KEY_PASSPHRASE: &str = crate::settings::vars::KEY_PASSPHRASE;
 
 /// Load an RSA private key from a file, decrypting it with `passphrase` when it is encrypted.
 pub fn load_private_key_with(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey> {
-    let bytes = read_file(path, "private key")?;
+    let bytes = read_file(path, KeyFile::PrivateKey)?;
     parse_private_key_with(&bytes, passphrase).map_err(|e| about_file(e, path))
 }
 
@@ -276,7 +281,7 @@ pub struct PublicKey {
 
 /// Load the public key from a certificate, a public key, or a private key file.
 pub fn load_public_key(path: &Path) -> Result<PublicKey> {
-    let bytes = read_file(path, "certificate")?;
+    let bytes = read_file(path, KeyFile::Certificate)?;
     parse_public_key(&bytes).map_err(|e| about_file(e, path))
 }
 

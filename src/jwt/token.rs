@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -267,7 +267,8 @@ pub enum VerifyError {
         got: Option<Value>,
     },
     MissingClaim(String),
-    BadClaim(String),
+    /// A `crit` header listing extensions qtool does not implement (RFC 7515 §4.1.11).
+    UnsupportedCritical(Vec<String>),
     Other(String),
 }
 
@@ -306,7 +307,15 @@ impl std::fmt::Display for VerifyError {
                 }
             ),
             VerifyError::MissingClaim(c) => write!(f, "the token has no `{c}` claim"),
-            VerifyError::BadClaim(c) => write!(f, "the token's `{c}` claim is not a number"),
+            VerifyError::UnsupportedCritical(names) => write!(
+                f,
+                "the token's header marks extensions as critical that qtool does not support: {}",
+                if names.is_empty() {
+                    "(an empty or malformed `crit` list)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
             VerifyError::Other(why) => write!(f, "verification failed: {why}"),
         }
     }
@@ -340,20 +349,115 @@ pub fn human_span(secs: i64) -> String {
         .replace("0ms", "0s")
 }
 
-fn claim_i64(claims: &Map<String, Value>, name: &str) -> Option<i64> {
-    claims
-        .get(name)
-        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+/// A NumericDate claim (`exp`, `nbf`): absent, or whole seconds (a fraction is cut off). Any
+/// other JSON is malformed, never "missing".
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &str,
+) -> std::result::Result<Option<i64>, VerifyError> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    let seconds = value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e18)
+            .map(|f| f.floor() as i64)
+    });
+    seconds.map(Some).ok_or_else(|| {
+        VerifyError::Malformed(format!(
+            "the `{name}` claim is {}, not a number of seconds",
+            json_kind(value)
+        ))
+    })
 }
 
-/// Verify `token` with `key`. Signature first, then `exp`/`nbf`, then audience.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number out of range",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand. qtool
+/// implements none, so any `crit` makes the token invalid.
+fn check_critical(header: &Map<String, Value>) -> std::result::Result<(), VerifyError> {
+    match header.get("crit") {
+        None => Ok(()),
+        Some(Value::Array(names)) => Err(VerifyError::UnsupportedCritical(
+            names
+                .iter()
+                .map(|n| n.as_str().map_or_else(|| n.to_string(), str::to_string))
+                .collect(),
+        )),
+        Some(_) => Err(VerifyError::UnsupportedCritical(Vec::new())),
+    }
+}
+
+/// `exp` (required) and `nbf` (optional) against `now`, with `leeway` seconds either way; the
+/// sums are done wide, so a leeway larger than the current time never wraps around.
+fn check_dates(
+    claims: &Map<String, Value>,
+    now: i64,
+    leeway: u64,
+) -> std::result::Result<(), VerifyError> {
+    let (now_wide, leeway_wide) = (i128::from(now), i128::from(leeway));
+    let exp =
+        numeric_date(claims, "exp")?.ok_or_else(|| VerifyError::MissingClaim("exp".into()))?;
+    if i128::from(exp) + leeway_wide < now_wide {
+        return Err(VerifyError::Expired { exp, now, leeway });
+    }
+    if let Some(nbf) = numeric_date(claims, "nbf")?
+        && i128::from(nbf) - leeway_wide > now_wide
+    {
+        return Err(VerifyError::NotYetValid { nbf, now, leeway });
+    }
+    Ok(())
+}
+
+/// The `aud` claim (a string or a list of strings) must hold `expected`.
+fn check_audience(
+    claims: &Map<String, Value>,
+    expected: &str,
+) -> std::result::Result<(), VerifyError> {
+    let holds = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == expected,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expected)),
+        _ => false,
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(VerifyError::WrongAudience {
+            expected: expected.to_string(),
+            got: claims.get("aud").cloned(),
+        })
+    }
+}
+
+/// Verify `token` with `key`: a `crit` header first, then the signature, then `exp`/`nbf`,
+/// then the audience.
 pub fn verify(
     token: &str,
     key: &PublicKey,
     options: &VerifyOptions,
 ) -> std::result::Result<Decoded, VerifyError> {
+    verify_at(token, key, options, now())
+}
+
+fn verify_at(
+    token: &str,
+    key: &PublicKey,
+    options: &VerifyOptions,
+    now: i64,
+) -> std::result::Result<Decoded, VerifyError> {
     super::install_crypto_provider();
     let decoded = decode_unverified(token).map_err(VerifyError::Malformed)?;
+    check_critical(&decoded.header)?;
     let token_alg = match decoded.header.get("alg") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
@@ -375,48 +479,33 @@ pub fn verify(
                 .collect::<Vec<_>>()
                 .join(" or "),
         })?;
-    let mut validation = Validation::new(alg.signer());
-    validation.leeway = options.leeway.as_secs();
-    validation.validate_nbf = true;
-    match &options.audience {
-        Some(aud) => validation.set_audience(&[aud]),
-        None => validation.validate_aud = false,
-    }
+    // The signature only, over `header.claims`; the claims are checked below, where a
+    // malformed date is told apart from a missing one and the arithmetic cannot wrap.
+    let (signed_part, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| VerifyError::Malformed("the token has no signature".into()))?;
     let decoding_key = DecodingKey::from_rsa_der(&key.pkcs1);
-    match jsonwebtoken::decode::<Map<String, Value>>(token, &decoding_key, &validation) {
-        Ok(_) => Ok(decoded),
+    match jsonwebtoken::crypto::verify(
+        signature,
+        signed_part.as_bytes(),
+        &decoding_key,
+        alg.signer(),
+    ) {
+        Ok(true) => {}
+        Ok(false) => return Err(VerifyError::BadSignature),
         Err(e) => {
-            let now = now();
-            let leeway = options.leeway.as_secs();
-            Err(match e.kind() {
+            return Err(match e.kind() {
                 ErrorKind::InvalidSignature => VerifyError::BadSignature,
-                ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmMismatch {
-                    token: token_alg,
-                    expected: alg.name().into(),
-                },
-                ErrorKind::ExpiredSignature => VerifyError::Expired {
-                    exp: claim_i64(&decoded.claims, "exp").unwrap_or(0),
-                    now,
-                    leeway,
-                },
-                ErrorKind::ImmatureSignature => VerifyError::NotYetValid {
-                    nbf: claim_i64(&decoded.claims, "nbf").unwrap_or(0),
-                    now,
-                    leeway,
-                },
-                ErrorKind::InvalidAudience => VerifyError::WrongAudience {
-                    expected: options.audience.clone().unwrap_or_default(),
-                    got: decoded.claims.get("aud").cloned(),
-                },
-                ErrorKind::MissingRequiredClaim(c) => VerifyError::MissingClaim(c.clone()),
-                ErrorKind::InvalidClaimFormat(c) => VerifyError::BadClaim(c.clone()),
-                ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) => {
-                    VerifyError::Malformed(e.to_string())
-                }
+                ErrorKind::Base64(_) => VerifyError::Malformed(e.to_string()),
                 _ => VerifyError::Other(e.to_string()),
-            })
+            });
         }
     }
+    check_dates(&decoded.claims, now, options.leeway.as_secs())?;
+    if let Some(aud) = &options.audience {
+        check_audience(&decoded.claims, aud)?;
+    }
+    Ok(decoded)
 }
 
 #[cfg(test)]
@@ -517,6 +606,92 @@ mod tests {
                 .contains("not a JSON object")
         );
         assert_eq!(clean("  Bearer a.b.c \n"), "a.b.c");
+    }
+
+    /// A token signed by a fresh key with `header` and `claims` as given, and the public key.
+    fn signed(
+        header: serde_json::Value,
+        claims: serde_json::Value,
+    ) -> (String, crate::jwt::keys::PublicKey) {
+        let der = crate::jwt::keys::generate(2048).unwrap();
+        let key = crate::jwt::keys::parse_private_key(&der).unwrap();
+        let public = crate::jwt::keys::parse_public_key(&der).unwrap();
+        let (Value::Object(header), Value::Object(claims)) = (header, claims) else {
+            panic!("objects expected");
+        };
+        (
+            sign(&header, &claims, &key, JwtAlgorithm::Rs256).unwrap(),
+            public,
+        )
+    }
+
+    #[test]
+    fn critical_extensions_dates_and_leeway_are_checked_exactly() {
+        use serde_json::json;
+        let now = 1_700_000_000;
+        let rs256 = json!({"alg": "RS256", "typ": "JWT"});
+        let options = |leeway: u64| VerifyOptions {
+            leeway: Duration::from_secs(leeway),
+            ..VerifyOptions::default()
+        };
+
+        // RFC 7515 §4.1.11: an extension listed in `crit` that we do not implement.
+        let (token, key) = signed(
+            json!({"alg": "RS256", "crit": ["b64"], "b64": false}),
+            json!({"exp": now + 60}),
+        );
+        let err = verify_at(&token, &key, &options(0), now).unwrap_err();
+        assert_eq!(err, VerifyError::UnsupportedCritical(vec!["b64".into()]));
+        assert!(err.to_string().contains("b64"), "{err}");
+
+        // Not a number is malformed, not missing.
+        let (token, key) = signed(rs256.clone(), json!({"exp": "tomorrow"}));
+        let err = verify_at(&token, &key, &options(0), now).unwrap_err();
+        assert!(
+            matches!(&err, VerifyError::Malformed(why) if why.contains("`exp` claim is a string")),
+            "{err:?}"
+        );
+        let (token, key) = signed(rs256.clone(), json!({"exp": now + 60, "nbf": [1]}));
+        let err = verify_at(&token, &key, &options(0), now).unwrap_err();
+        assert!(
+            matches!(&err, VerifyError::Malformed(why) if why.contains("`nbf` claim is a list")),
+            "{err:?}"
+        );
+        let (token, key) = signed(rs256.clone(), json!({"sub": "x"}));
+        assert_eq!(
+            verify_at(&token, &key, &options(0), now).unwrap_err(),
+            VerifyError::MissingClaim("exp".into())
+        );
+
+        // A leeway beyond the current Unix time does not wrap around: everything is in time.
+        let (token, key) = signed(rs256.clone(), json!({"exp": now - 10, "nbf": now + 10}));
+        let century = 100 * 366 * 86_400;
+        assert!(verify_at(&token, &key, &options(century), now).is_ok());
+        assert!(matches!(
+            verify_at(&token, &key, &options(5), now).unwrap_err(),
+            VerifyError::Expired { .. }
+        ));
+        let (token, key) = signed(rs256.clone(), json!({"exp": now + 60, "nbf": now + 10}));
+        assert!(matches!(
+            verify_at(&token, &key, &options(5), now).unwrap_err(),
+            VerifyError::NotYetValid { .. }
+        ));
+        assert!(verify_at(&token, &key, &options(10), now).is_ok());
+        // Fractional NumericDates are seconds too.
+        let (token, key) = signed(rs256, json!({"exp": 1.7e9 + 30.5, "aud": ["a", "b"]}));
+        let with_aud = VerifyOptions {
+            audience: Some("b".into()),
+            ..options(0)
+        };
+        assert!(verify_at(&token, &key, &with_aud, now).is_ok());
+        let wrong = VerifyOptions {
+            audience: Some("c".into()),
+            ..options(0)
+        };
+        assert!(matches!(
+            verify_at(&token, &key, &wrong, now).unwrap_err(),
+            VerifyError::WrongAudience { .. }
+        ));
     }
 
     #[test]

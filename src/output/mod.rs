@@ -1,7 +1,9 @@
 //! Everything qtool prints to stdout goes through [`Printer`]: tables (aligned, coloured only on a
 //! terminal, `NO_COLOR` honoured), JSON, YAML, or ids only (`-q`). Commands hand it JSON values
-//! plus a column list, so one renderer serves every resource of every product.
+//! plus a column list, so one renderer serves every resource of every product. Tables, ids and
+//! plain lines are made terminal-safe ([`escape`]); JSON and YAML are the data as it is.
 
+mod escape;
 mod table;
 
 use std::io::{self, Read, Write};
@@ -10,7 +12,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-pub(crate) use table::render_table;
+pub(crate) use escape::{Keep, escape_controls};
+pub(crate) use table::TableWriter;
 
 /// `-o/--output` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -89,24 +92,33 @@ impl Printer {
 
     /// A list of items: table rows, a JSON/YAML array, or one id per line with `-q`.
     pub fn list(&self, items: &[Value], columns: &[Column], id_path: &str) -> Result<()> {
-        if self.quiet {
-            let mut text = String::new();
+        if self.quiet || self.format == OutputFormat::Table {
+            let mut rows = self.rows(columns, id_path);
             for item in items {
-                text.push_str(&cell(item, id_path));
-                text.push('\n');
+                rows.item(item)?;
             }
-            return self.write_raw(text.as_bytes());
+            return rows.finish();
         }
-        match self.format {
-            OutputFormat::Table => {
-                let rows: Vec<Vec<String>> = items
-                    .iter()
-                    .map(|item| columns.iter().map(|c| cell(item, c.path)).collect())
-                    .collect();
-                let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
-                self.table(&headers, &rows)
-            }
-            _ => self.document(&Value::Array(items.to_vec())),
+        self.document(&Value::Array(items.to_vec()))
+    }
+
+    /// A table (or, with `-q`, id lines) written as items arrive: see [`Rows`].
+    pub(crate) fn rows<'c>(&self, columns: &'c [Column], id_path: &'c str) -> Rows<'c> {
+        let header = (!self.quiet).then(|| {
+            columns
+                .iter()
+                .map(|c| self.paint(c.header, Paint::Bold))
+                .collect()
+        });
+        Rows {
+            table: TableWriter::new(
+                io::BufWriter::with_capacity(1 << 16, io::stdout()),
+                header,
+                self.color,
+            ),
+            columns,
+            id_path,
+            quiet: self.quiet,
         }
     }
 
@@ -124,7 +136,7 @@ impl Printer {
                         .collect(),
                     other => vec![vec![scalar_text(other)]],
                 };
-                self.write_raw(render_table(None, &rows).as_bytes())
+                self.grid(None, &rows)
             }
             _ => self.document(item),
         }
@@ -133,8 +145,21 @@ impl Printer {
     /// A table with a header row (header painted bold on a terminal).
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
         let painted: Vec<String> = headers.iter().map(|h| self.paint(h, Paint::Bold)).collect();
-        let text = render_table(Some(&painted), rows);
-        self.write_raw(text.as_bytes())
+        self.grid(Some(painted), rows)
+    }
+
+    /// Aligned rows, optionally under a (painted) header; cells are made terminal-safe.
+    pub(crate) fn grid(&self, header: Option<Vec<String>>, rows: &[Vec<String>]) -> Result<()> {
+        let mut table = TableWriter::new(
+            io::BufWriter::with_capacity(1 << 16, io::stdout()),
+            header,
+            self.color,
+        );
+        for row in rows {
+            table.row(row.clone()).map_err(stdout_error)?;
+        }
+        table.finish().map_err(stdout_error)?;
+        Ok(())
     }
 
     /// A whole document in the chosen structured format (JSON when the format is `table`).
@@ -172,14 +197,25 @@ impl Printer {
         out.flush().map_err(|e| Error::io("writing to stdout", e))
     }
 
-    /// One line of plain text to stdout.
+    /// One line of plain text to stdout (terminal-safe: control characters escaped).
     pub fn line(&self, text: &str) -> Result<()> {
         let mut s = String::with_capacity(text.len() + 1);
         s.push_str(text);
         s.push('\n');
-        self.write_raw(s.as_bytes())
+        self.text(&s)
     }
 
+    /// Plain text to stdout, as is but terminal-safe: control characters other than line
+    /// breaks (and qtool's own colours) escaped.
+    pub fn text(&self, text: &str) -> Result<()> {
+        let keep = Keep {
+            newlines: true,
+            own_colors: self.color,
+        };
+        self.write_raw(escape_controls(text, keep).as_bytes())
+    }
+
+    /// Bytes to stdout as they are (documents, files, data passed through).
     pub fn write_raw(&self, bytes: &[u8]) -> Result<()> {
         let stdout = io::stdout();
         let mut lock = stdout.lock();
@@ -189,14 +225,57 @@ impl Printer {
     }
 }
 
+fn stdout_error(e: io::Error) -> Error {
+    Error::io("writing to stdout", e)
+}
+
+/// A list written item by item (from [`Printer::rows`]): table rows under the column headers,
+/// or with `-q` the ids. Call [`finish`](Rows::finish) at the end.
+pub(crate) struct Rows<'c> {
+    table: TableWriter<io::BufWriter<io::Stdout>>,
+    columns: &'c [Column],
+    id_path: &'c str,
+    quiet: bool,
+}
+
+impl Rows<'_> {
+    pub(crate) fn item(&mut self, item: &Value) -> Result<()> {
+        let row = if self.quiet {
+            vec![cell(item, self.id_path)]
+        } else {
+            self.columns.iter().map(|c| cell(item, c.path)).collect()
+        };
+        self.table.row(row).map_err(stdout_error)
+    }
+
+    pub(crate) fn finish(self) -> Result<()> {
+        self.table.finish().map_err(stdout_error)?;
+        Ok(())
+    }
+}
+
+/// stderr text: control characters escaped, qtool's own colours and line breaks kept.
+const STDERR_TEXT: Keep = Keep {
+    newlines: true,
+    own_colors: true,
+};
+
 /// A progress/status message for people: stderr, never stdout, so pipes stay clean.
 pub(crate) fn status(text: &str) {
-    let _ = writeln!(io::stderr().lock(), "{text}");
+    let _ = writeln!(
+        io::stderr().lock(),
+        "{}",
+        escape_controls(text, STDERR_TEXT)
+    );
 }
 
 /// A warning on stderr (`warning: ...`).
 pub(crate) fn warn(text: &str) {
-    let _ = writeln!(io::stderr().lock(), "warning: {text}");
+    let _ = writeln!(
+        io::stderr().lock(),
+        "warning: {}",
+        escape_controls(text, STDERR_TEXT)
+    );
 }
 
 /// Follow a dotted path (`stream.name`, `tags`) into a JSON value.

@@ -362,6 +362,10 @@ impl QemClient {
     async fn login_request(&self) -> Result<String> {
         let (authorization, who) = login_credentials(&self.target.auth)?;
         let url = api_url(&self.base, &["login"], &[]);
+        http::warn_cleartext_credentials(
+            &url,
+            "the QEM login (HTTP Basic: user and password, or token)",
+        );
         let resp = http::send(&Method::GET, &url, self.target.retries, || {
             let mut b = self
                 .http
@@ -380,7 +384,7 @@ impl QemClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
+            let body = http::read_error_body(resp).await;
             let e = match parse_api_error(&body) {
                 Some((code, _)) if code == code::UNAUTHORIZED_REQUEST || status == 401 => {
                     login_refused(&who, &self.target.label())
@@ -535,7 +539,7 @@ impl QemClient {
                 self.used.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Ok(resp);
             }
-            let text = resp.text().await.unwrap_or_default();
+            let text = http::read_error_body(resp).await;
             match parse_api_error(&text) {
                 // Only logins this request made count: with many requests in flight, one lost
                 // session fails them all, and all but one just pick up the new session.
@@ -585,22 +589,30 @@ impl QemClient {
     /// GET and parse JSON (an empty body is `null`).
     pub async fn get_json(&self, segments: &[&str], query: &[(&str, String)]) -> QemResult<Value> {
         let resp = self.send(Method::GET, segments, query, None).await?;
-        read_json(resp).await
+        self.read_json(resp, &Method::GET, segments).await
     }
 
-    /// GET the raw body (exports are streamed as they come).
+    /// GET the raw body, at most `--max-response-size`.
     pub async fn get_bytes(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
     ) -> QemResult<bytes::Bytes> {
         let resp = self.send(Method::GET, segments, query, None).await?;
-        resp.bytes().await.map_err(|e| {
-            QemError::Other(Error::network(format!(
-                "reading the QEM answer failed: {}",
-                http::root_cause(&e)
-            )))
-        })
+        let what = describe(&Method::GET, segments);
+        Ok(http::read_body(resp, self.target.max_response_size, &what).await?)
+    }
+
+    /// Read an answer (at most `--max-response-size`) and parse it as JSON.
+    async fn read_json(
+        &self,
+        resp: Response,
+        method: &Method,
+        segments: &[&str],
+    ) -> QemResult<Value> {
+        let what = describe(method, segments);
+        let bytes = http::read_body(resp, self.target.max_response_size, &what).await?;
+        parse_json(&bytes)
     }
 
     /// Any method, parse the answer as JSON when there is one.
@@ -611,9 +623,14 @@ impl QemClient {
         query: &[(&str, String)],
         body: Option<Body>,
     ) -> QemResult<Value> {
-        let resp = self.send(method, segments, query, body).await?;
-        read_json(resp).await
+        let resp = self.send(method.clone(), segments, query, body).await?;
+        self.read_json(resp, &method, segments).await
     }
+}
+
+/// `GET servers/rep-prod/tasks` for messages.
+fn describe(method: &Method, segments: &[&str]) -> String {
+    format!("{method} {}", segments.join("/"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -658,17 +675,11 @@ impl Body {
     }
 }
 
-async fn read_json(resp: Response) -> QemResult<Value> {
-    let bytes = resp.bytes().await.map_err(|e| {
-        QemError::Other(Error::network(format!(
-            "reading the QEM answer failed: {}",
-            http::root_cause(&e)
-        )))
-    })?;
+fn parse_json(bytes: &[u8]) -> QemResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(strip_comment_line(&bytes)).map_err(|e| {
+    serde_json::from_slice(strip_comment_line(bytes)).map_err(|e| {
         QemError::Other(Error::server(format!("QEM sent invalid JSON: {e}")).with_hint(
             "check that the context URL points at Enterprise Manager (run with -vv to see the request)",
         ))

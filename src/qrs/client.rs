@@ -44,6 +44,8 @@ pub struct QrsClient {
     retries: u32,
     /// The run's request timeout (also the idle limit of long transfers).
     timeout: std::time::Duration,
+    /// The largest answer read into memory (`--max-response-size`).
+    max_response_size: u64,
     auth_kind: AuthKind,
     label: String,
     /// Windows authentication: the run's NTLM login (the cookie goes to `session`).
@@ -159,6 +161,9 @@ impl QrsClient {
             }
             _ => None,
         };
+        if auth_kind != AuthKind::None && auth_kind != AuthKind::Cert {
+            http::warn_cleartext_credentials(&target.server, "the token or session cookie");
+        }
         Ok(QrsClient {
             http,
             base,
@@ -168,6 +173,7 @@ impl QrsClient {
             session: Mutex::new(None),
             retries: target.retries,
             timeout,
+            max_response_size: target.max_response_size,
             auth_kind,
             label: target.label(),
             windows,
@@ -234,12 +240,13 @@ impl QrsClient {
         let mut url = self
             .base
             .join(&rel)
-            .map_err(|e| Error::usage(format!("bad path `{path}`: {e}")))?;
+            .map_err(|e| Error::usage(format!("bad path `{}`: {e}", shorten(path))))?;
         let pairs: Vec<(&str, &str)> = query
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         self.add_query(&mut url, &pairs);
+        http::check_url_length(&url)?;
         Ok(url)
     }
 
@@ -395,7 +402,7 @@ impl QrsClient {
             return Ok(resp);
         }
         let html = http::is_html(&resp);
-        let text = resp.text().await.unwrap_or_default();
+        let text = http::read_error_body(resp).await;
         let excerpt = if html {
             String::new()
         } else {
@@ -461,15 +468,41 @@ impl QrsClient {
 
     // ---- JSON conveniences ----------------------------------------------------------------
 
+    /// Send, and parse the answer as JSON (an empty answer is `null`).
     pub async fn json(&self, method: Method, url: Url, body: Body<'_>) -> Result<Value> {
         let what = format!("{method} {}", url.path());
         let resp = self.send(method, url, body).await?;
-        read_json(resp, &what).await
+        self.read_json(resp, &what).await
     }
 
+    /// A GET whose answer must be a JSON document: an empty answer is a server error, since
+    /// QRS always answers a read with JSON (a blank result would look like success).
     pub async fn get_json(&self, path: &QrsPath, query: &[(&str, &str)]) -> Result<Value> {
         let url = self.url(path, query)?;
-        self.json(Method::GET, url, Body::None).await
+        let what = format!("GET {}", url.path());
+        match self.json(Method::GET, url, Body::None).await? {
+            Value::Null => Err(Error::server(format!("{what} returned an empty answer"))
+                .with_hint(
+                    "check that the server URL is the QSEoW proxy with its virtual proxy prefix, or the repository (port 4242)",
+                )),
+            value => Ok(value),
+        }
+    }
+
+    /// Parse an answer as JSON (an empty one is `null`), reading at most `--max-response-size`.
+    pub async fn read_json(&self, resp: Response, what: &str) -> Result<Value> {
+        let bytes = http::read_body(resp, self.max_response_size, what).await?;
+        parse_json(&bytes, what)
+    }
+
+    /// An answer as received, at most `--max-response-size`.
+    pub async fn read_bytes(&self, resp: Response, what: &str) -> Result<bytes::Bytes> {
+        http::read_body(resp, self.max_response_size, what).await
+    }
+
+    /// The largest answer read into memory.
+    pub fn max_response_size(&self) -> u64 {
+        self.max_response_size
     }
 
     /// A GET that must return a JSON array.
@@ -485,30 +518,34 @@ impl QrsClient {
     }
 }
 
-/// Parse a response as JSON (an empty body is `null`).
-pub async fn read_json(resp: Response, what: &str) -> Result<Value> {
-    let bytes = resp.bytes().await.map_err(|e| {
-        Error::network(format!(
-            "reading the answer to {what}: {}",
-            http::root_cause(&e)
-        ))
-    })?;
+/// Parse an answer as JSON (an empty body is `null`).
+fn parse_json(bytes: &[u8], what: &str) -> Result<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         Error::server(format!(
             "{what} returned invalid JSON ({e}): {}",
-            http::body_excerpt(&String::from_utf8_lossy(&bytes))
+            http::body_excerpt(&String::from_utf8_lossy(bytes))
         ))
     })
+}
+
+/// A user's text in a message: at most 100 characters.
+fn shorten(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= 100 {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(60).collect();
+    format!("{head}… ({count} characters)")
 }
 
 pub fn json_body(value: &Value) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::failed(format!("cannot encode JSON: {e}")))
 }
 
-fn kind_of(v: &Value) -> &'static str {
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
         Value::Bool(_) => "a boolean",
@@ -569,6 +606,7 @@ mod tests {
             headers: vec![("X-Extra".into(), "1".into())],
             timeout: std::time::Duration::from_secs(5),
             retries: 0,
+            max_response_size: crate::settings::DEFAULT_MAX_RESPONSE_SIZE,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod client;
 pub(crate) mod commands;
 pub mod endpoints;
 pub mod filter;
+pub(crate) mod items;
 pub mod ops;
 pub mod reindent;
 pub mod resources;

@@ -4,13 +4,43 @@
 //! pass through untouched, so nothing is parsed into values; the structure (brackets, strings)
 //! is checked, and a truncated or malformed document is an error.
 
+/// Whether a JSON byte stream is inside a string, followed byte by byte (escapes included).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct JsonString {
+    inside: bool,
+    escaped: bool,
+}
+
+impl JsonString {
+    pub(crate) fn inside(self) -> bool {
+        self.inside
+    }
+
+    /// A `"` outside a string opens one.
+    pub(crate) fn open(&mut self) {
+        self.inside = true;
+    }
+
+    /// Step over byte `b` of the string; `true` when it is the closing `"`.
+    pub(crate) fn step(&mut self, b: u8) -> bool {
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+        } else if b == b'"' {
+            self.inside = false;
+            return true;
+        }
+        false
+    }
+}
+
 /// Re-indents one document fed in arbitrary chunks.
 #[derive(Debug, Default)]
 pub struct Reindent {
     /// Closers expected, innermost last.
     stack: Vec<u8>,
-    in_string: bool,
-    escaped: bool,
+    string: JsonString,
     /// A container was just opened: its first member decides between `[]` and a new line.
     pending_open: bool,
     /// Something outside whitespace has been seen.
@@ -32,14 +62,9 @@ impl Reindent {
     /// Append the re-indented form of `input` to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         for &b in input {
-            if self.in_string {
+            if self.string.inside() {
                 out.push(b);
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
+                if self.string.step(b) {
                     self.value_end();
                 }
                 continue;
@@ -85,7 +110,7 @@ impl Reindent {
                 b':' => out.extend_from_slice(b": "),
                 b'"' => {
                     out.push(b);
-                    self.in_string = true;
+                    self.string.open();
                 }
                 _ => {
                     out.push(b);
@@ -107,7 +132,7 @@ impl Reindent {
         if !self.started {
             return Err("the answer is empty".into());
         }
-        if self.in_string || !self.stack.is_empty() || self.pending_open {
+        if self.string.inside() || !self.stack.is_empty() || self.pending_open {
             return Err("the document is cut off".into());
         }
         out.push(b'\n');

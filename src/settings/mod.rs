@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use environment::Environment;
 pub use paths::Paths;
-pub use target::{Auth, Target, parse_server_url};
+pub use target::{Auth, Target, mask_url_userinfo, parse_server_url};
 
 use crate::cli::GlobalArgs;
 use crate::context::model::ServerType;
@@ -32,6 +32,7 @@ pub mod vars {
     pub const CA_CERT: &str = "QTOOL_CA_CERT";
     pub const TIMEOUT: &str = "QTOOL_TIMEOUT";
     pub const RETRIES: &str = "QTOOL_RETRIES";
+    pub const MAX_RESPONSE_SIZE: &str = "QTOOL_MAX_RESPONSE_SIZE";
     /// Secrets supplied at run time without storing them.
     pub const API_KEY: &str = "QTOOL_API_KEY";
     pub const PASSWORD: &str = "QTOOL_PASSWORD";
@@ -45,6 +46,9 @@ pub mod vars {
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_RETRIES: u32 = 3;
+/// The largest answer read into memory unless the user says otherwise: generous for any QRS or
+/// QEM document, small enough that an endless or hostile answer cannot exhaust memory.
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 256 << 20;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,8 @@ pub struct LogSettings {
     pub verbosity: u8,
     /// Overrides `verbosity` when set.
     pub filter: Option<String>,
+    /// ANSI colours in log lines: only on a terminal, and not with `NO_COLOR`.
+    pub ansi: bool,
 }
 
 /// What the flags and the environment say about the server to talk to; the context fills the
@@ -102,6 +108,8 @@ pub struct ConnectionSettings {
     pub headers: Vec<(String, String)>,
     pub timeout: Sourced<Duration>,
     pub retries: Sourced<u32>,
+    /// `--max-response-size`, `QTOOL_MAX_RESPONSE_SIZE`; else the context's, else the default.
+    pub max_response_size: Option<Sourced<u64>>,
 }
 
 impl ConnectionSettings {
@@ -171,17 +179,18 @@ impl Settings {
     /// usage error naming the variable, as a malformed flag is.
     pub fn resolve(args: &GlobalArgs, env: Environment, terminal: Terminal) -> Result<Settings> {
         let format = args.output_format();
+        let colors_allowed = env.get_raw("NO_COLOR").is_none_or(str::is_empty)
+            && env.get_raw("TERM") != Some("dumb");
         let output = OutputSettings {
             format,
             quiet: args.quiet,
-            color: terminal.stdout
-                && env.get_raw("NO_COLOR").is_none_or(str::is_empty)
-                && env.get_raw("TERM") != Some("dumb"),
+            color: terminal.stdout && colors_allowed,
             progress: terminal.stderr && !args.quiet && args.verbose == 0,
         };
         let log = LogSettings {
             verbosity: args.verbose,
             filter: env.get(vars::LOG).map(str::to_string),
+            ansi: terminal.stderr && colors_allowed,
         };
         let connection = ConnectionSettings {
             context: sourced(args.context.clone(), &env, vars::CONTEXT, |v| {
@@ -197,7 +206,7 @@ impl Settings {
             })?,
             headers: args.headers.clone(),
             timeout: sourced(args.timeout, &env, vars::TIMEOUT, |v| {
-                crate::cli::parse_duration_arg(v)
+                crate::cli::parse_timeout_arg(v)
             })?
             .unwrap_or(Sourced {
                 value: DEFAULT_TIMEOUT,
@@ -212,6 +221,12 @@ impl Settings {
                 value: DEFAULT_RETRIES,
                 origin: Origin::Default,
             }),
+            max_response_size: sourced(
+                args.max_response_size,
+                &env,
+                vars::MAX_RESPONSE_SIZE,
+                crate::cli::parse_byte_count_arg,
+            )?,
         };
         let secrets = EnvSecrets {
             api_key: env.get(vars::API_KEY).map(str::to_string),
@@ -380,6 +395,7 @@ mod tests {
                     user: Some("D\\svc".into()),
                     jwt: None,
                     client_cert: None,
+                    max_response_size: None,
                 };
                 let prod = Context {
                     server: "https://prod.example.com/jwt".into(),

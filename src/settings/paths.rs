@@ -14,6 +14,8 @@ pub(super) const ENV_QLIK_CLI_HOME: &str = "QLIK_CLI_USER_HOME_DIR";
 pub struct Paths {
     /// `None` when no home directory can be found (reported when the store is needed).
     config_dir: Option<PathBuf>,
+    /// What chose the config dir, for messages: `QTOOL_CONFIG_DIR`, ...
+    config_dir_origin: &'static str,
     /// `None`: no cache (QEM sessions are then not reused across runs).
     cache_dir: Option<PathBuf>,
     /// qlik-cli's `contexts.yml`, the default of `context import`.
@@ -27,7 +29,10 @@ impl Paths {
             .map(PathBuf::from)
             .filter(|h| h.is_absolute())
             .or_else(dirs::home_dir);
-        let config_dir = config_dir(env, home.as_deref());
+        let (config_dir, config_dir_origin) = match config_dir(env, home.as_deref()) {
+            Some((dir, origin)) => (Some(dir), origin),
+            None => (None, ""),
+        };
         let cache_dir = match (env.get(ENV_CACHE_DIR), env.get(ENV_CONFIG_DIR)) {
             (Some(dir), _) => Some(PathBuf::from(dir)),
             // An overridden config dir keeps tests and portable set-ups self-contained.
@@ -42,16 +47,31 @@ impl Paths {
         };
         Paths {
             config_dir,
+            config_dir_origin,
             cache_dir,
             qlik_cli_contexts,
         }
     }
 
-    /// The configuration directory (`contexts.toml`, `credentials.toml`).
+    /// The configuration directory (`contexts.toml`, `credentials.toml`); something other than
+    /// a directory there is a configuration error naming what chose the path.
     pub fn config_dir(&self) -> Result<&Path> {
-        self.config_dir.as_deref().ok_or_else(|| {
+        let dir = self.config_dir.as_deref().ok_or_else(|| {
             Error::config("cannot find the home directory").with_hint("set QTOOL_CONFIG_DIR")
-        })
+        })?;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && !meta.is_dir()
+        {
+            return Err(Error::config(format!(
+                "the configuration directory {} ({}) is a file, not a directory",
+                dir.display(),
+                self.config_dir_origin
+            ))
+            .with_hint(format!(
+                "point {ENV_CONFIG_DIR} at a directory (qtool creates it when missing), or move the file away"
+            )));
+        }
+        Ok(dir)
     }
 
     pub fn cache_dir(&self) -> Option<&Path> {
@@ -68,21 +88,21 @@ impl Paths {
 
 /// `$QTOOL_CONFIG_DIR`, else `$XDG_CONFIG_HOME/qtool`, else `~/.config/qtool` (also on macOS, like
 /// oxide, xh and atuin), or `%APPDATA%\qtool` on Windows.
-fn config_dir(env: &Environment, home: Option<&Path>) -> Option<PathBuf> {
+fn config_dir(env: &Environment, home: Option<&Path>) -> Option<(PathBuf, &'static str)> {
     if let Some(dir) = env.get(ENV_CONFIG_DIR) {
-        return Some(PathBuf::from(dir));
+        return Some((PathBuf::from(dir), "from QTOOL_CONFIG_DIR"));
     }
     if cfg!(windows) {
-        return dirs::config_dir().map(|d| d.join("qtool"));
+        return dirs::config_dir().map(|d| (d.join("qtool"), "in %APPDATA%"));
     }
     if let Some(xdg) = env
         .get("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
     {
-        return Some(xdg.join("qtool"));
+        return Some((xdg.join("qtool"), "in XDG_CONFIG_HOME"));
     }
-    home.map(|h| h.join(".config").join("qtool"))
+    home.map(|h| (h.join(".config").join("qtool"), "in the home directory"))
 }
 
 #[cfg(all(test, unix))]
@@ -120,5 +140,20 @@ mod tests {
 
         let env = Environment::from_pairs([("QTOOL_CONFIG_DIR", "/c"), ("QTOOL_CACHE_DIR", "/k")]);
         assert_eq!(Paths::resolve(&env).cache_dir(), Some(Path::new("/k")));
+    }
+
+    #[test]
+    fn a_file_as_config_dir_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("qtool.conf");
+        std::fs::write(&file, "").unwrap();
+        let env = Environment::from_pairs([("QTOOL_CONFIG_DIR", file.to_str().unwrap())]);
+        let err = Paths::resolve(&env).config_dir().unwrap_err();
+        assert_eq!(err.class(), crate::error::ErrorClass::Config);
+        assert!(
+            err.message()
+                .ends_with("(from QTOOL_CONFIG_DIR) is a file, not a directory"),
+            "{err}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ConnectionSettings, EnvSecrets};
+use super::{ConnectionSettings, DEFAULT_MAX_RESPONSE_SIZE, EnvSecrets};
 use crate::context::model::{AuthKind, ClientCert, Context, JwtRecipe, ServerType};
 use crate::context::store::{Store, unknown_context};
 use crate::error::{Error, Result};
@@ -65,6 +65,8 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     pub timeout: std::time::Duration,
     pub retries: u32,
+    /// The largest answer read into memory (bytes).
+    pub max_response_size: u64,
 }
 
 impl Target {
@@ -134,6 +136,10 @@ pub(super) fn resolve(
             headers: conn.headers.clone(),
             timeout: conn.timeout.value,
             retries: conn.retries.value,
+            max_response_size: conn
+                .max_response_size
+                .as_ref()
+                .map_or(DEFAULT_MAX_RESPONSE_SIZE, |s| s.value),
         });
     };
 
@@ -208,6 +214,7 @@ pub(super) fn resolve(
         headers.insert(k.clone(), v.clone());
     }
 
+    let max_response_size = max_response_size(conn, &name, &context)?;
     Ok(Target {
         context: Some(name),
         server,
@@ -224,27 +231,74 @@ pub(super) fn resolve(
         headers: headers.into_iter().collect(),
         timeout: conn.timeout.value,
         retries: conn.retries.value,
+        max_response_size,
     })
 }
 
-/// Parse and check a server URL: https (or http for loopback tests), a host, no query.
+/// Flag or environment, else the context's `max-response-size`, else the default.
+fn max_response_size(conn: &ConnectionSettings, name: &str, context: &Context) -> Result<u64> {
+    if let Some(given) = &conn.max_response_size {
+        return Ok(given.value);
+    }
+    match &context.max_response_size {
+        None => Ok(DEFAULT_MAX_RESPONSE_SIZE),
+        Some(text) => qtool_common::bytes::parse(text).map_err(|e| {
+            Error::config(format!("context `{name}` has max-response-size {e}")).with_hint(format!(
+                "run `qtool context update {name} --max-response-size 512MiB`"
+            ))
+        }),
+    }
+}
+
+/// Parse and check a server URL: https (or http for loopback tests), a host, no query, and no
+/// user name or password (they would be stored in `contexts.toml` and printed by `context ls`).
+/// Messages never repeat a password the text may hold.
 pub fn parse_server_url(text: &str) -> Result<reqwest::Url> {
+    let shown = mask_url_userinfo(text.trim());
     let url = reqwest::Url::parse(text.trim()).map_err(|e| {
-        Error::usage(format!("`{text}` is not a valid server URL ({e})"))
+        Error::usage(format!("`{shown}` is not a valid server URL ({e})"))
             .with_hint("use the full URL, e.g. https://qlik.example.com/jwt")
     })?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(
-            Error::usage(format!("`{text}` is not an http(s) server URL"))
+            Error::usage(format!("`{shown}` is not an http(s) server URL"))
                 .with_hint("use the full URL, e.g. https://qlik.example.com/jwt"),
         );
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::usage(format!(
+            "server URL `{shown}` holds a user name or password; qtool keeps credentials out of URLs"
+        ))
+        .with_hint(
+            "remove `user:password@` from the URL and give the credentials as such: --user with --password-stdin (QEM), --api-key-stdin (a token)",
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::usage(format!(
-            "server URL `{text}` must not have a query or fragment"
+            "server URL `{shown}` must not have a query or fragment"
         )));
     }
     Ok(url)
+}
+
+/// `https://****@host/path` for a URL text with `user[:password]@` before its host; other
+/// text unchanged. For showing URLs that were stored before userinfo was refused.
+pub fn mask_url_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = text.find("://") else {
+        return text.into();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &text[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!(
+            "{}****{}",
+            &text[..authority_start],
+            &text[authority_start + at..]
+        )
+        .into(),
+        None => text.into(),
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +311,33 @@ mod tests {
         assert!(parse_server_url("qlik.example.com").is_err());
         assert!(parse_server_url("ftp://x").is_err());
         assert!(parse_server_url("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn credentials_in_server_urls_are_refused_and_never_repeated() {
+        for url in [
+            "https://alice:hunter2@qlik.example.com/jwt",
+            "https://alice@qlik.example.com/jwt",
+            "https://:hunter2@qlik.example.com",
+            "https://al ice:hunter2@qlik example.com/jwt",
+        ] {
+            let err = parse_server_url(url).unwrap_err();
+            assert_eq!(err.class(), crate::error::ErrorClass::Usage, "{url}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+            assert!(!err.to_string().contains("alice"), "{err}");
+        }
+        let err = parse_server_url("https://alice:hunter2@qlik.example.com/jwt").unwrap_err();
+        assert!(
+            err.message()
+                .contains("`https://****@qlik.example.com/jwt` holds a user name or password"),
+            "{err}"
+        );
+        assert_eq!(
+            mask_url_userinfo("https://a:b@h:443/p@x"),
+            "https://****@h:443/p@x"
+        );
+        assert_eq!(mask_url_userinfo("https://h/p@x"), "https://h/p@x");
+        assert_eq!(mask_url_userinfo("not a url"), "not a url");
     }
 
     #[test]

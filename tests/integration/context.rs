@@ -431,21 +431,24 @@ fn fifty_concurrent_creates_leave_fifty_contexts() {
 #[test]
 fn killed_writers_never_leave_a_corrupt_file() {
     let env = TestEnv::new();
-    // A realistic store first, so each write is a full rewrite of a non-trivial file.
-    create_with_comment(
-        &env,
-        (0..30).map(|i| format!("base-{i}")),
-        "https://base/jwt",
-        &"x".repeat(200),
-    );
-    let mut killed = 0;
-    for round in 0..40u64 {
-        let mut child = env
-            .std_cmd()
+    // A large store, so that each write is a long full rewrite of both files and the kills
+    // land anywhere in it, between the two files too.
+    std::fs::create_dir_all(env.config_dir()).unwrap();
+    let base: String = (0..3000)
+        .map(|i| {
+            format!(
+                "[contexts.base-{i}]\nserver = \"https://base/jwt\"\nserver-type = \"windows\"\nauth = \"none\"\ncomment = \"{}\"\n\n",
+                "x".repeat(60)
+            )
+        })
+        .collect();
+    std::fs::write(env.config_dir().join("contexts.toml"), base).unwrap();
+    let create = |name: &str| {
+        env.std_cmd()
             .args([
                 "context",
                 "create",
-                &format!("k-{round}"),
+                name,
                 "--server",
                 "https://k/jwt",
                 "--api-key",
@@ -454,25 +457,176 @@ fn killed_writers_never_leave_a_corrupt_file() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(300 + round * 97 % 2500));
+            .unwrap()
+    };
+    // How long one write takes here, to spread the kills over all of it.
+    let started = std::time::Instant::now();
+    assert!(create("timing").wait().unwrap().success());
+    let whole = started.elapsed().as_micros() as u64;
+    let mut killed = 0;
+    for round in 0..40u64 {
+        let mut child = create(&format!("k-{round}"));
+        // 5% to 125% of a whole write, in a scattered order.
+        let at = whole * (5 + (round * 37) % 120) / 100;
+        std::thread::sleep(Duration::from_micros(at));
         if child.kill().is_ok() {
             killed += 1;
         }
         let _ = child.wait();
-        // Whatever happened, both files parse and the base contexts are intact.
+        // Whatever happened, both files parse, the base contexts are intact, and no secret
+        // outlives its context.
         let ls = json(&env.ok(&["context", "ls", "--json"]));
-        assert!(ls.as_array().unwrap().len() >= 30);
+        assert!(ls.as_array().unwrap().len() >= 3000);
         let creds =
             std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap_or_default();
-        toml::from_str::<toml::Table>(&creds).expect("credentials.toml parses");
+        let creds = toml::from_str::<toml::Table>(&creds).expect("credentials.toml parses");
+        let contexts: std::collections::HashSet<&str> = ls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        for name in creds.keys() {
+            assert!(
+                contexts.contains(name.as_str()),
+                "round {round}: the secret of `{name}` outlives its context"
+            );
+        }
     }
     assert!(killed > 0);
+    // The next write removes what killed runs left behind (temp files, some full copies of
+    // the credentials).
+    env.ok(&["context", "create", "after", "--server", "https://k/jwt"]);
     let names: Vec<String> = std::fs::read_dir(env.config_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.contains(&"contexts.toml".to_string()), "{names:?}");
+    let leftovers: Vec<&String> = names.iter().filter(|n| n.contains(".tmp-")).collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+/// A write that fails between the two files (a full disk, emulated with a file size limit that
+/// the small `credentials.toml` fits under and the large `contexts.toml` does not) leaves both
+/// files as they were.
+#[test]
+fn a_write_failing_between_the_two_files_leaves_both_as_they_were() {
+    let env = TestEnv::new();
+    create_with_comment(
+        &env,
+        (0..20).map(|i| format!("base-{i}")),
+        "https://base/jwt",
+        &"x".repeat(200),
+    );
+    env.ok(&[
+        "context",
+        "create",
+        "k",
+        "--server",
+        "https://k/jwt",
+        "--api-key",
+        "old-token",
+    ]);
+    let contexts_path = env.config_dir().join("contexts.toml");
+    let credentials_path = env.config_dir().join("credentials.toml");
+    let contexts = std::fs::read(&contexts_path).unwrap();
+    let credentials = std::fs::read(&credentials_path).unwrap();
+    assert!(contexts.len() > 4096 && credentials.len() < 512);
+    // `ulimit -f 2`: 1 KiB in dash's 512-byte blocks (2 KiB in bash's); SIGXFSZ ignored, so
+    // the write fails with EFBIG as it would with ENOSPC.
+    let change = [
+        "context",
+        "update",
+        "k",
+        "--api-key",
+        "new-token",
+        "--comment",
+        "changed",
+    ];
+    let out = env
+        .sh_cmd(r#"trap "" XFSZ; ulimit -f 2 && exec "$0" "$@""#)
+        .args(change)
+        .output()
+        .unwrap();
+    let stderr = crate::support::assert_exit(&out, 11, "file size limit");
+    assert!(stderr.contains("contexts.toml"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&credentials_path).unwrap(),
+        credentials,
+        "credentials changed"
+    );
+    assert_eq!(
+        std::fs::read(&contexts_path).unwrap(),
+        contexts,
+        "contexts changed"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(env.config_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Without the limit the same change goes through.
+    env.ok(&change);
+}
+
+/// Dotfile managers keep `contexts.toml` and `credentials.toml` as symlinks: writes go through
+/// to the targets (atomically, in the targets' folder), the links stay links, secrets stay 0600.
+#[cfg(unix)]
+#[test]
+fn symlinked_files_are_written_through_and_stay_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let dotfiles = env.path().join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    std::fs::create_dir_all(env.config_dir()).unwrap();
+    std::fs::write(dotfiles.join("contexts.toml"), "").unwrap();
+    std::fs::write(dotfiles.join("credentials.toml"), "").unwrap();
+    std::fs::set_permissions(
+        dotfiles.join("credentials.toml"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    for name in ["contexts.toml", "credentials.toml"] {
+        std::os::unix::fs::symlink(format!("../dotfiles/{name}"), env.config_dir().join(name))
+            .unwrap();
+    }
+    env.ok(&[
+        "context",
+        "create",
+        "linked",
+        "--server",
+        "https://l/jwt",
+        "--api-key",
+        "tok-linked",
+    ]);
+    env.ok(&["context", "use", "linked"]);
+    for name in ["contexts.toml", "credentials.toml"] {
+        let meta = std::fs::symlink_metadata(env.config_dir().join(name)).unwrap();
+        assert!(
+            meta.file_type().is_symlink(),
+            "{name} was replaced by a regular file"
+        );
+    }
+    let contexts = std::fs::read_to_string(dotfiles.join("contexts.toml")).unwrap();
+    assert!(contexts.contains("[contexts.linked]") && contexts.contains("current-context"));
+    let credentials = std::fs::read_to_string(dotfiles.join("credentials.toml")).unwrap();
+    assert!(credentials.contains("tok-linked"));
+    let mode = std::fs::metadata(dotfiles.join("credentials.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let stray: Vec<String> = std::fs::read_dir(env.config_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "contexts.toml" && n != "credentials.toml" && n != ".lock")
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+    assert_eq!(
+        json(&env.ok(&["context", "ls", "--json"]))[0]["name"],
+        "linked"
+    );
 }
 
 #[test]

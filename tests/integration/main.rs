@@ -9,6 +9,7 @@ mod support;
 mod context;
 mod engine;
 mod generated;
+mod hardening;
 mod jwt;
 mod ntlm;
 mod ops;

@@ -95,6 +95,7 @@ fn ntlm_target(sb: &Sandbox) -> Target {
         headers: Vec::new(),
         timeout: Duration::from_secs(30),
         retries: 2,
+        max_response_size: qtool::settings::DEFAULT_MAX_RESPONSE_SIZE,
     }
 }
 

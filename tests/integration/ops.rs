@@ -48,6 +48,7 @@ fn target(sandbox: &Sandbox, url: &str, server_type: ServerType, auth: Auth) -> 
         headers: Vec::new(),
         timeout: Duration::from_secs(30),
         retries: 2,
+        max_response_size: qtool::settings::DEFAULT_MAX_RESPONSE_SIZE,
     }
 }
 

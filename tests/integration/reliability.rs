@@ -2,7 +2,7 @@
 //! code, one line), kill -9 in the middle of large downloads, and the sandbox's fault injection
 //! against read-only, idempotent and non-idempotent commands.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -11,37 +11,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    Login, Sandbox, TestEnv, apply, assert_exit, first_server, forwarder, json,
+    Login, Sandbox, TestEnv, apply, assert_exit, canned_server, first_server, forwarder, json,
     manifest_without_start, write, write_definitions,
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-/// A plain-HTTP server on 127.0.0.1 that answers every request with `response` (a whole HTTP
-/// response), for bodies the sandbox never sends. Lives until the test process ends.
-fn canned_server(response: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let response = response.clone();
-            std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = stream.write_all(response.as_bytes());
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}")
-}
 
 fn http_response(status: &str, content_type: &str, body: &str) -> String {
     format!(

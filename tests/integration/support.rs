@@ -66,6 +66,16 @@ impl TestEnv {
             .current_dir(self.dir.path());
     }
 
+    /// `qtool` started by `sh -c SCRIPT` with the isolated environment: the script runs with
+    /// qtool's path as `$0` and the arguments added to the command as `"$@"`, and ends with
+    /// `exec "$0" "$@"` (shell limits such as `ulimit -f` apply to qtool then).
+    pub fn sh_cmd(&self, script: &str) -> StdCommand {
+        let mut cmd = StdCommand::new("sh");
+        cmd.arg("-c").arg(script).arg(BIN);
+        self.apply(&mut cmd);
+        cmd
+    }
+
     /// Run and return the output, whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run qtool")
@@ -717,4 +727,49 @@ pub fn forwarder(target: &str, ip: &str) -> Option<String> {
         }
     });
     Some(format!("https://{ip}:{port}"))
+}
+
+// ---- one-shot HTTP servers for answers the sandbox never gives ---------------------------------
+
+/// Read an HTTP request's head (up to the blank line) from `stream`; `false` when the client
+/// went away first.
+pub fn read_request_head(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+/// A plain-HTTP server on 127.0.0.1 that serves every connection with `serve` (on its own
+/// thread, after the request head was read). Lives until the test process ends; its base URL.
+pub fn http_server(serve: impl Fn(std::net::TcpStream) + Clone + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let serve = serve.clone();
+            std::thread::spawn(move || {
+                if read_request_head(&mut stream) {
+                    serve(stream);
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A plain-HTTP server that answers every request with `response` (a whole HTTP response).
+pub fn canned_server(response: String) -> String {
+    http_server(move |mut stream| {
+        use std::io::Write;
+        let _ = stream.write_all(response.as_bytes());
+    })
 }

@@ -68,6 +68,27 @@ fn expired_self_signed(state: &Path) {
     std::fs::write(state.join("server_key.pem"), key.serialize_pem()).expect("write");
 }
 
+/// A server certificate for 127.0.0.1 that expired yesterday, issued by a private CA of its
+/// own; the CA certificate goes to `private_ca.pem` in `state`.
+fn expired_from_private_ca(state: &Path) {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("key");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(30);
+    params.not_after = now - time::Duration::days(1);
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca).expect("cert");
+    std::fs::write(state.join("server.pem"), cert.pem() + &ca.pem()).expect("write");
+    std::fs::write(state.join("server_key.pem"), key.serialize_pem()).expect("write");
+    std::fs::write(state.join("private_ca.pem"), ca.pem()).expect("write");
+}
+
 /// `qtool --server URL [--ca-cert CA] qrs about` with the sandbox's admin token.
 fn about(env: &TestEnv, sb: &Sandbox, url: &str, ca: Option<&str>) -> Output {
     let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).expect("token");
@@ -202,6 +223,36 @@ fn tls_failures_are_one_sentence_with_exit_9() {
         Some(server_pem.to_str().expect("utf-8")),
     );
     tls_error(&out, &["did not answer with TLS", "port"], "plain HTTP");
+}
+
+/// Trust is told before dates: an expired certificate from a CA nobody trusts is "not signed by
+/// a trusted authority" (renewing it would not help), with or without a `--ca-cert` of another
+/// CA; trusted, it is "expired".
+#[test]
+fn an_expired_certificate_from_an_unknown_ca_is_untrusted_first() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sb = sandbox_with_server_cert(dir.path(), expired_from_private_ca);
+    let env = TestEnv::new();
+    let jwt_url = sb.get("/qseow/jwt_url");
+    for (ca, what) in [
+        (None, "system trust store"),
+        (Some(sb.get("/ca_cert")), "another CA"),
+    ] {
+        let out = about(&env, &sb, &jwt_url, ca.as_deref());
+        let stderr = tls_error(
+            &out,
+            &["is not signed by a trusted authority", "--ca-cert"],
+            what,
+        );
+        assert!(!stderr.contains("expired"), "{what}: {stderr}");
+    }
+    let own_ca = sb.state_dir.join("private_ca.pem");
+    let out = about(&env, &sb, &jwt_url, Some(own_ca.to_str().expect("utf-8")));
+    tls_error(
+        &out,
+        &["has expired", "renew the server certificate"],
+        "its own CA",
+    );
 }
 
 /// A plain HTTP/1.1 server (no TLS) on loopback; its `host:port`.

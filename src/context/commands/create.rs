@@ -122,6 +122,7 @@ pub(super) fn run_create(args: CreateArgs, app: &App) -> Result<()> {
         user: None,
         jwt: None,
         client_cert: None,
+        max_response_size: given_max_response_size(app),
     };
     let mut secrets = Secrets::default();
     for (k, v) in &g.headers {
@@ -155,6 +156,9 @@ pub(super) fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
         if let Some(ca) = &g.ca_cert {
             context.ca_cert = Some(absolute(&ca.value)?);
         }
+        if let Some(size) = given_max_response_size(app) {
+            context.max_response_size = Some(size);
+        }
         for (k, v) in &g.headers {
             secrets
                 .headers
@@ -167,6 +171,17 @@ pub(super) fn run_update(args: UpdateArgs, app: &App) -> Result<()> {
     })?;
     status(&format!("Context `{}` updated", args.name));
     Ok(())
+}
+
+/// `--max-response-size` given with `context create|update` is stored in the context (the
+/// environment variable is not: it applies to the runs that see it).
+fn given_max_response_size(app: &App) -> Option<String> {
+    app.settings
+        .connection
+        .max_response_size
+        .as_ref()
+        .filter(|s| s.origin == crate::settings::Origin::Flag)
+        .map(|s| qtool_common::bytes::format(s.value))
 }
 
 /// Secrets read before taking the store lock (stdin may block).
@@ -199,6 +214,13 @@ fn read_secret_inputs(f: &ContextFields, app: &App) -> Result<SecretInputs> {
                 .flatten()
         })
     };
+    if let Some(key) = &api_key {
+        model::validate_api_key(key).map_err(|e| {
+            Error::usage(e).with_hint(
+                "give the token itself, e.g. `printf %s \"$TOKEN\" | qtool context update NAME --api-key-stdin`",
+            )
+        })?;
+    }
     let password = if f.password_stdin {
         Some(secret::read_stdin("password")?)
     } else if let Some(p) = &f.password {

@@ -8,6 +8,7 @@ use crate::context::model::{Context, Secrets, is_sensitive_header, mask};
 use crate::context::store::unknown_context;
 use crate::error::{Error, Result};
 use crate::output::{Column, Paint, col};
+use crate::settings::mask_url_userinfo;
 
 const COLUMNS: &[Column] = &[
     col("CURRENT", "current"),
@@ -29,7 +30,7 @@ pub(super) fn run_ls(app: &App) -> Result<()> {
             .map(|(name, c)| {
                 json!({
                     "name": name,
-                    "server": c.server,
+                    "server": mask_url_userinfo(&c.server),
                     "server-type": c.server_type.as_str(),
                     "auth": c.auth.as_str(),
                     "current": Some(name.as_str()) == current,
@@ -57,7 +58,7 @@ pub(super) fn run_ls(app: &App) -> Result<()> {
                     name.clone()
                 },
                 c.server_type.as_str().to_string(),
-                c.server.clone(),
+                mask_url_userinfo(&c.server).into_owned(),
                 c.auth.as_str().to_string(),
                 c.comment.clone().unwrap_or_default(),
             ]
@@ -99,6 +100,8 @@ fn masked_view(name: &str, context: &Context, secrets: &Secrets, current: bool) 
     if let Value::Object(fields) = serde_json::to_value(context).unwrap_or(Value::Null) {
         map.extend(fields);
     }
+    // A password in a URL stored before such URLs were refused is never shown.
+    map.insert("server".into(), json!(mask_url_userinfo(&context.server)));
     if let Some(k) = &secrets.api_key {
         map.insert("api-key".into(), json!(mask(k)));
     }

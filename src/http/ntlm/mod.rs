@@ -339,7 +339,7 @@ impl Exchange<'_> {
                 let new_challenge = offers
                     .iter()
                     .any(|o| o.scheme.eq_ignore_ascii_case(scheme.name()) && o.token.is_some());
-                let text = resp.text().await.unwrap_or_default();
+                let text = super::read_error_body(resp).await;
                 Err(self.refused(url, dropped, new_challenge, &text))
             }
             Stage::Accepted => Err(loops(
@@ -485,7 +485,7 @@ fn forms_instead_of_windows(headers: &HeaderMap) -> Error {
 
 async fn unexpected_status(url: &Url, status: StatusCode, resp: Response) -> Error {
     let html = is_html(&resp);
-    let text = resp.text().await.unwrap_or_default();
+    let text = super::read_error_body(resp).await;
     let detail = if html || text.trim().is_empty() {
         String::new()
     } else {
@@ -522,9 +522,16 @@ fn keep_query(next: &mut Url, start: &Url) {
     }
 }
 
-/// Read a body to its end so the connection goes back to the pool for the next step.
-async fn drain(resp: Response) {
-    let _ = resp.bytes().await;
+/// Read a body to its end so the connection goes back to the pool for the next step; a body
+/// over 1 MiB is left unread (the connection is dropped then, which the handshake notices).
+async fn drain(mut resp: Response) {
+    let mut left: usize = 1 << 20;
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        if chunk.len() >= left {
+            break;
+        }
+        left -= chunk.len();
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::input::InputSource;
+use crate::input::{InputKind, InputSource};
 use crate::jwt::token;
 use crate::output::Paint;
 
@@ -57,7 +57,7 @@ pub struct CertOptions {
     #[arg(long, value_name = "DN")]
     pub subject: Option<String>,
     /// Subject alternative name: DNS name or IP address (repeatable).
-    #[arg(long = "san", value_name = "NAME")]
+    #[arg(long = "san", value_name = "NAME", value_parser = crate::jwt::cert::parse_san)]
     pub sans: Vec<String>,
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
 /// A token from the argument, or from stdin when it is `-`.
 pub(crate) fn read_token(arg: &str) -> Result<String> {
     let text = if arg == "-" {
-        InputSource::Stdin.read_to_string()?
+        InputSource::Stdin.read_to_string(InputKind::Credential)?
     } else {
         arg.to_string()
     };
@@ -138,13 +138,9 @@ fn print_token(
         }))?;
         return Ok(0);
     }
-    let mut out = app.printer.paint(banner, paint);
-    out.push('\n');
-    out.push_str(&crate::output::render_table(
-        None,
-        &token_rows(app, &decoded.header, &decoded.claims),
-    ));
-    app.printer.write_raw(out.as_bytes())?;
+    app.printer.line(&app.printer.paint(banner, paint))?;
+    app.printer
+        .grid(None, &token_rows(app, &decoded.header, &decoded.claims))?;
     Ok(0)
 }
 

@@ -132,7 +132,10 @@ pub(super) fn run(args: SignArgs, app: &App) -> Result<u8> {
 
 fn read_claims_file(path: &std::path::Path) -> Result<Vec<(String, Value)>> {
     let source = crate::input::InputSource::from_arg(path);
-    let (name, text) = (source.to_string(), source.read_to_string()?);
+    let (name, text) = (
+        source.to_string(),
+        source.read_to_string(crate::input::InputKind::Credential)?,
+    );
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
         Ok(_) => Err(

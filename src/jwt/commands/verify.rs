@@ -67,6 +67,9 @@ pub(super) fn run(args: VerifyArgs, app: &App) -> Result<u8> {
 
 fn failure(e: &VerifyError) -> Error {
     let hint = match e {
+        VerifyError::Malformed(why) if why.contains("claim") => {
+            "exp and nbf are seconds since 1970 (numbers); sign the token with `qtool jwt sign`"
+        }
         VerifyError::Malformed(_) => {
             "pass the whole token (three base64url parts separated by dots)"
         }
@@ -83,8 +86,11 @@ fn failure(e: &VerifyError) -> Error {
         VerifyError::WrongAudience { .. } => {
             "sign with --audience set to the virtual proxy's JWT audience"
         }
-        VerifyError::MissingClaim(_) | VerifyError::BadClaim(_) => {
+        VerifyError::MissingClaim(_) => {
             "sign the token with `qtool jwt sign`, which sets iat and exp"
+        }
+        VerifyError::UnsupportedCritical(_) => {
+            "sign the token without a `crit` header: Qlik's proxy does not implement JWS extensions either"
         }
         VerifyError::Other(_) => "check the token and the certificate",
     };

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::input::InputSource;
+use crate::input::{InputKind, InputSource};
 use crate::qem::model::ServerKind;
 use crate::settings::Environment;
 
@@ -141,42 +141,211 @@ pub struct Loaded {
     pub vars: Vars,
 }
 
-/// What `${NAME}` and `${env:NAME}` stand for: the manifest's `[vars]` overridden by `--var`
-/// (and per task by the task's `vars`), and the environment given to [`load`], so a test can
-/// give any environment.
+/// What `${NAME}` and `${env:NAME}` stand for. Sources, last wins: the manifest's `[vars]`, the
+/// task's `vars` (for its definition), `--var`. A value may use other variables (expanded to a
+/// fixed point; a cycle is an error naming it). The environment is the one given to [`load`],
+/// so a test can give any environment.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
-    defined: BTreeMap<String, String>,
+    manifest: BTreeMap<String, String>,
+    task: BTreeMap<String, String>,
+    cli: BTreeMap<String, String>,
     env: Environment,
 }
 
+/// The longest string variables may expand to: values that use each other many times over
+/// could otherwise grow without bound.
+const MAX_EXPANDED_LEN: usize = 64 << 20;
+
 impl Vars {
-    pub fn new(defined: BTreeMap<String, String>, env: Environment) -> Vars {
-        Vars { defined, env }
+    pub fn new(
+        manifest: BTreeMap<String, String>,
+        cli: BTreeMap<String, String>,
+        env: Environment,
+    ) -> Vars {
+        Vars {
+            manifest,
+            task: BTreeMap::new(),
+            cli,
+            env,
+        }
     }
 
-    /// Define (or redefine) `${name}`.
-    pub fn insert(&mut self, name: String, value: String) {
-        self.defined.insert(name, value);
+    /// These variables with a task's own `vars` added (`--var` still wins).
+    pub fn with_task(&self, task: &BTreeMap<String, String>) -> Vars {
+        Vars {
+            task: task.clone(),
+            ..self.clone()
+        }
     }
 
+    /// The raw (unexpanded) value of `${name}`.
     fn get(&self, name: &str) -> Option<&str> {
-        self.defined.get(name).map(String::as_str)
+        self.cli
+            .get(name)
+            .or_else(|| self.task.get(name))
+            .or_else(|| self.manifest.get(name))
+            .map(String::as_str)
     }
 
     /// A variable of the environment, also when empty.
     fn env(&self, name: &str) -> Option<&str> {
         self.env.get_raw(name)
     }
+
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.manifest
+            .keys()
+            .chain(self.task.keys())
+            .chain(self.cli.keys())
+    }
+
+    /// Fail when variables use each other in a cycle (also ones nothing uses yet), or a name is
+    /// empty. Undefined variables are reported where they are used.
+    pub fn check(&self) -> Result<()> {
+        for name in self.names() {
+            if name.trim().is_empty() {
+                return Err(Error::input("a variable has an empty name")
+                    .with_hint("name every variable in [vars], `vars` and --var"));
+            }
+            let mut expander = Expander::new(self);
+            if let Err(e @ VarError::Cycle(_)) = expander.resolve(name) {
+                return Err(e.into_error(name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a `${...}` could not be expanded.
+#[derive(Debug)]
+enum VarError {
+    Unclosed,
+    EmptyName,
+    Undefined(String),
+    EnvUnset(String),
+    /// The names of the cycle, its first name repeated at the end.
+    Cycle(Vec<String>),
+    TooLong,
+}
+
+impl VarError {
+    fn into_error(self, text: &str) -> Error {
+        match self {
+            VarError::Unclosed => Error::input(format!("unclosed `${{` in `{text}`"))
+                .with_hint("write `$${` for a literal `${`"),
+            VarError::EmptyName => Error::input(format!("`${{}}` in `{text}` names no variable"))
+                .with_hint("write `${NAME}`, or `$${` for a literal `${`"),
+            VarError::Undefined(name) => Error::input(format!("variable `{name}` is not defined"))
+                .with_hint(format!("pass --var {name}=VALUE or add it to [vars]")),
+            VarError::EnvUnset(name) => Error::input(format!(
+                "environment variable {name} is not set (used as ${{env:{name}}})"
+            ))
+            .with_hint(format!("export {name}=...")),
+            VarError::Cycle(names) => Error::input(format!(
+                "variables use each other in a cycle: {}",
+                names.join(" → ")
+            ))
+            .with_hint("make one of them a plain value (in [vars], the task's `vars` or --var)"),
+            VarError::TooLong => Error::input(format!(
+                "the variables in `{text}` expand to more than {}",
+                qtool_common::bytes::format(MAX_EXPANDED_LEN as u64)
+            ))
+            .with_hint("check for variables that use each other many times"),
+        }
+    }
+}
+
+/// One expansion: variable values resolved once each (so values that use each other many
+/// times cost linear time), the names being resolved on a stack to find cycles.
+struct Expander<'a> {
+    vars: &'a Vars,
+    resolved: std::collections::HashMap<String, String>,
+    stack: Vec<String>,
+}
+
+impl<'a> Expander<'a> {
+    fn new(vars: &'a Vars) -> Expander<'a> {
+        Expander {
+            vars,
+            resolved: std::collections::HashMap::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// The value of `${name}`, its own variables expanded and `$${` turned into `${`.
+    fn resolve(&mut self, name: &str) -> std::result::Result<String, VarError> {
+        if let Some(value) = self.resolved.get(name) {
+            return Ok(value.clone());
+        }
+        if let Some(start) = self.stack.iter().position(|n| n == name) {
+            let mut cycle = self.stack[start..].to_vec();
+            cycle.push(name.to_string());
+            return Err(VarError::Cycle(cycle));
+        }
+        let raw = self
+            .vars
+            .get(name)
+            .ok_or_else(|| VarError::Undefined(name.to_string()))?
+            .to_string();
+        self.stack.push(name.to_string());
+        let value = self.expand(&raw);
+        self.stack.pop();
+        let value = value?;
+        self.resolved.insert(name.to_string(), value.clone());
+        Ok(value)
+    }
+
+    /// `text` with every `${NAME}` and `${env:NAME}` replaced by its value and every `$${` by
+    /// `${`. Each text is read once: a value put in is never read again, so a `${` it holds
+    /// (from an escape, or the environment) stays literal.
+    fn expand(&mut self, text: &str) -> std::result::Result<String, VarError> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i..];
+            if let Some(tail) = after.strip_prefix("$${") {
+                out.push_str("${");
+                rest = tail;
+                continue;
+            }
+            let Some(body) = after.strip_prefix("${") else {
+                out.push('$');
+                rest = &after[1..];
+                continue;
+            };
+            let end = body.find('}').ok_or(VarError::Unclosed)?;
+            let name = body[..end].trim();
+            let value = if let Some(env) = name.strip_prefix("env:") {
+                self.vars
+                    .env(env)
+                    .ok_or_else(|| VarError::EnvUnset(env.to_string()))?
+                    .to_string()
+            } else if name.is_empty() {
+                return Err(VarError::EmptyName);
+            } else {
+                self.resolve(name)?
+            };
+            if out.len() + value.len() > MAX_EXPANDED_LEN {
+                return Err(VarError::TooLong);
+            }
+            out.push_str(&value);
+            rest = &body[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
 }
 
 /// Parse a manifest file: TOML or YAML by extension (content sniffed otherwise), substitute
 /// variables in every string (`${env:NAME}` from `env`), check it.
 pub fn load(path: &Path, cli_vars: &[(String, String)], env: &Environment) -> Result<Loaded> {
-    let text = InputSource::File(path.to_path_buf()).read_to_string()?;
-    let raw = parse_text(path, &text)?;
-    // Variables: manifest defaults, then --var (wins).
-    let mut vars: BTreeMap<String, String> = match raw.get("vars") {
+    let text = InputSource::File(path.to_path_buf()).read_to_string(InputKind::Document)?;
+    let mut raw = parse_text(path, &text)?;
+    // Variables: manifest defaults, then --var (wins). Their values are expanded where they are
+    // used, not here: `[vars]` is left out of the substitution below.
+    let manifest_vars: BTreeMap<String, String> = match raw.get("vars") {
         Some(Value::Object(map)) => map
             .iter()
             .map(|(k, v)| {
@@ -195,15 +364,24 @@ pub fn load(path: &Path, cli_vars: &[(String, String)], env: &Environment) -> Re
         }
         None => BTreeMap::new(),
     };
-    for (k, v) in cli_vars {
-        vars.insert(k.clone(), v.clone());
-    }
-    let vars = Vars::new(vars, env.clone());
+    let vars = Vars::new(
+        manifest_vars,
+        cli_vars.iter().cloned().collect(),
+        env.clone(),
+    );
+    vars.check().map_err(|e| e.context(path.display()))?;
+    let kept_vars = match &mut raw {
+        Value::Object(map) => map.remove("vars"),
+        _ => None,
+    };
     let mut value = raw;
     if let Value::Object(map) = &mut value {
         // Task-level vars and inline definitions are substituted later, per task.
         let keep_tasks = map.remove("tasks").or_else(|| map.remove("task"));
         substitute_value(&mut value, &vars).map_err(|e| e.context(path.display()))?;
+        if let (Value::Object(map), Some(v)) = (&mut value, kept_vars) {
+            map.insert("vars".into(), v);
+        }
         if let (Value::Object(map), Some(mut tasks)) = (&mut value, keep_tasks) {
             if let Value::Array(items) = &mut tasks {
                 for item in items.iter_mut() {
@@ -283,19 +461,66 @@ fn parse_text(path: &Path, text: &str) -> Result<Value> {
     })
 }
 
+/// Reject what QEM would refuse in the middle of an apply: empty names (also after
+/// substitution), unknown run options, bad timeouts, missing definitions.
 fn check(loaded: &Loaded, path: &Path) -> Result<()> {
     let m = &loaded.manifest;
     let bad = |msg: String| Error::input(format!("{}: {msg}", path.display()));
+    let empty = |what: &str| {
+        bad(format!("{what} is empty")).with_hint(
+            "give every server, task and endpoint a name (a variable may have expanded to nothing)",
+        )
+    };
     let mut names = std::collections::HashSet::new();
     for s in &m.servers {
         if s.name.trim().is_empty() {
-            return Err(bad("a server has an empty name".into()));
+            return Err(empty("the `name` of a server"));
         }
         if !names.insert(s.name.to_lowercase()) {
             return Err(bad(format!("server `{}` is listed twice", s.name)));
         }
+        if let Some(acl) = &s.acl {
+            let roles = [&acl.admin, &acl.designer, &acl.operator, &acl.viewer];
+            let principals = roles
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r.users.iter().chain(&r.groups));
+            for principal in principals {
+                if principal.trim().is_empty() {
+                    return Err(empty(&format!(
+                        "a user or group in the ACL of server `{}`",
+                        s.name
+                    )));
+                }
+            }
+        }
+    }
+    for e in &m.endpoints {
+        if e.server.trim().is_empty() {
+            return Err(empty(&format!("the `server` of endpoint `{}`", e.name)));
+        }
+        if e.name.trim().is_empty() {
+            return Err(empty(&format!(
+                "the `name` of an endpoint on `{}`",
+                e.server
+            )));
+        }
     }
     for t in &m.tasks {
+        if t.server.trim().is_empty() {
+            return Err(empty(&format!(
+                "the `server` of task `{}`",
+                t.name.as_deref().unwrap_or("?")
+            )));
+        }
+        if t.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(empty(&format!("the `name` of a task on `{}`", t.server)));
+        }
+        loaded
+            .vars
+            .with_task(&t.vars)
+            .check()
+            .map_err(|e| e.context(path.display()))?;
         if t.state == Presence::Present && t.definition.is_none() && t.inline.is_none() {
             return Err(bad(format!(
                 "task `{}` on `{}` needs `definition = \"FILE\"` or `inline`",
@@ -357,45 +582,11 @@ pub fn substitute_value(v: &mut Value, vars: &Vars) -> Result<()> {
     Ok(())
 }
 
+/// `text` with its variables expanded (see [`Vars`]); `$${` is a literal `${`.
 pub fn substitute(text: &str, vars: &Vars) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i..];
-        if let Some(tail) = after.strip_prefix("$${") {
-            out.push_str("${");
-            rest = tail;
-            continue;
-        }
-        let Some(body) = after.strip_prefix("${") else {
-            out.push('$');
-            rest = &after[1..];
-            continue;
-        };
-        let Some(end) = body.find('}') else {
-            return Err(Error::input(format!("unclosed `${{` in `{text}`"))
-                .with_hint("write `$${` for a literal `${`"));
-        };
-        let name = body[..end].trim();
-        let value = if let Some(env) = name.strip_prefix("env:") {
-            vars.env(env).map(str::to_string).ok_or_else(|| {
-                Error::input(format!(
-                    "environment variable {env} is not set (used as ${{env:{env}}})"
-                ))
-                .with_hint(format!("export {env}=..."))
-            })?
-        } else {
-            vars.get(name).map(str::to_string).ok_or_else(|| {
-                Error::input(format!("variable `{name}` is not defined"))
-                    .with_hint(format!("pass --var {name}=VALUE or add it to [vars]"))
-            })?
-        };
-        out.push_str(&value);
-        rest = &body[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    Expander::new(vars)
+        .expand(text)
+        .map_err(|e| e.into_error(text))
 }
 
 /// `--var K=V`.
@@ -422,6 +613,7 @@ mod tests {
             .collect();
         Vars::new(
             defined,
+            BTreeMap::new(),
             Environment::from_pairs([("DB_PASSWORD", "s3cret"), ("EMPTY", "")]),
         )
     }

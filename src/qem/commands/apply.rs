@@ -198,7 +198,7 @@ fn print_plan(app: &App, items: &[Item]) -> Result<()> {
     text.push_str(&format!(
         "Plan: {c} to create, {u} to change, {d} to delete.\n"
     ));
-    p.write_raw(text.as_bytes())
+    p.text(&text)
 }
 
 fn summary(

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::input::InputSource;
+use crate::input::{InputKind, InputSource};
 use crate::output::{col, status};
 use crate::qem::client::QemClient;
 use crate::qem::model::{self, Role, ServerKind};
@@ -190,7 +190,7 @@ pub(crate) fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<
             status(&format!("unregistered server `{}`", a.name));
         }
         ServerCommand::License(a) => {
-            let text = InputSource::from_arg(&a.file).read()?;
+            let text = InputSource::from_arg(&a.file).read(InputKind::Document)?;
             app.block_on(async { Ok(client.put_license(&a.name, text).await?) })?;
             status(&format!("registered the license on `{}`", a.name));
         }
@@ -200,7 +200,7 @@ pub(crate) fn run(cmd: &ServerCommand, app: &App, client: &QemClient) -> Result<
             write_out(app, a.out.as_deref(), &bytes)?;
         }
         ServerCommand::ImportAll(a) => {
-            let body = InputSource::from_arg(&a.file).read()?;
+            let body = InputSource::from_arg(&a.file).read(InputKind::Document)?;
             serde_json::from_slice::<Value>(crate::qem::client::strip_comment_line(&body))
                 .map_err(|e| {
                     Error::input(format!("{} is not JSON: {e}", a.file.display()))
@@ -252,7 +252,7 @@ fn run_acl(cmd: &AclArgs, app: &App, client: &QemClient) -> Result<u8> {
         }
         AclArgs::Set(a) => {
             if let Some(file) = &a.file {
-                let bytes = InputSource::from_arg(file).read()?;
+                let bytes = InputSource::from_arg(file).read(InputKind::Document)?;
                 let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
                     Error::input(format!("{} is not JSON: {e}", file.display()))
                         .with_hint("start from `qtool qem server acl get NAME --json`")

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::server::write_out;
 use crate::app::App;
 use crate::error::Result;
-use crate::input::InputSource;
+use crate::input::{InputKind, InputSource};
 use crate::output::{col, status, warn};
 use crate::qem::api::parse_definition;
 use crate::qem::client::QemClient;
@@ -185,7 +185,8 @@ pub(crate) fn run(cmd: &TaskCommand, app: &App, client: &QemClient) -> Result<u8
         TaskCommand::Export(a) => export(a, app, client)?,
         TaskCommand::Import(a) => {
             let source = InputSource::from_arg(&a.file);
-            let def = parse_definition(&source.read()?).map_err(|e| e.context(a.file.display()))?;
+            let def = parse_definition(&source.read(InputKind::Document)?)
+                .map_err(|e| e.context(a.file.display()))?;
             let label = a.file.display().to_string();
             let name = app.block_on(ops::import(
                 client,

@@ -47,8 +47,46 @@ pub(super) async fn ls(client: &QrsClient, res: ResourceKind, a: &LsArgs, app: &
         let resp = ops::list_response(client, res, &query).await?;
         return stream_json(resp, &app.printer).await;
     }
+    if app.printer.format() == OutputFormat::Table || app.printer.quiet() {
+        return stream_table(client, res, &query, a.full, app).await;
+    }
     let items = ops::list(client, res, &query).await?;
     print_list(&app.printer, res, items, a.full)
+}
+
+/// A table (or `-q` ids) printed while the list downloads: each item parsed for the shown
+/// fields only, the column widths taken from the first rows.
+async fn stream_table(
+    client: &QrsClient,
+    res: ResourceKind,
+    query: &ListQuery,
+    full: bool,
+    app: &App,
+) -> Result<()> {
+    let columns = res.table_columns(full);
+    let mut keys: Vec<&str> = columns
+        .iter()
+        .map(|c| c.path.split('.').next().unwrap_or(c.path))
+        .collect();
+    keys.push("id");
+    let resp = ops::list_response(client, res, query).await?;
+    let what = format!("GET {}", resp.url().path());
+    let quiet = app.printer.quiet();
+    let mut rows = app.printer.rows(columns, "id");
+    crate::qrs::items::for_each_item(
+        resp,
+        client.max_response_size(),
+        &what,
+        &keys,
+        |mut item| {
+            if !quiet {
+                res.decorate(&mut item);
+            }
+            rows.item(&item)
+        },
+    )
+    .await?;
+    rows.finish()
 }
 
 async fn count(client: &QrsClient, res: ResourceKind, a: &CountArgs, app: &App) -> Result<()> {

@@ -8,7 +8,7 @@ use reqwest::Response;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::input::InputSource;
+use crate::input::{InputKind, InputSource};
 use crate::output::{OutputFormat, Printer};
 use crate::qrs::resources::ResourceKind;
 
@@ -41,7 +41,7 @@ pub(crate) async fn stream_json(resp: Response, printer: &Printer) -> Result<()>
 /// Read a JSON (or YAML, by extension) document from a file or `-` (stdin).
 pub(super) fn read_json_input(path: &Path) -> Result<Value> {
     let source = InputSource::from_arg(path);
-    let text = source.read_to_string()?;
+    let text = source.read_to_string(InputKind::Document)?;
     let is_yaml = matches!(source.extension().as_deref(), Some("yaml" | "yml"));
     let parsed = if is_yaml {
         yaml_serde::from_str::<Value>(&text).map_err(|e| e.to_string())

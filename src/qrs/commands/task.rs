@@ -130,8 +130,7 @@ fn report(app: &App, label: &str, result: Value) -> Result<u8> {
                 crate::output::cell(d, "message"),
             ]);
         }
-        app.printer
-            .write_raw(crate::output::render_table(None, &rows).as_bytes())?;
+        app.printer.grid(None, &rows)?;
     }
     if code == task_status::FINISHED_SUCCESS {
         return Ok(0);

@@ -9,7 +9,8 @@ use super::VirtualproxyCommand;
 use super::generic::{self, connect};
 use super::output::print_one;
 use crate::app::App;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::input::{InputKind, InputSource};
 use crate::qrs::ops::virtualproxy::{self as ops, JwtProxy};
 use crate::qrs::resources::ResourceKind;
 
@@ -57,8 +58,7 @@ pub(super) fn run(cmd: VirtualproxyCommand, app: &App) -> Result<u8> {
 }
 
 fn create_jwt(a: CreateJwtArgs, app: &App) -> Result<u8> {
-    let cert_pem = std::fs::read_to_string(&a.cert)
-        .map_err(|e| Error::io(format!("reading {}", a.cert.display()), e))?;
+    let cert_pem = InputSource::File(a.cert.clone()).read_to_string(InputKind::Credential)?;
     if !ops::is_pem_certificate(&cert_pem) {
         return Err(ops::not_a_certificate(&a.cert));
     }

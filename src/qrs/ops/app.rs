@@ -491,7 +491,7 @@ pub async fn import(
                 Some(total),
             )
             .await?;
-        crate::qrs::client::read_json(resp, "app upload").await
+        client.read_json(resp, "app upload").await
     }
     .await;
     bar.finish_and_clear();

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::qrs::client::{Body, QrsClient, json_body, read_json};
+use crate::qrs::client::{Body, QrsClient, json_body};
 use crate::qrs::endpoints;
 
 /// What the server answered.
@@ -47,15 +47,9 @@ pub(crate) async fn send(
         .and_then(|v| v.to_str().ok())
         .is_none_or(|ct| ct.contains("json"));
     if is_json {
-        return Ok(RawAnswer::Json(read_json(resp, &what).await?));
+        return Ok(RawAnswer::Json(client.read_json(resp, &what).await?));
     }
-    let bytes = resp.bytes().await.map_err(|e| {
-        Error::network(format!(
-            "reading the answer: {}",
-            crate::http::root_cause(&e)
-        ))
-    })?;
-    Ok(RawAnswer::Bytes(bytes))
+    Ok(RawAnswer::Bytes(client.read_bytes(resp, &what).await?))
 }
 
 /// `/qrs/about`: repository version and node type.

@@ -11,6 +11,7 @@ use super::live::{Live, server_spec};
 use super::run_state::{self, RESUME, is_active, pretty_option};
 use super::{Action, Item, Kind, Op, servers};
 use crate::error::{Error, Result, ResultExt};
+use crate::input::{InputKind, read_file};
 use crate::qem::api::parse_definition;
 use crate::qem::apply::diff::{self, Change};
 use crate::qem::apply::manifest::{Loaded, Presence, RunState, TaskSpec, substitute_value};
@@ -37,13 +38,16 @@ pub(super) fn desired(loaded: &Loaded) -> Result<Vec<Desired<'_>>> {
                 n.clone()
             }
             (Some(n), None) => n.clone(),
-            (None, Some(d)) => definition_task_name(d).map(str::to_string).ok_or_else(|| {
-                Error::input(format!(
-                    "a task definition for `{}` names no task (tasks[0].task.name)",
-                    spec.server
-                ))
-                .with_hint("set `name` in the manifest")
-            })?,
+            (None, Some(d)) => definition_task_name(d)
+                .filter(|n| !n.trim().is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "a task definition for `{}` names no task (tasks[0].task.name)",
+                        spec.server
+                    ))
+                    .with_hint("set `name` in the manifest")
+                })?,
             (None, None) => unreachable_name(&spec.server)?,
         };
         if !seen.insert((spec.server.to_lowercase(), name.to_lowercase())) {
@@ -71,17 +75,14 @@ fn load_definition(loaded: &Loaded, spec: &TaskSpec) -> Result<Option<Value>> {
             } else {
                 loaded.dir.join(path)
             };
-            let bytes = std::fs::read(&full)
-                .map_err(|e| Error::io(format!("reading task definition {}", full.display()), e))?;
+            let bytes =
+                read_file(&full, InputKind::Document).map_err(|e| e.context("task definition"))?;
             parse_definition(&bytes).context(full.display())?
         }
         (None, Some(inline)) => inline.clone(),
         (None, None) => return Ok(None),
     };
-    let mut vars = loaded.vars.clone();
-    for (k, v) in &spec.vars {
-        vars.insert(k.clone(), v.clone());
-    }
+    let vars = loaded.vars.with_task(&spec.vars);
     substitute_value(&mut def, &vars).with_context(|| {
         format!(
             "definition of task `{}` on `{}`",
