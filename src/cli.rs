@@ -137,6 +137,9 @@ pub enum Command {
     /// Qlik Sense Repository Service (QRS) API.
     Qrs(crate::qrs::commands::QrsArgs),
 
+    /// Apps through the Qlik associative engine: script, reload, objects, unbuild/build.
+    App(crate::engine_app::commands::AppArgs),
+
     /// Qlik Enterprise Manager API: servers, tasks, endpoints, ACLs, declarative apply.
     #[command(subcommand)]
     Qem(crate::qem::commands::QemCommand),

@@ -16,6 +16,7 @@ pub(crate) mod cli;
 pub(crate) mod completion;
 pub mod context;
 pub use qtool_common::duration;
+pub(crate) mod engine_app;
 pub mod error;
 pub mod http;
 pub(crate) mod input;
@@ -23,6 +24,7 @@ pub mod jwt;
 pub mod logging;
 pub(crate) mod output;
 pub mod qem;
+pub(crate) mod qix;
 pub mod qrs;
 pub(crate) mod sandbox;
 pub(crate) mod secret;
@@ -89,6 +91,7 @@ pub fn dispatch(command: Command, app: &App) -> Result<u8, Error> {
         Command::Context(cmd) => context::commands::run(cmd, app),
         Command::Jwt(cmd) => jwt::commands::run(cmd, app),
         Command::Qrs(args) => qrs::commands::run(args, app),
+        Command::App(args) => engine_app::commands::run(args, app),
         Command::Qem(cmd) => qem::commands::run(cmd, app),
         Command::Sandbox(args) => sandbox::run(args, app),
         Command::Completion(args) => completion::run_completion(args, app),

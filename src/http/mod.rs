@@ -110,6 +110,13 @@ pub fn user_agent() -> String {
     format!("qtool/{} ({os})", env!("CARGO_PKG_VERSION"))
 }
 
+/// Say once per run that `--insecure` is on.
+pub(crate) fn warn_insecure() {
+    if !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
+        crate::output::warn("TLS certificate verification is disabled (--insecure)");
+    }
+}
+
 /// Build the run's client. Redirects are never followed: a redirect from a Qlik proxy means
 /// "go to the login page", which callers report as an authentication problem.
 pub fn build_client(options: &ClientOptions) -> Result<Client> {
@@ -134,9 +141,7 @@ pub fn client_builder(options: &ClientOptions) -> Result<reqwest::ClientBuilder>
     }
     let tls = &options.tls;
     if tls.insecure {
-        if !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
-            crate::output::warn("TLS certificate verification is disabled (--insecure)");
-        }
+        warn_insecure();
         builder = builder
             .tls_danger_accept_invalid_certs(true)
             .tls_danger_accept_invalid_hostnames(true);
@@ -304,13 +309,7 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         (Some(h), None) => h.to_string(),
         _ => url.to_string(),
     };
-    if let Some(tls) = find_rustls_error(e) {
-        return tls::describe(tls, &host);
-    }
-    if let Some(alert) = tls::describe_alert_text(&root_cause(e), &host) {
-        return alert;
-    }
-    if e.is_timeout() {
+    if e.is_timeout() && find_rustls_error(e).is_none() {
         return Error::network(format!("no answer from {host} in time"))
             .with_hint("check the server, or raise --timeout");
     }
@@ -322,6 +321,23 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         ))
         .with_hint("check the path, query and --header values");
     }
+    classify_transport(e, &host, e.is_connect())
+}
+
+/// [`classify`] for any transport error chain (the engine's WebSockets have no reqwest error):
+/// TLS failures, refused and reset connections, DNS failures.
+/// `connecting`: the failure happened before anything was sent.
+pub(crate) fn classify_transport(
+    e: &(dyn std::error::Error + 'static),
+    host: &str,
+    connecting: bool,
+) -> Error {
+    if let Some(tls) = find_rustls_error(e) {
+        return tls::describe(tls, host);
+    }
+    if let Some(alert) = tls::describe_alert_text(&root_cause(e), host) {
+        return alert;
+    }
     match find_io_kind(e) {
         Some(std::io::ErrorKind::ConnectionRefused) => {
             return Error::network(format!("connection refused by {host}"))
@@ -330,11 +346,16 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         Some(
             std::io::ErrorKind::ConnectionReset
             | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::UnexpectedEof,
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::BrokenPipe,
         ) => {
             return Error::network(format!("{host} closed the connection")).with_hint(
                 "retry; if it persists, check that the URL scheme (https) and port are right",
             );
+        }
+        Some(std::io::ErrorKind::TimedOut) => {
+            return Error::network(format!("no answer from {host} in time"))
+                .with_hint("check the server, or raise --timeout");
         }
         _ => {}
     }
@@ -346,7 +367,7 @@ pub fn classify(e: &reqwest::Error, url: &reqwest::Url) -> Error {
         return Error::network(format!("cannot resolve host of {host}"))
             .with_hint("check the host name in --server");
     }
-    if e.is_connect() {
+    if connecting {
         return Error::network(format!("cannot connect to {host}: {cause}"));
     }
     Error::network(format!("request to {host} failed: {cause}"))
@@ -390,10 +411,11 @@ pub(crate) fn too_large(limit: u64, what: &str) -> Error {
         "the answer to {what} is larger than {}, the limit for answers read into memory",
         qtool_common::bytes::format(limit)
     ))
-    .with_hint(
-        "if the server is right to send that much, raise the limit with --max-response-size (or QTOOL_MAX_RESPONSE_SIZE, or the context's max-response-size)",
-    )
+    .with_hint(RAISE_RESPONSE_LIMIT)
 }
+
+/// The hint of an answer over `--max-response-size`.
+pub(crate) const RAISE_RESPONSE_LIMIT: &str = "if the server is right to send that much, raise the limit with --max-response-size (or QTOOL_MAX_RESPONSE_SIZE, or the context's max-response-size)";
 
 /// How much of an error answer is read: enough for any error document, and bounded.
 const ERROR_BODY_LIMIT: usize = 64 << 10;

@@ -59,24 +59,49 @@ pub(crate) fn client_config(
     if tls.insecure {
         return Ok(None);
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let inner: Arc<dyn ServerCertVerifier> = match &tls.ca_cert {
-        Some(ca) => Arc::new(BundleVerifier::new(load_ca_bundle(ca)?, provider.clone())),
-        None => Arc::new(
-            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-                Error::tls(format!(
-                    "cannot read the system's trusted certificates: {e}"
-                ))
-                .with_hint("pass --ca-cert ROOT.pem (the server's root CA)")
-            })?,
-        ),
+    let alpn: &[&[u8]] = if http1_only {
+        &[b"http/1.1"]
+    } else {
+        &[b"h2", b"http/1.1"]
     };
-    let verifier = TrustFirst { inner };
+    build_config(tls, alpn).map(Some)
+}
+
+/// The rustls configuration of a WebSocket to the engine (QIX), which reqwest does not carry:
+/// the same trust as the HTTP client (`--insecure` included) and the context's client
+/// certificate. ALPN offers HTTP/1.1 only: a WebSocket upgrade is an HTTP/1.1 request.
+pub(crate) fn websocket_config(tls: &TlsOptions) -> Result<rustls::ClientConfig> {
+    if tls.insecure {
+        super::warn_insecure();
+    }
+    build_config(tls, &[b"http/1.1"])
+}
+
+fn build_config(tls: &TlsOptions, alpn: &[&[u8]]) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier: Arc<dyn ServerCertVerifier> = match &tls.ca_cert {
+        _ if tls.insecure => Arc::new(AnyCertificate {
+            provider: provider.clone(),
+        }),
+        Some(ca) => Arc::new(TrustFirst {
+            inner: Arc::new(BundleVerifier::new(load_ca_bundle(ca)?, provider.clone())),
+        }),
+        None => Arc::new(TrustFirst {
+            inner: Arc::new(
+                rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
+                    Error::tls(format!(
+                        "cannot read the system's trusted certificates: {e}"
+                    ))
+                    .with_hint("pass --ca-cert ROOT.pem (the server's root CA)")
+                })?,
+            ),
+        }),
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::tls(format!("cannot configure TLS: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier));
+        .with_custom_certificate_verifier(verifier);
     let mut config = match &tls.client_cert {
         None => builder.with_no_client_auth(),
         Some(cc) => {
@@ -90,12 +115,62 @@ pub(crate) fn client_config(
             })?
         }
     };
-    config.alpn_protocols = if http1_only {
-        vec![b"http/1.1".to_vec()]
-    } else {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    };
-    Ok(Some(config))
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+/// `--insecure`: any certificate chain and name (signatures are still checked, so the
+/// handshake is a real one).
+#[derive(Debug)]
+struct AnyCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Trust in a `--ca-cert` bundle: path validation to its certificates, or a server

@@ -188,6 +188,21 @@ impl QrsClient {
         self
     }
 
+    /// The proxy's Windows session cookie (`name=value`) for another connection of this run
+    /// (the engine's WebSocket): the cached session, or a new NTLM login. `stale`: a cookie the
+    /// proxy just turned away, replaced by a new login. `None` without Windows authentication.
+    pub(crate) async fn windows_session(&self, stale: Option<&str>) -> Result<Option<String>> {
+        let Some(windows) = &self.windows else {
+            return Ok(None);
+        };
+        match stale {
+            Some(stale) => windows.renew(&self.session, Some(stale)).await?,
+            None => windows.ensure(&self.session).await?,
+        }
+        windows.mark_used();
+        Ok(self.session.lock().ok().and_then(|s| s.clone()))
+    }
+
     /// NTLM handshakes this client performed (0 without Windows authentication, or when a
     /// cached session served the whole run).
     pub fn login_count(&self) -> u32 {

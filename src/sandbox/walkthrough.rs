@@ -351,6 +351,23 @@ fn run_in(exe: &Path, root: &Path, printer: &Printer) -> Result<()> {
         &["qrs", "task", "start", &task_id, "--wait"],
         None,
     )?;
+    let app_ids = steps.run("App ids", &["qrs", "app", "ls", "-q"], None)?;
+    let app_id = app_ids
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| Error::server("the sandbox has no app"))?;
+    steps.run(
+        "The app's load script, through the engine behind the same virtual proxy (qlik-cli's `qlik app script get`)",
+        &["app", "script", "get", &app_id],
+        None,
+    )?;
+    steps.run(
+        "Reload it through the engine, the log streamed (not saved)",
+        &["app", "reload", &app_id, "--no-save"],
+        None,
+    )?;
 
     steps.section("QSEoW: Windows authentication (NTLM) on the default virtual proxy")?;
     steps.run(

@@ -39,6 +39,10 @@ pub mod vars {
     pub const KEY_PASSPHRASE: &str = "QTOOL_KEY_PASSPHRASE";
     /// Opens a PKCS#12 (`.pfx`) client certificate.
     pub const CERT_PASSWORD: &str = "QTOOL_CERT_PASSWORD";
+    /// The engine (QIX) WebSocket URL of `qtool app` when not the context's server.
+    pub const ENGINE_URL: &str = "QTOOL_ENGINE_URL";
+    /// The password of `qtool app connection create` (instead of `--password-stdin`).
+    pub const CONNECTION_PASSWORD: &str = "QTOOL_CONNECTION_PASSWORD";
     /// A `tracing` filter directive that overrides `-v`.
     pub const LOG: &str = "QTOOL_LOG";
     pub use super::paths::{ENV_CACHE_DIR as CACHE_DIR, ENV_CONFIG_DIR as CONFIG_DIR};

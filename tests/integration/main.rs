@@ -6,6 +6,7 @@
 
 mod support;
 
+mod app;
 mod context;
 mod engine;
 mod generated;

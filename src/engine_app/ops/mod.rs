@@ -1,0 +1,128 @@
+//! Engine operations on one open app: each takes a [`Doc`] (or what opens one) and typed
+//! options, and returns data. Requests that do not depend on each other are issued together on
+//! the one socket (up to [`IN_FLIGHT`] at a time), so an app with thousands of objects costs a
+//! few round trips, not thousands.
+
+pub(crate) mod build;
+pub(crate) mod connections;
+pub(crate) mod entities;
+pub(crate) mod folder;
+pub(crate) mod reload;
+pub(crate) mod script;
+pub(crate) mod unbuild;
+
+use std::future::Future;
+
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::error::{ErrorClass, Result};
+use crate::qix::{ConnectOptions, Doc, EngineUrl};
+use crate::qrs::client::QrsClient;
+use crate::qrs::ops::generic;
+use crate::qrs::resources::ResourceKind;
+use crate::session_cache::SessionCache;
+use crate::settings::{Auth, Target};
+
+/// Requests in flight at once on the socket: enough to hide the round trip of a distant server
+/// (1,000 objects in one wave), few enough to keep memory bounded whatever the size of the app.
+pub(crate) const IN_FLIGHT: usize = 1024;
+
+/// Where and how to open apps.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineTarget {
+    pub target: Target,
+    pub engine: EngineUrl,
+    /// `--ttl` and `--traffic`.
+    pub connect: ConnectOptions,
+    /// `--no-data`: open without loading the data model.
+    pub no_data: bool,
+    /// Where the proxy's Windows sessions are kept across runs (NTLM contexts).
+    pub sessions: SessionCache,
+}
+
+impl EngineTarget {
+    /// The repository client that names apps and, for a Windows context, logs in.
+    fn repository(&self) -> Result<QrsClient> {
+        Ok(QrsClient::new(&self.target)?.with_session_cache(self.sessions.clone()))
+    }
+}
+
+/// The app id of `app`: a GUID as it is, else the one app with exactly that name (QRS).
+async fn resolve_app(qrs: &QrsClient, app: &str) -> Result<String> {
+    if crate::qrs::filter::is_guid(app) {
+        return Ok(app.to_string());
+    }
+    let found = generic::one_by_name(qrs, ResourceKind::App, app).await?;
+    Ok(crate::output::cell(&found, "id"))
+}
+
+/// Resolve `app`, connect and open it.
+pub(crate) async fn open(engine: &EngineTarget, app: &str) -> Result<Doc> {
+    let qrs = engine.repository()?;
+    let id = resolve_app(&qrs, app).await?;
+    let options = ConnectOptions {
+        app: id.clone(),
+        ..engine.connect.clone()
+    };
+    let Some(cookie) = qrs.windows_session(None).await? else {
+        return open_doc(engine, &engine.target, &options).await;
+    };
+    // A WebSocket cannot answer NTLM's challenge, so a Windows context opens the engine with
+    // the proxy session the repository client logged in to (as a browser does); a session the
+    // proxy has ended meanwhile is replaced by one new login.
+    let with_cookie = |cookie: String| Target {
+        auth: Auth::Cookie(cookie),
+        ..engine.target.clone()
+    };
+    match open_doc(engine, &with_cookie(cookie.clone()), &options).await {
+        Err(e) if e.class() == ErrorClass::Auth => {
+            let renewed = qrs
+                .windows_session(Some(&cookie))
+                .await?
+                .unwrap_or_default();
+            open_doc(engine, &with_cookie(renewed), &options).await
+        }
+        other => other,
+    }
+}
+
+async fn open_doc(engine: &EngineTarget, target: &Target, options: &ConnectOptions) -> Result<Doc> {
+    let session = crate::qix::connect::open(target, &engine.engine, options).await?;
+    Doc::open(session, &options.app, engine.no_data).await
+}
+
+/// `f` over `items`, [`IN_FLIGHT`] at a time, results in the order of `items`.
+pub(crate) async fn pipelined<T, R, F, Fut>(items: Vec<T>, f: F) -> Result<Vec<R>>
+where
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = Result<R>>,
+{
+    pipelined_by(IN_FLIGHT, items, f).await
+}
+
+/// [`pipelined`] with `limit` at a time (work that holds much memory per item).
+pub(crate) async fn pipelined_by<T, R, F, Fut>(limit: usize, items: Vec<T>, f: F) -> Result<Vec<R>>
+where
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = Result<R>>,
+{
+    futures_util::stream::iter(items)
+        .map(f)
+        .buffered(limit)
+        .try_collect()
+        .await
+}
+
+/// `f` over `items`, [`IN_FLIGHT`] at a time, results in the order they finish (what is done
+/// is dropped at once: memory holds what is in flight).
+pub(crate) async fn pipelined_unordered<T, R, F, Fut>(items: Vec<T>, f: F) -> Result<Vec<R>>
+where
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = Result<R>>,
+{
+    futures_util::stream::iter(items)
+        .map(f)
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await
+}
