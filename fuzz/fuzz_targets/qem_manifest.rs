@@ -24,9 +24,13 @@ fuzz_target!(|data: &[u8]| {
         let env = Environment::from_pairs([("QTOOL_FUZZ", "1")]);
         let _ = load(&path, &[("site".to_string(), "prod".to_string())], &env);
     }
+    // The manifest's own `[vars]` and a `--var` (which wins over them).
     let mut defined = BTreeMap::new();
     defined.insert("site".to_string(), "prod".to_string());
-    let vars = Vars::new(defined, Environment::from_pairs([("QTOOL_FUZZ", "1")]));
+    defined.insert("name".to_string(), "${site}-x".to_string());
+    let mut cli = BTreeMap::new();
+    cli.insert("site".to_string(), "test".to_string());
+    let vars = Vars::new(defined, cli, Environment::from_pairs([("QTOOL_FUZZ", "1")]));
     if let Ok(out) = substitute(text, &vars) {
         // Without `$`, substitution is the identity.
         if !text.contains('$') {

@@ -248,6 +248,11 @@ impl Rows<'_> {
         self.table.row(row).map_err(stdout_error)
     }
 
+    /// A row of cells already taken from an item: one per column, or the id with `-q`.
+    pub(crate) fn cells(&mut self, cells: Vec<String>) -> Result<()> {
+        self.table.row(cells).map_err(stdout_error)
+    }
+
     pub(crate) fn finish(self) -> Result<()> {
         self.table.finish().map_err(stdout_error)?;
         Ok(())

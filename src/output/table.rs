@@ -93,13 +93,22 @@ impl<W: Write> TableWriter<W> {
             self.line.push_str(cell);
             if i + 1 < row.len() {
                 let pad = widths[i] - display_width(cell) + 2;
-                self.line.extend(std::iter::repeat_n(' ', pad));
+                pad_with_spaces(&mut self.line, pad);
             }
         }
         let end = self.line.trim_end().len();
         self.line.truncate(end);
         self.line.push('\n');
         self.out.write_all(self.line.as_bytes())
+    }
+}
+
+fn pad_with_spaces(line: &mut String, mut pad: usize) {
+    const SPACES: &str = "                                                                ";
+    while pad > 0 {
+        let n = pad.min(SPACES.len());
+        line.push_str(&SPACES[..n]);
+        pad -= n;
     }
 }
 
@@ -119,6 +128,9 @@ fn clean_row(row: Vec<String>, own_colors: bool) -> Vec<String> {
     };
     row.into_iter()
         .map(|cell| {
+            if is_printable_ascii(&cell) {
+                return cell;
+            }
             let cell = if cell.contains(['\n', '\r']) {
                 cell.replace("\r\n", "⏎").replace(['\n', '\r'], "⏎")
             } else {
@@ -145,8 +157,16 @@ fn render_table(header: Option<&[String]>, rows: &[Vec<String>]) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
+/// Printable ASCII, the common case: nothing to escape, one terminal cell per byte.
+fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
 /// Width in terminal cells, skipping ANSI escape sequences.
 pub(super) fn display_width(text: &str) -> usize {
+    if is_printable_ascii(text) {
+        return text.len();
+    }
     if !text.contains('\x1b') {
         return text.width();
     }

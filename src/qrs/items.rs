@@ -8,7 +8,7 @@ use std::fmt;
 
 use reqwest::Response;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::reindent::JsonString;
 use crate::error::{Error, Result};
@@ -40,17 +40,20 @@ impl ArrayItems {
         mut item: impl FnMut(&[u8]) -> Result<()>,
     ) -> std::result::Result<(), ItemsError> {
         let mut start = 0;
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut i = 0;
+        while i < chunk.len() {
             if self.string.inside() {
-                self.string.step(b);
+                i += self.string.skip(&chunk[i..]);
                 continue;
             }
+            let b = chunk[i];
+            i += 1;
             if !self.opened {
                 match b {
                     b' ' | b'\n' | b'\r' | b'\t' => continue,
                     b'[' => {
                         self.opened = true;
-                        start = i + 1;
+                        start = i;
                         continue;
                     }
                     _ => return Err(ItemsError::NotAList),
@@ -68,7 +71,7 @@ impl ArrayItems {
                 b'}' | b']' if self.depth > 0 => self.depth -= 1,
                 b',' | b']' if self.depth == 0 => {
                     let closing = b == b']';
-                    let bytes = &chunk[start..i];
+                    let bytes = &chunk[start..i - 1];
                     if !self.in_item {
                         // Only `[]` may close without an item before the bracket.
                         if !(closing && self.seen == 0) {
@@ -85,7 +88,7 @@ impl ArrayItems {
                     self.in_item = false;
                     self.partial.clear();
                     self.closed = closing;
-                    start = i + 1;
+                    start = i;
                     continue;
                 }
                 b'}' | b']' => return Err(ItemsError::Syntax("an unbalanced bracket")),
@@ -121,77 +124,168 @@ pub(crate) enum ItemsError {
     Item(Error),
 }
 
-/// Parse one item, keeping only the top-level fields named in `keys` (all of an item that is
-/// not an object). The others are skipped without being built.
-pub(crate) fn pick(bytes: &[u8], keys: &[&str]) -> std::result::Result<Value, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Pick { keys }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+/// The values of an item a table shows, one slot per column path (`stream.name`): a path's
+/// last field is taken whole into its slot, the objects on its way are only looked into. No map
+/// is built for the item, and what no column shows is skipped without being built.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Wanted {
+    /// The slot this field's whole value goes to.
+    slot: Option<usize>,
+    /// Fields below this one that columns show.
+    fields: Vec<(String, Wanted)>,
+    /// Slots in all (at the root).
+    slots: usize,
 }
 
-struct Pick<'k> {
-    keys: &'k [&'k str],
-}
+impl Wanted {
+    /// Slot `i` for `paths[i]`.
+    pub(crate) fn paths<'p>(paths: impl IntoIterator<Item = &'p str>) -> Wanted {
+        let mut wanted = Wanted::default();
+        for (slot, path) in paths.into_iter().enumerate() {
+            wanted.add(path, slot);
+            wanted.slots = slot + 1;
+        }
+        wanted
+    }
 
-impl<'de> DeserializeSeed<'de> for Pick<'_> {
-    type Value = Value;
+    fn add(&mut self, path: &str, slot: usize) {
+        let (first, rest) = match path.split_once('.') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (path, None),
+        };
+        let field = match self.fields.iter().position(|(key, _)| key == first) {
+            Some(i) => &mut self.fields[i].1,
+            None => {
+                let last = self.fields.len();
+                self.fields.push((first.to_string(), Wanted::default()));
+                &mut self.fields[last].1
+            }
+        };
+        match rest {
+            Some(rest) => field.add(rest, slot),
+            // Two columns of one path: the first one's slot is filled, the second copies it.
+            None if field.slot.is_some() => field.fields.push((String::new(), slot_only(slot))),
+            None => field.slot = Some(slot),
+        }
+    }
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        d.deserialize_any(self)
+    fn get(&self, key: &str) -> Option<&Wanted> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, w)| w)
+    }
+
+    /// Fill the slots below this field from its whole `value` (a field both shown whole and
+    /// looked into).
+    fn fill_from(&self, value: &Value, slots: &mut [Option<Value>]) {
+        for (key, field) in &self.fields {
+            let inner = if key.is_empty() {
+                Some(value)
+            } else {
+                value.get(key.as_str())
+            };
+            if let Some(inner) = inner {
+                if let Some(slot) = field.slot {
+                    slots[slot] = Some(inner.clone());
+                }
+                field.fill_from(inner, slots);
+            }
+        }
     }
 }
 
-/// Anything but an object is taken whole (as `serde_json::Value` would).
-macro_rules! whole {
+fn slot_only(slot: usize) -> Wanted {
+    Wanted {
+        slot: Some(slot),
+        ..Wanted::default()
+    }
+}
+
+/// Parse one item into the slots of `wanted` (`None` where the item has no such value; all
+/// `None` for an item that is not an object). Everything else is skipped without being built.
+pub(crate) fn pick(
+    bytes: &[u8],
+    wanted: &Wanted,
+) -> std::result::Result<Vec<Option<Value>>, serde_json::Error> {
+    let mut slots = vec![None; wanted.slots];
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Pick {
+        wanted,
+        slots: &mut slots,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok(slots)
+}
+
+struct Pick<'w> {
+    wanted: &'w Wanted,
+    slots: &'w mut [Option<Value>],
+}
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        match self.wanted.slot {
+            Some(slot) => {
+                let value = <Value as serde::Deserialize>::deserialize(d)?;
+                self.wanted.fill_from(&value, self.slots);
+                self.slots[slot] = Some(value);
+                Ok(())
+            }
+            None => d.deserialize_any(self),
+        }
+    }
+}
+
+/// A value that is not an object has no fields to look into: skipped.
+macro_rules! nothing_inside {
     ($($method:ident($ty:ty)),* $(,)?) => {
-        $(fn $method<E: serde::de::Error>(self, v: $ty) -> std::result::Result<Value, E> {
-            Ok(Value::from(v))
+        $(fn $method<E: serde::de::Error>(self, _: $ty) -> std::result::Result<(), E> {
+            Ok(())
         })*
     };
 }
 
 impl<'de> Visitor<'de> for Pick<'_> {
-    type Value = Value;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    whole!(
+    nothing_inside!(
         visit_bool(bool),
         visit_i64(i64),
         visit_u64(u64),
         visit_f64(f64),
         visit_str(&str),
-        visit_string(String),
     );
 
-    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(
         self,
         mut seq: A,
-    ) -> std::result::Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element::<Value>()? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
+    ) -> std::result::Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut picked = Map::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if self.keys.contains(&key.as_ref()) {
-                picked.insert(key.into_owned(), map.next_value::<Value>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match self.wanted.get(&key) {
+                Some(wanted) => map.next_value_seed(Pick {
+                    wanted,
+                    slots: &mut *self.slots,
+                })?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(Value::Object(picked))
+        Ok(())
     }
 }
 
@@ -217,14 +311,14 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// Call `each` with every item of the JSON list in `resp` (parsed by [`pick`] for `keys`), as
+/// Call `each` with every item of the JSON list in `resp` (parsed by [`pick`] for `wanted`), as
 /// the answer arrives; at most `limit` bytes are read (`--max-response-size`).
 pub(crate) async fn for_each_item(
     mut resp: Response,
     limit: u64,
     what: &str,
-    keys: &[&str],
-    mut each: impl FnMut(Value) -> Result<()>,
+    wanted: &Wanted,
+    mut each: impl FnMut(Vec<Option<Value>>) -> Result<()>,
 ) -> Result<()> {
     let mut items = ArrayItems::default();
     let mut read: u64 = 0;
@@ -248,7 +342,7 @@ pub(crate) async fn for_each_item(
             head.extend_from_slice(&chunk);
         }
         let fed = items.feed(&chunk, |bytes| {
-            let item = pick(bytes, keys).map_err(|e| invalid(e.to_string()))?;
+            let item = pick(bytes, wanted).map_err(|e| invalid(e.to_string()))?;
             each(item)
         });
         match fed {
@@ -309,15 +403,16 @@ mod tests {
 
     #[test]
     fn items_are_split_whatever_the_chunks() {
-        let text = r#" [ {"a": "x,]}\"y", "b": [1, {"c": 2}]}, 3 , "s]", [] , {} ] "#;
+        let text = r#" [ {"a": "x,]}\"y", "b": [1, {"c": 2}]}, 3 , "s]", "e\\", [] , {} ] "#;
         let expected = vec![
             r#"{"a": "x,]}\"y", "b": [1, {"c": 2}]}"#,
             "3",
             r#""s]""#,
+            r#""e\\""#,
             "[]",
             "{}",
         ];
-        for size in [1, 2, 3, 7, 1000] {
+        for size in (1..=13).chain([1000]) {
             assert_eq!(split(text, size).unwrap(), expected, "chunks of {size}");
         }
         assert_eq!(split("[]", 1).unwrap(), Vec::<String>::new());
@@ -337,12 +432,55 @@ mod tests {
     fn pick_keeps_only_the_named_fields() {
         let item = br#"{"id": "1", "big": {"deep": [1, 2, 3]}, "name": "A\"pp", "stream": {"name": "S"}, "n\u0061me2": 1}"#;
         assert_eq!(
-            pick(item, &["id", "name", "stream", "name2"]).unwrap(),
-            json!({"id": "1", "name": "A\"pp", "stream": {"name": "S"}, "name2": 1})
+            pick(
+                item,
+                &Wanted::paths(["id", "name", "stream", "name2", "none"])
+            )
+            .unwrap(),
+            vec![
+                Some(json!("1")),
+                Some(json!("A\"pp")),
+                Some(json!({"name": "S"})),
+                Some(json!(1)),
+                None
+            ]
         );
-        assert_eq!(pick(b"[1, \"a\"]", &["id"]).unwrap(), json!([1, "a"]));
-        assert_eq!(pick(b"null", &["id"]).unwrap(), Value::Null);
-        assert!(pick(br#"{"id": }"#, &["id"]).is_err());
-        assert!(pick(br#"{"id": 1} x"#, &["id"]).is_err());
+        let id = Wanted::paths(["id"]);
+        assert_eq!(pick(b"[1, \"a\"]", &id).unwrap(), vec![None]);
+        assert_eq!(pick(b"null", &id).unwrap(), vec![None]);
+        assert!(pick(br#"{"id": }"#, &id).is_err());
+        assert!(pick(br#"{"id": 1} x"#, &id).is_err());
+        assert!(pick(br#"{"big": [1, }"#, &id).is_err());
+        // Nested paths look only into what they name; a field shown whole and looked into,
+        // and a path given twice, fill every slot.
+        let item = br#"{"id": "1", "stream": {"id": "s", "name": "S", "x": [1]}, "owner": {"userId": "u", "name": "N"}, "tags": 3}"#;
+        let paths = [
+            "stream.name",
+            "owner.userId",
+            "owner",
+            "id",
+            "id",
+            "tags.name",
+            "x.y",
+        ];
+        assert_eq!(
+            pick(item, &Wanted::paths(paths)).unwrap(),
+            vec![
+                Some(json!("S")),
+                Some(json!("u")),
+                Some(json!({"userId": "u", "name": "N"})),
+                Some(json!("1")),
+                Some(json!("1")),
+                None,
+                None
+            ]
+        );
+        assert!(
+            pick(
+                br#"{"stream": {"name": }}"#,
+                &Wanted::paths(["stream.name"])
+            )
+            .is_err()
+        );
     }
 }

@@ -228,6 +228,16 @@ impl ResourceKind {
     pub fn decorate(self, item: &mut Value) {
         decorate(item, self.table().enums);
     }
+
+    /// [`decorate`](Self::decorate) for the value at `path` of an item alone.
+    pub(crate) fn decorate_field(self, path: &str, value: &mut Value) {
+        blank_never_dates(value);
+        if let Some(e) = self.table().enums.iter().find(|e| e.path == path)
+            && let Some(n) = value.as_i64()
+        {
+            *value = Value::String(wire::enum_name(e.names, n));
+        }
+    }
 }
 
 /// Replace enum integers at the given paths by their names, and QRS's "never" date

@@ -5,8 +5,9 @@ use super::output::{print_list, print_one, read_json_input, stream_json};
 use super::{CommonVerb, CountArgs, CreateArgs, LsArgs, RmArgs, UpdateArgs};
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::output::{OutputFormat, status};
+use crate::output::{OutputFormat, scalar_text, status};
 use crate::qrs::client::QrsClient;
+use crate::qrs::items::Wanted;
 use crate::qrs::ops::generic::{self as ops, Created, ListQuery, Patch};
 use crate::qrs::resources::{Op, ResourceKind};
 use crate::session_cache::{SessionCache, SessionKind};
@@ -64,11 +65,7 @@ async fn stream_table(
     app: &App,
 ) -> Result<()> {
     let columns = res.table_columns(full);
-    let mut keys: Vec<&str> = columns
-        .iter()
-        .map(|c| c.path.split('.').next().unwrap_or(c.path))
-        .collect();
-    keys.push("id");
+    let wanted = Wanted::paths(columns.iter().map(|c| c.path).chain(["id"]));
     let resp = ops::list_response(client, res, query).await?;
     let what = format!("GET {}", resp.url().path());
     let quiet = app.printer.quiet();
@@ -77,12 +74,26 @@ async fn stream_table(
         resp,
         client.max_response_size(),
         &what,
-        &keys,
-        |mut item| {
-            if !quiet {
-                res.decorate(&mut item);
-            }
-            rows.item(&item)
+        &wanted,
+        |mut slots| {
+            // The last slot is the id (`-q`), the others the columns'.
+            let id = slots.pop().flatten();
+            let cells = if quiet {
+                vec![id.as_ref().map(scalar_text).unwrap_or_default()]
+            } else {
+                columns
+                    .iter()
+                    .zip(slots)
+                    .map(|(column, slot)| {
+                        slot.map(|mut value| {
+                            res.decorate_field(column.path, &mut value);
+                            scalar_text(&value)
+                        })
+                        .unwrap_or_default()
+                    })
+                    .collect()
+            };
+            rows.cells(cells)
         },
     )
     .await?;
