@@ -457,6 +457,34 @@ fn windows_contexts_open_the_engine_with_the_session_of_one_ntlm_login() {
     assert_eq!(sb.stat_reaching("/windows/logins", 2), 2);
 }
 
+#[test]
+fn engine_tls_trust_follows_ca_cert_and_insecure() {
+    let sb = Sandbox::start(&["--seed", "apps=1,tasks=0"]);
+    let env = TestEnv::new();
+    let (id, _) = first_app(&sb.qrs_env());
+    let url = sb.get("/qseow/jwt_url");
+    let token = std::fs::read_to_string(sb.get("/qseow/jwt/token_file")).unwrap();
+    let vars = [("QTOOL_API_KEY", token.trim())];
+    // The sandbox's own CA is in no trust store: the socket's TLS is refused, one line, exit 9.
+    let out = env.run_with_env(&["--server", &url, "app", "script", "get", &id], &vars);
+    let err = assert_exit(&out, 9, "untrusted engine certificate");
+    assert_one_error_line(&err);
+    // --insecure: the script, and the run says verification is off.
+    let out = env.run_with_env(
+        &["--server", &url, "--insecure", "app", "script", "get", &id],
+        &vars,
+    );
+    let err = assert_exit(&out, 0, "--insecure");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("///$tab Main"),
+        "{out:?}"
+    );
+    assert!(
+        err.contains("verification is disabled (--insecure)"),
+        "{err}"
+    );
+}
+
 /// A TCP forwarder to `target` that drops both directions once the client has sent more than
 /// `cut_after` bytes (`usize::MAX`: never); the bytes sent so far are counted in the returned
 /// counter.
