@@ -101,13 +101,13 @@ pub struct SandboxArgs {
 
     /// Slowest request body accepted, in bytes per second on average after the grace period
     /// (slower: 408 and the connection is closed).
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count, default_value = "1KiB", help_heading = LIMITS)]
+    #[arg(long, value_name = "BYTES", value_parser = qtool_common::bytes::parse, default_value = "1KiB", help_heading = LIMITS)]
     pub min_body_rate: u64,
 
     /// Request body bytes held in memory at once over all requests. A request that would go
     /// beyond it gets 503 with Retry-After before its body is read (413 if it can never fit).
     /// Uploads streamed to disk do not count.
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count, default_value = "256MiB", help_heading = LIMITS)]
+    #[arg(long, value_name = "BYTES", value_parser = qtool_common::bytes::parse, default_value = "256MiB", help_heading = LIMITS)]
     pub max_inflight_body_bytes: u64,
 
     /// Instead of serving: run the seed tutorial end to end (keys, JWT virtual proxy, contexts,
@@ -155,31 +155,6 @@ fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
         )),
         d => Ok(d),
     }
-}
-
-/// A byte count above zero: `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`,
-/// ..., all powers of 1024).
-fn parse_byte_count(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = t.split_at(digits);
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => {
-            return Err(format!(
-                "`{text}` is not a byte count (e.g. 1048576, 512KiB, 64MiB)"
-            ));
-        }
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("`{text}` is not a byte count above zero (e.g. 512KiB, 64MiB)"))
 }
 
 fn parse_rate(text: &str) -> std::result::Result<f64, String> {
@@ -264,13 +239,6 @@ mod tests {
 
     #[test]
     fn limits_flags() {
-        assert_eq!(parse_byte_count("1048576"), Ok(1 << 20));
-        assert_eq!(parse_byte_count("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_byte_count("512 kb"), Ok(512 << 10));
-        assert_eq!(parse_byte_count("1G"), Ok(1 << 30));
-        for bad in ["", "0", "0MiB", "12 parsecs", "-1", "99999999999999999999"] {
-            assert!(parse_byte_count(bad).is_err(), "{bad}");
-        }
         assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
         assert!(parse_timeout("0s").is_err());
     }
