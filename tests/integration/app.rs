@@ -295,8 +295,8 @@ fn unbuild_and_build_round_trip_with_plan_and_prune() {
         read(&dir, "script.qvs")
     );
     std::fs::write(dir.join("script.qvs"), &script).unwrap();
-    let dropped = objects[0].clone();
-    std::fs::remove_file(dir.join("objects").join(&dropped)).unwrap();
+    // The sheet read above goes: the build keeps it in the app unless --prune.
+    std::fs::remove_file(dir.join("objects").join(first_sheet)).unwrap();
     let dropped_id = sheet["qProperty"]["qInfo"]["qId"]
         .as_str()
         .unwrap()
