@@ -776,3 +776,12 @@ fn sigterm_stops_cleanly_with_a_final_snapshot() {
     assert_eq!(doc["version"], 1);
     assert!(state.join("qrs.json").exists() && state.join("qem.json").exists());
 }
+
+/// The README's first command: the tutorial end to end against a fresh sandbox.
+#[test]
+fn the_walkthrough_runs_end_to_end() {
+    let env = TestEnv::new();
+    let out = env.ok(&["sandbox", "--walkthrough"]);
+    assert!(out.contains("Walkthrough complete: "), "{out}");
+    assert!(out.contains("$ qtool "), "{out}");
+}
