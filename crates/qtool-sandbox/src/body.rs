@@ -38,17 +38,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::limits::Limits;
 
 /// Most unread body bytes read and discarded after an early answer.
-pub const DRAIN_MAX_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const DRAIN_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest time spent reading an unread body after an early answer.
-pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(30);
+pub(crate) const DRAIN_MAX_TIME: Duration = Duration::from_secs(30);
 /// What a 503 for a full budget tells the client to wait.
-pub const RETRY_AFTER_SECS: u64 = 1;
+pub(crate) const RETRY_AFTER_SECS: u64 = 1;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error a body read returns when the client sends too slowly.
 #[derive(Debug)]
-pub struct BodyTooSlow {
+pub(crate) struct BodyTooSlow {
     received: u64,
     rate: u64,
 }
@@ -94,14 +94,14 @@ impl Pace {
 
 /// A request body that fails when it arrives too slowly and, when dropped unread, hands its
 /// rest to a background drain.
-pub struct RequestBody {
+pub(crate) struct RequestBody {
     inner: Option<Incoming>,
     pace: Pace,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl RequestBody {
-    pub fn new(inner: Incoming, limits: &Limits) -> RequestBody {
+    pub(crate) fn new(inner: Incoming, limits: &Limits) -> RequestBody {
         RequestBody {
             inner: Some(inner),
             pace: Pace::new(limits),
@@ -242,7 +242,7 @@ impl BodyBudget {
 
 /// Why a body could not be buffered.
 #[derive(Debug)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// Larger than the handler accepts.
     TooLarge { limit: u64 },
     /// Larger than the whole in-flight budget: it can never be buffered.
@@ -256,7 +256,7 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge { .. } | BodyError::BeyondBudget { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -268,12 +268,12 @@ impl BodyError {
     }
 
     /// `Retry-After` seconds, for the answers a client should simply repeat.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         matches!(self, BodyError::Busy).then_some(RETRY_AFTER_SECS)
     }
 
     /// A failure of a streamed body read (an upload), classified.
-    pub fn from_stream(error: &(dyn std::error::Error + 'static)) -> BodyError {
+    pub(crate) fn from_stream(error: &(dyn std::error::Error + 'static)) -> BodyError {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
         while let Some(e) = source {
             if let Some(slow) = e.downcast_ref::<BodyTooSlow>() {
@@ -285,7 +285,10 @@ impl BodyError {
     }
 
     /// Add `Retry-After` to an answer made from this error, when it has one.
-    pub fn decorate(&self, mut response: axum::response::Response) -> axum::response::Response {
+    pub(crate) fn decorate(
+        &self,
+        mut response: axum::response::Response,
+    ) -> axum::response::Response {
         if let Some(secs) = self.retry_after() {
             response
                 .headers_mut()
@@ -316,14 +319,14 @@ impl std::fmt::Display for BodyError {
 }
 
 /// A body read into memory, with its bytes reserved from the budget until dropped.
-pub struct Buffered {
+pub(crate) struct Buffered {
     pub bytes: Bytes,
     _reserved: Vec<OwnedSemaphorePermit>,
 }
 
 /// Read `body` into memory, at most `limit` bytes, reserving them from the budget found in
 /// `extensions` (none: only `limit` applies, as in the emulators' unit tests).
-pub async fn read_bounded(
+pub(crate) async fn read_bounded(
     body: axum::body::Body,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,

@@ -356,14 +356,14 @@ impl Drop for RequestGuard {
 /// A connection's byte stream, telling the watchdog of every byte read and written, and
 /// holding the connection's slot for as long as the socket lives (an upgraded connection
 /// carries it along).
-pub struct Metered<T> {
+pub(crate) struct Metered<T> {
     inner: T,
     conn: Arc<Conn>,
     _slot: OwnedSemaphorePermit,
 }
 
 impl<T> Metered<T> {
-    pub fn new(inner: T, conn: Arc<Conn>, slot: OwnedSemaphorePermit) -> Metered<T> {
+    pub(crate) fn new(inner: T, conn: Arc<Conn>, slot: OwnedSemaphorePermit) -> Metered<T> {
         Metered {
             inner,
             conn,

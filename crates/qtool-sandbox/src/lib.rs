@@ -19,6 +19,7 @@
 //! the emulator's tests and fuzz targets.
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod body;
 mod connections;

@@ -412,13 +412,18 @@ pub(crate) mod test_client {
     use sspi::{ClientRequestFlags, CredentialUse};
 
     /// An sspi initiator, driven by hand.
-    pub struct Client {
+    pub(crate) struct Client {
         context: Ntlm,
         credentials: Option<AuthIdentityBuffers>,
     }
 
     impl Client {
-        pub fn new(user: &str, domain: &str, password: &str, binding: Option<&[u8]>) -> Client {
+        pub(crate) fn new(
+            user: &str,
+            domain: &str,
+            password: &str,
+            binding: Option<&[u8]>,
+        ) -> Client {
             let mut context = Ntlm::new();
             if let Some(cert) = binding {
                 context.set_channel_bindings(&tls_server_end_point(cert));
@@ -440,7 +445,7 @@ pub(crate) mod test_client {
             }
         }
 
-        pub fn step(&mut self, challenge: Option<Vec<u8>>) -> Vec<u8> {
+        pub(crate) fn step(&mut self, challenge: Option<Vec<u8>>) -> Vec<u8> {
             let mut output = [SecurityBuffer::new(Vec::new(), BufferType::Token)];
             let mut input: Vec<SecurityBuffer> = challenge
                 .into_iter()

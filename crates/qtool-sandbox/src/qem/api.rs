@@ -6,20 +6,20 @@ use serde_json::{Value, json};
 
 use crate::qem::spec::code;
 
-pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+pub(super) const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 /// A failed call: `{"error_code": CODE, "error_message": TEXT}` with its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code: code.to_string(),
@@ -28,11 +28,11 @@ impl ApiError {
     }
 
     /// `AEM_*` codes travel with HTTP 500 (as documented per method).
-    pub fn aem(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn aem(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             code::UNAUTHORIZED_REQUEST,
@@ -40,7 +40,7 @@ impl ApiError {
         )
     }
 
-    pub fn invalid_session() -> Self {
+    pub(crate) fn invalid_session() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             code::INVALID_SESSION_ID,
@@ -49,7 +49,7 @@ impl ApiError {
     }
 
     /// Bad request JSON (or an unparseable enum value in the query).
-    pub fn deserialize(type_name: &str, detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn deserialize(type_name: &str, detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             code::DESERIALIZE_TO_TYPE,
@@ -57,7 +57,7 @@ impl ApiError {
         )
     }
 
-    pub fn not_found_route(path: &str) -> Self {
+    pub(crate) fn not_found_route(path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             code::RESOURCE_NOT_FOUND,
@@ -65,7 +65,7 @@ impl ApiError {
         )
     }
 
-    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+    pub(crate) fn method_not_allowed(method: &str, path: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             code::METHOD_NOT_ALLOWED,
@@ -73,28 +73,28 @@ impl ApiError {
         )
     }
 
-    pub fn server_not_found(server: &str) -> Self {
+    pub(crate) fn server_not_found(server: &str) -> Self {
         Self::aem(
             code::SERVER_NOT_FOUND,
             format!("Server '{server}' was not found"),
         )
     }
 
-    pub fn task_not_found(server: &str, task: &str) -> Self {
+    pub(crate) fn task_not_found(server: &str, task: &str) -> Self {
         Self::aem(
             code::TASK_NOT_FOUND,
             format!("Task '{task}' was not found on server '{server}'"),
         )
     }
 
-    pub fn endpoint_not_found(server: &str, endpoint: &str) -> Self {
+    pub(crate) fn endpoint_not_found(server: &str, endpoint: &str) -> Self {
         Self::aem(
             code::ENDPOINT_NOT_FOUND,
             format!("Endpoint '{endpoint}' was not found on server '{server}'"),
         )
     }
 
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         json!({"error_code": self.code, "error_message": self.message})
     }
 }
@@ -110,7 +110,7 @@ impl IntoResponse for ApiError {
 }
 
 /// 200 with a JSON document.
-pub fn json_ok(value: &Value) -> Response {
+pub(super) fn json_ok(value: &Value) -> Response {
     let mut resp = (StatusCode::OK, value.to_string()).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
@@ -118,7 +118,7 @@ pub fn json_ok(value: &Value) -> Response {
 }
 
 /// 200 with an empty body (PUT/DELETE/POST calls that answer nothing).
-pub fn empty_ok() -> Response {
+pub(super) fn empty_ok() -> Response {
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -126,7 +126,7 @@ pub fn empty_ok() -> Response {
 }
 
 /// 200, empty, `text/html` (login and logout, as documented for logout).
-pub fn empty_html_ok() -> Response {
+pub(super) fn empty_html_ok() -> Response {
     let mut resp = empty_ok();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));

@@ -23,7 +23,7 @@ const MAX_RECORDS: usize = 100_000;
 /// .NET ticks at the Unix epoch.
 const TICKS_AT_UNIX_EPOCH: i64 = 621_355_968_000_000_000;
 
-pub struct Entry<'a> {
+pub(super) struct Entry<'a> {
     pub operation: &'a str,
     pub server: Option<&'a str>,
     pub task: Option<&'a str>,
@@ -31,7 +31,7 @@ pub struct Entry<'a> {
     pub details: String,
 }
 
-pub fn record(store: &mut Store, user: &str, entry: Entry<'_>) {
+pub(super) fn record(store: &mut Store, user: &str, entry: Entry<'_>) {
     let now = util::now();
     store.audit.push(AuditRecord {
         timestamp: util::iso(now),
@@ -50,7 +50,7 @@ pub fn record(store: &mut Store, user: &str, entry: Entry<'_>) {
 }
 
 /// Parse an audit timestamp into Unix seconds.
-pub fn parse_timestamp(text: &str) -> Option<i64> {
+pub(super) fn parse_timestamp(text: &str) -> Option<i64> {
     let t = text.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
         let ticks: i64 = t.parse().ok()?;
@@ -81,7 +81,7 @@ fn bad_timestamp(name: &str, value: &str) -> ApiError {
     )
 }
 
-pub fn export(ctx: &Ctx) -> ApiResult<Response> {
+pub(super) fn export(ctx: &Ctx) -> ApiResult<Response> {
     let start_text = ctx.params.get("start_timestamp").unwrap_or_default();
     if start_text.trim().is_empty() {
         return Err(bad_timestamp("start_timestamp", start_text));

@@ -21,7 +21,7 @@ use super::secrets;
 use super::servers::{self};
 use crate::qem::spec::code;
 
-pub fn list(ctx: &Ctx, server: &str) -> ApiResult<Response> {
+pub(super) fn list(ctx: &Ctx, server: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
     let items: Vec<Value> = s
@@ -41,7 +41,7 @@ pub fn list(ctx: &Ctx, server: &str) -> ApiResult<Response> {
     Ok(json_ok(&json!({ "endpointList": items })))
 }
 
-pub fn test(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
+pub(super) fn test(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     ctx.params.uint("timeout", 60)?;
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
@@ -62,7 +62,7 @@ pub fn test(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     Ok(json_ok(&body))
 }
 
-pub fn delete(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
+pub(super) fn delete(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     ctx.state.mutate(|inner| {
         let s = servers::connected_mut(&mut inner.store, server)?;
         if s.endpoint(endpoint).is_none() {
@@ -180,7 +180,7 @@ fn apply_op(doc: &mut Value, op: &str, path: &str, value: Option<Value>) -> ApiR
     }
 }
 
-pub fn patch(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
+pub(super) fn patch(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     const T: &str = "JsonPatchDocument";
     let text = ctx.body_text()?.trim_start_matches('\u{feff}');
     let ops: Vec<Value> = match serde_json::from_str::<Value>(text) {
@@ -252,7 +252,7 @@ pub fn patch(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     Ok(empty_ok())
 }
 
-pub fn reconfigure(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
+pub(super) fn reconfigure(ctx: &Ctx, server: &str, endpoint: &str) -> ApiResult<Response> {
     let configuration = ctx
         .params
         .name("configuration")

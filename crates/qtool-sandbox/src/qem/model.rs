@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::qem::spec::task_state;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Store {
+pub(crate) struct Store {
     /// The sandbox's `mk.dat`: AES-256 key (hex) for `{Z…}` secrets in exports.
     pub master_key: String,
     pub servers: Vec<Server>,
@@ -19,32 +19,32 @@ pub struct Store {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ServerKind {
+pub(crate) enum ServerKind {
     Replicate,
     Compose,
 }
 
 impl ServerKind {
-    pub fn def_type(self) -> &'static str {
+    pub(crate) fn def_type(self) -> &'static str {
         match self {
             ServerKind::Replicate => crate::qem::spec::SERVER_TYPE_REPLICATE,
             ServerKind::Compose => crate::qem::spec::SERVER_TYPE_COMPOSE,
         }
     }
-    pub fn info_type(self) -> &'static str {
+    pub(crate) fn info_type(self) -> &'static str {
         match self {
             ServerKind::Replicate => "ReplicateServerInfo",
             ServerKind::Compose => "ComposeServerInfo",
         }
     }
-    pub fn details_type(self) -> &'static str {
+    pub(crate) fn details_type(self) -> &'static str {
         match self {
             ServerKind::Replicate => "ReplicateServerDetails",
             ServerKind::Compose => "ComposeServerDetails",
         }
     }
     /// `type` field of the 2021 Python client (`ServerType` enum name).
-    pub fn server_type(self) -> &'static str {
+    pub(crate) fn server_type(self) -> &'static str {
         match self {
             ServerKind::Replicate => "REPLICATE",
             ServerKind::Compose => "COMPOSE",
@@ -53,7 +53,7 @@ impl ServerKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Server {
+pub(crate) struct Server {
     pub kind: ServerKind,
     pub name: String,
     pub description: String,
@@ -77,11 +77,11 @@ pub struct Server {
 
 impl Server {
     /// A server the emulator cannot reach: its host ends in `.invalid` (RFC 6761).
-    pub fn unreachable(&self) -> bool {
+    pub(crate) fn unreachable(&self) -> bool {
         self.host.to_ascii_lowercase().ends_with(".invalid")
     }
 
-    pub fn state(&self) -> &'static str {
+    pub(crate) fn state(&self) -> &'static str {
         if !self.monitored {
             "NOT_MONITORED"
         } else if self.unreachable() {
@@ -91,7 +91,7 @@ impl Server {
         }
     }
 
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         if self.monitored && self.unreachable() {
             format!(
                 "Cannot connect to server '{}' at {}:{}: host not found",
@@ -102,21 +102,21 @@ impl Server {
         }
     }
 
-    pub fn task(&self, name: &str) -> Option<&Task> {
+    pub(crate) fn task(&self, name: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.name == name)
     }
-    pub fn task_mut(&mut self, name: &str) -> Option<&mut Task> {
+    pub(crate) fn task_mut(&mut self, name: &str) -> Option<&mut Task> {
         self.tasks.iter_mut().find(|t| t.name == name)
     }
-    pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
+    pub(crate) fn endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.name() == name)
     }
-    pub fn endpoint_mut(&mut self, name: &str) -> Option<&mut Endpoint> {
+    pub(crate) fn endpoint_mut(&mut self, name: &str) -> Option<&mut Endpoint> {
         self.endpoints.iter_mut().find(|e| e.name() == name)
     }
 
     /// Names of tasks that use endpoint `name` as source or target.
-    pub fn tasks_using(&self, endpoint: &str) -> Vec<String> {
+    pub(crate) fn tasks_using(&self, endpoint: &str) -> Vec<String> {
         self.tasks
             .iter()
             .filter(|t| t.endpoint_names().iter().any(|n| n == endpoint))
@@ -127,13 +127,13 @@ impl Server {
 
 /// A registered license: the raw key=value pairs as uploaded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct License {
+pub(crate) struct License {
     pub fields: BTreeMap<String, String>,
 }
 
 /// An explicit server ACL (§5.2), normalized.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Acl {
+pub(crate) struct Acl {
     pub admin_role: Role,
     pub designer_role: Role,
     pub operator_role: Role,
@@ -142,13 +142,13 @@ pub struct Acl {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Role {
+pub(crate) struct Role {
     pub users: Vec<String>,
     pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Task {
+pub(crate) struct Task {
     pub name: String,
     /// One `cmd.replication_definition.tasks[]` entry (`task`, `source`, `targets`,
     /// `task_settings`, …) with `task.name` equal to `name`.
@@ -171,7 +171,7 @@ pub struct Task {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TaskStats {
+pub(crate) struct TaskStats {
     /// Unix seconds of the last transition to RUNNING.
     pub started_at: Option<i64>,
     /// Unix seconds when the last full load began (first run or RELOAD_TARGET), if any.
@@ -190,13 +190,13 @@ pub struct TaskStats {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RetentionBarrier {
+pub(crate) struct RetentionBarrier {
     pub application: String,
     pub retention_point: String,
 }
 
 impl Task {
-    pub fn new_stopped(name: &str, definition: Value) -> Task {
+    pub(crate) fn new_stopped(name: &str, definition: Value) -> Task {
         Task {
             name: name.to_string(),
             definition,
@@ -211,7 +211,7 @@ impl Task {
         }
     }
 
-    pub fn source_name(&self) -> String {
+    pub(crate) fn source_name(&self) -> String {
         self.definition
             .pointer("/task/source_name")
             .and_then(Value::as_str)
@@ -219,7 +219,7 @@ impl Task {
             .to_string()
     }
 
-    pub fn target_names(&self) -> Vec<String> {
+    pub(crate) fn target_names(&self) -> Vec<String> {
         self.definition
             .pointer("/task/target_names")
             .and_then(Value::as_array)
@@ -232,14 +232,14 @@ impl Task {
             .unwrap_or_default()
     }
 
-    pub fn endpoint_names(&self) -> Vec<String> {
+    pub(crate) fn endpoint_names(&self) -> Vec<String> {
         let mut v = vec![self.source_name()];
         v.extend(self.target_names());
         v.retain(|n| !n.is_empty());
         v
     }
 
-    pub fn description(&self) -> String {
+    pub(crate) fn description(&self) -> String {
         self.definition
             .pointer("/task/description")
             .and_then(Value::as_str)
@@ -254,21 +254,21 @@ impl Task {
             .unwrap_or(default)
     }
 
-    pub fn full_load_enabled(&self) -> bool {
+    pub(crate) fn full_load_enabled(&self) -> bool {
         self.common_flag("full_load_enabled", true)
     }
-    pub fn apply_changes_enabled(&self) -> bool {
+    pub(crate) fn apply_changes_enabled(&self) -> bool {
         self.common_flag("apply_changes_enabled", true)
     }
-    pub fn store_changes_enabled(&self) -> bool {
+    pub(crate) fn store_changes_enabled(&self) -> bool {
         self.common_flag("save_changes_enabled", false)
     }
-    pub fn audit_changes_enabled(&self) -> bool {
+    pub(crate) fn audit_changes_enabled(&self) -> bool {
         self.common_flag("audit_changes_enabled", false)
     }
 
     /// `(schema, table)` of the explicitly included tables.
-    pub fn tables(&self) -> Vec<(String, String)> {
+    pub(crate) fn tables(&self) -> Vec<(String, String)> {
         self.definition
             .pointer("/source/source_tables/explicit_included_tables")
             .and_then(Value::as_array)
@@ -285,11 +285,11 @@ impl Task {
             .unwrap_or_default()
     }
 
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.state == task_state::STOPPED || self.state == task_state::ERROR
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.state == task_state::RUNNING
     }
 }
@@ -297,7 +297,7 @@ impl Task {
 /// One endpoint: a `databases[]` entry (`name`, `role`, `is_licensed`, `type_id`,
 /// `db_settings{$type,…}`, `override_properties`, …) with secrets in plain text.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub definition: Map<String, Value>,
 }
 
@@ -308,31 +308,31 @@ impl Endpoint {
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.str_field("name")
     }
-    pub fn role(&self) -> &str {
+    pub(crate) fn role(&self) -> &str {
         self.str_field("role")
     }
-    pub fn type_id(&self) -> &str {
+    pub(crate) fn type_id(&self) -> &str {
         self.str_field("type_id")
     }
-    pub fn description(&self) -> &str {
+    pub(crate) fn description(&self) -> &str {
         self.str_field("description")
     }
-    pub fn is_licensed(&self) -> bool {
+    pub(crate) fn is_licensed(&self) -> bool {
         self.definition
             .get("is_licensed")
             .and_then(Value::as_bool)
             .unwrap_or(true)
     }
     /// The GetEndpointList `type` (e.g. `ORACLE` for `ORACLE_COMPONENT_TYPE`).
-    pub fn list_type(&self) -> String {
+    pub(crate) fn list_type(&self) -> String {
         let t = self.type_id();
         t.strip_suffix("_COMPONENT_TYPE").unwrap_or(t).to_string()
     }
     /// The host an endpoint connects to, if its settings name one.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         let Some(settings) = self
             .definition
             .get("db_settings")
@@ -349,7 +349,7 @@ impl Endpoint {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuditRecord {
+pub(crate) struct AuditRecord {
     /// ISO timestamp (UTC, no `Z`).
     pub timestamp: String,
     pub unix: i64,

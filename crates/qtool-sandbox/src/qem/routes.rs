@@ -37,10 +37,10 @@ const MAX_PLACEHOLDERS: usize = 10_000;
 
 /// Query parameters with case-insensitive keys.
 #[derive(Debug, Default, Clone)]
-pub struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -48,7 +48,7 @@ impl Params {
     }
 
     /// A boolean parameter; absent or empty → `default`.
-    pub fn bool(&self, key: &str, default: bool) -> ApiResult<bool> {
+    pub(super) fn bool(&self, key: &str, default: bool) -> ApiResult<bool> {
         match self.get(key).map(str::trim) {
             None | Some("") => Ok(default),
             Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
@@ -61,7 +61,7 @@ impl Params {
     }
 
     /// A non-negative integer parameter; absent or empty → `default`.
-    pub fn uint(&self, key: &str, default: u64) -> ApiResult<u64> {
+    pub(super) fn uint(&self, key: &str, default: u64) -> ApiResult<u64> {
         match self.get(key).map(str::trim) {
             None | Some("") => Ok(default),
             Some(v) => v.parse::<u64>().map_err(|_| {
@@ -75,11 +75,11 @@ impl Params {
 
     /// A parameter whose value names an object (an endpoint, a schema, a table): decoded a
     /// second time like names in the path. Not for wildcard filters, where `%` matches any run.
-    pub fn name(&self, key: &str) -> Option<String> {
+    pub(super) fn name(&self, key: &str) -> Option<String> {
         self.get(key).map(util::decode_again)
     }
 
-    pub fn action(&self) -> Option<String> {
+    pub(super) fn action(&self) -> Option<String> {
         self.get("action")
             .map(|a| a.trim().to_ascii_lowercase())
             .filter(|a| !a.is_empty())
@@ -87,7 +87,7 @@ impl Params {
 }
 
 /// One authenticated call.
-pub struct Ctx {
+pub(super) struct Ctx {
     pub state: Arc<QemState>,
     pub user: String,
     pub session: String,
@@ -96,7 +96,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn body_text(&self) -> ApiResult<&str> {
+    pub(super) fn body_text(&self) -> ApiResult<&str> {
         std::str::from_utf8(&self.body)
             .map_err(|e| ApiError::deserialize("Stream", format!("the body is not UTF-8: {e}")))
     }
@@ -157,7 +157,7 @@ fn parse_path(path: &str) -> Option<Resource> {
     })
 }
 
-pub async fn handle(State(state): State<Arc<QemState>>, req: Request) -> Response {
+pub(super) async fn handle(State(state): State<Arc<QemState>>, req: Request) -> Response {
     state.count_request();
     let mut resp = match serve(state, req).await {
         Ok(resp) => resp,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::util::random_bytes;
 
 /// Whether a settings key holds a secret (password, secret key, token…).
-pub fn is_secret_key(key: &str) -> bool {
+pub(super) fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     k.contains("password") || k.contains("secret") || k.ends_with("token") || k == "passphrase"
 }
@@ -19,7 +19,7 @@ fn cipher(master_key: &[u8; 32]) -> Option<LessSafeKey> {
         .map(LessSafeKey::new)
 }
 
-pub fn encrypt(master_key: &[u8; 32], plain: &str) -> String {
+pub(super) fn encrypt(master_key: &[u8; 32], plain: &str) -> String {
     let Some(key) = cipher(master_key) else {
         return plain.to_string();
     };
@@ -42,7 +42,7 @@ pub fn encrypt(master_key: &[u8; 32], plain: &str) -> String {
 }
 
 /// `Some(plain)` if `value` is a `{Z…}` string this master key encrypted.
-pub fn decrypt(master_key: &[u8; 32], value: &str) -> Option<String> {
+pub(super) fn decrypt(master_key: &[u8; 32], value: &str) -> Option<String> {
     let hex = value.strip_prefix("{Z")?.strip_suffix('}')?;
     if hex.len() % 2 != 0 || hex.len() < 2 * (NONCE_LEN + 16) {
         return None;
@@ -59,12 +59,12 @@ pub fn decrypt(master_key: &[u8; 32], value: &str) -> Option<String> {
     String::from_utf8(plain.to_vec()).ok()
 }
 
-pub fn looks_encrypted(value: &str) -> bool {
+pub(super) fn looks_encrypted(value: &str) -> bool {
     value.starts_with("{Z") && value.ends_with('}')
 }
 
 /// Encrypt every non-empty secret string in `value` (recursively).
-pub fn encrypt_tree(master_key: &[u8; 32], value: &mut Value) {
+pub(super) fn encrypt_tree(master_key: &[u8; 32], value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
@@ -84,7 +84,7 @@ pub fn encrypt_tree(master_key: &[u8; 32], value: &mut Value) {
 }
 
 /// Decrypt every `{Z…}` secret this master key can open (recursively); others stay verbatim.
-pub fn decrypt_tree(master_key: &[u8; 32], value: &mut Value) {
+pub(super) fn decrypt_tree(master_key: &[u8; 32], value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (_, v) in map.iter_mut() {

@@ -10,8 +10,8 @@ use super::util::{self, random_bytes};
 use crate::qem::spec::task_state;
 
 pub const SEED_SERVER: &str = "Sandbox Replicate";
-pub const SEED_HOST: &str = "replicate.sandbox.local";
-pub const REPLICATE_VERSION: &str = "2024.11.0.177";
+pub(super) const SEED_HOST: &str = "replicate.sandbox.local";
+pub(super) const REPLICATE_VERSION: &str = "2024.11.0.177";
 
 struct TaskTemplate {
     name: &'static str,
@@ -66,7 +66,7 @@ const TEMPLATES: &[TaskTemplate] = &[
 ];
 
 /// A realistic `databases[]` entry for one of the seed endpoint names.
-pub fn endpoint_definition(name: &str) -> Option<Map<String, Value>> {
+pub(super) fn endpoint_definition(name: &str) -> Option<Map<String, Value>> {
     let (role, type_id, settings) = match name {
         "Oracle Sales" => (
             "SOURCE",
@@ -122,7 +122,7 @@ pub fn endpoint_definition(name: &str) -> Option<Map<String, Value>> {
 }
 
 /// A task definition (one `tasks[]` entry) in the Replicate export shape.
-pub fn task_definition(
+pub(super) fn task_definition(
     name: &str,
     source: &str,
     target: &str,
@@ -177,7 +177,7 @@ pub fn task_definition(
     })
 }
 
-pub fn seed_license(now: time::OffsetDateTime) -> License {
+pub(super) fn seed_license(now: time::OffsetDateTime) -> License {
     let issue = now.date();
     let expiry = issue.saturating_add(time::Duration::days(365));
     let fmt = |d: time::Date| d.format(util::DATE).unwrap_or_default();
@@ -200,7 +200,7 @@ pub fn seed_license(now: time::OffsetDateTime) -> License {
     License { fields }
 }
 
-pub fn seed_store(seed_tasks: usize) -> Store {
+pub(super) fn seed_store(seed_tasks: usize) -> Store {
     let now = util::now();
     let mut server = Server {
         kind: ServerKind::Replicate,
@@ -262,11 +262,11 @@ pub fn seed_store(seed_tasks: usize) -> Store {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn unhex32(text: &str) -> Option<[u8; 32]> {
+pub(super) fn unhex32(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 {
         return None;
     }

@@ -23,7 +23,7 @@ use crate::qem::spec::{self, code};
 
 const COMPOSE_VERSION: &str = "2023.11.0.471";
 
-pub fn find<'a>(store: &'a Store, name: &str) -> ApiResult<&'a Server> {
+pub(super) fn find<'a>(store: &'a Store, name: &str) -> ApiResult<&'a Server> {
     store
         .servers
         .iter()
@@ -31,7 +31,7 @@ pub fn find<'a>(store: &'a Store, name: &str) -> ApiResult<&'a Server> {
         .ok_or_else(|| ApiError::server_not_found(name))
 }
 
-pub fn find_mut<'a>(store: &'a mut Store, name: &str) -> ApiResult<&'a mut Server> {
+pub(super) fn find_mut<'a>(store: &'a mut Store, name: &str) -> ApiResult<&'a mut Server> {
     store
         .servers
         .iter_mut()
@@ -40,7 +40,7 @@ pub fn find_mut<'a>(store: &'a mut Store, name: &str) -> ApiResult<&'a mut Serve
 }
 
 /// The server must be monitored and reachable for task/endpoint calls.
-pub fn check_connected(server: &Server) -> ApiResult<()> {
+pub(super) fn check_connected(server: &Server) -> ApiResult<()> {
     if !server.monitored {
         return Err(ApiError::aem(
             code::SERVER_NOT_MONITORED,
@@ -63,13 +63,13 @@ pub fn check_connected(server: &Server) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn connected<'a>(store: &'a Store, name: &str) -> ApiResult<&'a Server> {
+pub(super) fn connected<'a>(store: &'a Store, name: &str) -> ApiResult<&'a Server> {
     let server = find(store, name)?;
     check_connected(server)?;
     Ok(server)
 }
 
-pub fn connected_mut<'a>(store: &'a mut Store, name: &str) -> ApiResult<&'a mut Server> {
+pub(super) fn connected_mut<'a>(store: &'a mut Store, name: &str) -> ApiResult<&'a mut Server> {
     let server = find_mut(store, name)?;
     check_connected(server)?;
     Ok(server)
@@ -83,7 +83,7 @@ fn last_connection(server: &Server) -> String {
     }
 }
 
-pub fn list(ctx: &Ctx) -> ApiResult<Response> {
+pub(super) fn list(ctx: &Ctx) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let items: Vec<Value> = inner
         .store
@@ -110,7 +110,7 @@ pub fn list(ctx: &Ctx) -> ApiResult<Response> {
 }
 
 /// Whether the registered license's `expiration_date` is in the past.
-pub fn license_expired(server: &Server) -> bool {
+pub(super) fn license_expired(server: &Server) -> bool {
     server
         .license
         .as_ref()
@@ -148,7 +148,7 @@ fn license_json(license: Option<&License>) -> Value {
     })
 }
 
-pub fn details(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn details(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let s = find(&inner.store, name)?;
     let count = |state: &str| s.tasks.iter().filter(|t| t.state == state).count();
@@ -200,7 +200,7 @@ pub fn details(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     Ok(json_ok(&body))
 }
 
-pub fn get_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn get_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     let mut inner = ctx.state.lock();
     let s = find(&inner.store, name)?;
     let placeholder = uuid::Uuid::new_v4().to_string();
@@ -229,7 +229,7 @@ pub fn get_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     Ok(json_ok(&body))
 }
 
-pub fn parse_json_object(body: &[u8], type_name: &str) -> ApiResult<Map<String, Value>> {
+pub(super) fn parse_json_object(body: &[u8], type_name: &str) -> ApiResult<Map<String, Value>> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::deserialize(type_name, format!("the body is not UTF-8: {e}")))?;
     let text = text.trim_start_matches('\u{feff}');
@@ -263,7 +263,7 @@ fn opt_bool(map: &Map<String, Value>, key: &str, type_name: &str) -> ApiResult<O
     }
 }
 
-pub fn put_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn put_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     const T: &str = "AemServer";
     let map = parse_json_object(&ctx.body, T)?;
     let kind = match map.get("$type").and_then(Value::as_str) {
@@ -406,7 +406,7 @@ pub fn put_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     Ok(empty_ok())
 }
 
-pub fn delete_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn delete_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     ctx.state.mutate(|inner| {
         let before = inner.store.servers.len();
         inner.store.servers.retain(|s| s.name != name);
@@ -431,7 +431,7 @@ pub fn delete_def(ctx: &Ctx, name: &str) -> ApiResult<Response> {
 }
 
 /// Parse a license: `key=value` lines (`#`/`;` comments allowed) or a JSON object.
-pub fn parse_license(text: &str) -> ApiResult<License> {
+pub(super) fn parse_license(text: &str) -> ApiResult<License> {
     let invalid = |why: String| {
         ApiError::aem(
             code::SRV_LIC_INVALID_FORMAT,
@@ -483,7 +483,7 @@ pub fn parse_license(text: &str) -> ApiResult<License> {
     Ok(License { fields })
 }
 
-pub fn put_license(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn put_license(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     let license = parse_license(ctx.body_text()?)?;
     ctx.state.mutate(|inner| {
         let server = find_mut(&mut inner.store, name)?;
@@ -517,7 +517,7 @@ fn role_json(role: &Role) -> Value {
     })
 }
 
-pub fn acl_json(acl: &Acl) -> Value {
+pub(super) fn acl_json(acl: &Acl) -> Value {
     json!({
         "admin_role": role_json(&acl.admin_role),
         "designer_role": role_json(&acl.designer_role),
@@ -556,7 +556,7 @@ fn parse_refs(value: Option<&Value>, what: &str) -> ApiResult<Vec<String>> {
     }
 }
 
-pub fn parse_acl(map: &Map<String, Value>) -> ApiResult<Acl> {
+pub(super) fn parse_acl(map: &Map<String, Value>) -> ApiResult<Acl> {
     const T: &str = "AemAuthorizationAcl";
     let role = |key: &str| -> ApiResult<Role> {
         match map.get(key) {
@@ -580,7 +580,7 @@ pub fn parse_acl(map: &Map<String, Value>) -> ApiResult<Acl> {
     })
 }
 
-pub fn get_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn get_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let server = find(&inner.store, name)?;
     let acl = server.acl.as_ref().ok_or_else(|| {
@@ -594,7 +594,7 @@ pub fn get_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     Ok(json_ok(&body))
 }
 
-pub fn put_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn put_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     let acl = parse_acl(&parse_json_object(&ctx.body, "AemAuthorizationAcl")?)?;
     ctx.state.mutate(|inner| {
         find_mut(&mut inner.store, name)?.acl = Some(acl);
@@ -614,7 +614,7 @@ pub fn put_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     Ok(empty_ok())
 }
 
-pub fn delete_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
+pub(super) fn delete_acl(ctx: &Ctx, name: &str) -> ApiResult<Response> {
     ctx.state.mutate(|inner| {
         let server = find_mut(&mut inner.store, name)?;
         if server.acl.take().is_none() {

@@ -20,13 +20,13 @@ use super::QemConfig;
 use super::api::ApiError;
 
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     pub user: String,
     pub last_seen: Instant,
 }
 
 /// Parse the JWT certificate (or public key) once at start-up.
-pub fn jwt_key(config: &QemConfig) -> crate::error::Result<Option<DecodingKey>> {
+pub(super) fn jwt_key(config: &QemConfig) -> crate::error::Result<Option<DecodingKey>> {
     match &config.jwt_certificate {
         None => Ok(None),
         Some(pem) => DecodingKey::from_rsa_pem(pem.as_bytes())
@@ -45,7 +45,7 @@ fn bad_credentials() -> ApiError {
 }
 
 /// Authenticate one `Authorization` header value; `Ok(user)` on success.
-pub fn authenticate(
+pub(super) fn authenticate(
     config: &QemConfig,
     jwt_key: Option<&DecodingKey>,
     authorization: Option<&str>,

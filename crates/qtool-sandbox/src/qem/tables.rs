@@ -113,7 +113,7 @@ fn admitted_tables(
     })
 }
 
-pub fn list(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn list(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let items = admitted_tables(
         ctx,
         server,
@@ -132,7 +132,7 @@ fn target_schema(t: &Task, schema: &str) -> String {
         .to_string()
 }
 
-pub fn statuses(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn statuses(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let items = admitted_tables(ctx, server, task, |at| {
         let (t, schema, table, phase, window, now) =
             (at.task, at.schema, at.table, at.phase, at.window, at.now);
@@ -189,7 +189,7 @@ pub fn statuses(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     Ok(json_ok(&json!({ "table_details": items })))
 }
 
-pub fn get_selection(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn get_selection(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let body = with_task(ctx, server, task, |t| {
         let st = t.definition.pointer("/source/source_tables");
         let arr = |k: &str| {
@@ -253,7 +253,7 @@ fn check_selection(map: &Map<String, Value>) -> ApiResult<[Value; 3]> {
     Ok(out)
 }
 
-pub fn put_selection(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn put_selection(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let [included, excluded, explicit] =
         check_selection(&parse_json_object(&ctx.body, "AemTableSelection")?)?;
     let count = explicit.as_array().map_or(0, Vec::len);
@@ -323,7 +323,7 @@ fn schema_table(ctx: &Ctx) -> ApiResult<(String, String)> {
     Ok((schema, table))
 }
 
-pub fn reload(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn reload(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let (schema, table) = schema_table(ctx)?;
     ctx.state.mutate(|inner| {
         let s = servers::connected_mut(&mut inner.store, server)?;
@@ -365,7 +365,7 @@ pub fn reload(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     Ok(empty_ok())
 }
 
-pub fn resume(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn resume(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let (schema, table) = schema_table(ctx)?;
     with_task(ctx, server, task, |t| {
         if t.tables()

@@ -48,13 +48,13 @@ const MAX_WAIT_SECS: u64 = 86_400;
 /// How often a waiting RunTask/StopTask looks at the state.
 const POLL: Duration = Duration::from_millis(25);
 
-pub fn find_task<'a>(server: &'a Server, task: &str) -> ApiResult<&'a Task> {
+pub(super) fn find_task<'a>(server: &'a Server, task: &str) -> ApiResult<&'a Task> {
     server
         .task(task)
         .ok_or_else(|| ApiError::task_not_found(&server.name, task))
 }
 
-pub fn list(ctx: &Ctx, server: &str) -> ApiResult<Response> {
+pub(super) fn list(ctx: &Ctx, server: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
     let items: Vec<Value> = s
@@ -75,7 +75,7 @@ pub fn list(ctx: &Ctx, server: &str) -> ApiResult<Response> {
 }
 
 /// Estimated rows of one table (deterministic per name).
-pub fn table_rows(schema: &str, table: &str) -> u64 {
+pub(super) fn table_rows(schema: &str, table: &str) -> u64 {
     1_000 + stable_hash(&[schema, table]) % 250_000
 }
 
@@ -85,7 +85,7 @@ fn cdc_rate(task: &str) -> u64 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TablePhase {
+pub(super) enum TablePhase {
     Queued,
     /// Loading, with the fraction done in per mille.
     Loading(u64),
@@ -94,7 +94,7 @@ pub enum TablePhase {
 }
 
 impl TablePhase {
-    pub fn wire(self) -> &'static str {
+    pub(super) fn wire(self) -> &'static str {
         match self {
             TablePhase::Queued => "TABLE_QUEUED",
             TablePhase::Loading(_) => "TABLE_LOADING",
@@ -105,7 +105,7 @@ impl TablePhase {
 }
 
 /// Where table `index` of `task` is at unix time `now`, with `(load_start, load_end)`.
-pub fn table_phase(
+pub(super) fn table_phase(
     task: &Task,
     index: usize,
     schema: &str,
@@ -152,7 +152,7 @@ fn endpoint_ref(server: &Server, name: &str) -> Value {
     json!({"name": name, "type": kind})
 }
 
-pub fn details(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn details(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
     let t = find_task(s, task)?;
@@ -161,7 +161,7 @@ pub fn details(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     Ok(json_ok(&body))
 }
 
-pub fn details_json(s: &Server, t: &Task, now: i64) -> Value {
+pub(super) fn details_json(s: &Server, t: &Task, now: i64) -> Value {
     let running = t.is_running();
     let tables = t.tables();
     let (mut completed, mut loading, mut queued) = (0u64, 0u64, 0u64);
@@ -266,7 +266,7 @@ pub fn details_json(s: &Server, t: &Task, now: i64) -> Value {
     })
 }
 
-pub fn delete(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn delete(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let delete_logs = ctx.params.bool("deletetasklogs", false)?;
     ctx.state.mutate(|inner| {
         let s = servers::connected_mut(&mut inner.store, server)?;
@@ -331,13 +331,13 @@ fn cdc_position(ctx: &Ctx) -> ApiResult<Option<String>> {
     }
 }
 
-pub fn transition_delay() -> Duration {
+pub(super) fn transition_delay() -> Duration {
     Duration::from_millis(util::random_between(TRANSITION_MS.0, TRANSITION_MS.1))
 }
 
 /// What a timer does when it fires (if the task is still in the run epoch that armed it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(super) enum Step {
     /// STARTING → RUNNING (or ERROR when an endpoint is unreachable).
     Started,
     /// STOPPING → STOPPED.
@@ -357,7 +357,7 @@ impl Step {
 }
 
 /// After `delay`, apply `step` to `server/task` if it is still in run `epoch`.
-pub fn schedule(
+pub(super) fn schedule(
     state: &Arc<QemState>,
     server: String,
     task: String,
@@ -392,7 +392,7 @@ pub fn schedule(
 }
 
 /// The message of a task start failing on an unreachable (`.invalid`) endpoint.
-pub fn unreachable_endpoint(server: &Server, task: &str) -> Option<String> {
+pub(super) fn unreachable_endpoint(server: &Server, task: &str) -> Option<String> {
     let t = server.task(task)?;
     t.endpoint_names().into_iter().find_map(|name| {
         let host = server.endpoint(&name)?.host();
@@ -403,7 +403,12 @@ pub fn unreachable_endpoint(server: &Server, task: &str) -> Option<String> {
 }
 
 /// Apply one step; returns the delay of a follow-up FullLoadFinished step, if any.
-pub fn advance(t: &mut Task, step: Step, now: i64, failure: Option<String>) -> Option<Duration> {
+pub(super) fn advance(
+    t: &mut Task,
+    step: Step,
+    now: i64,
+    failure: Option<String>,
+) -> Option<Duration> {
     match step {
         Step::Started => {
             let option = t.pending_option.take().unwrap_or_default();
@@ -482,7 +487,7 @@ async fn wait_while(
     }
 }
 
-pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let option = run_option(ctx)?;
     let timeout = Duration::from_secs(
         ctx.params
@@ -570,7 +575,7 @@ pub async fn run(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     ))
 }
 
-pub async fn stop(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) async fn stop(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let timeout_secs = ctx
         .params
         .uint("timeout", spec::DEFAULT_TIMEOUT_SECS)?
@@ -635,7 +640,7 @@ pub async fn stop(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     Ok(json_ok(&json!({"state": state, "error_message": ""})))
 }
 
-pub fn get_retention_barrier(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn get_retention_barrier(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
     let t = find_task(s, task)?;
@@ -647,7 +652,7 @@ pub fn get_retention_barrier(ctx: &Ctx, server: &str, task: &str) -> ApiResult<R
     Ok(json_ok(&body))
 }
 
-pub fn set_retention_barrier(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn set_retention_barrier(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     const T: &str = "AemSetChangeDataRetentionBarrierReq";
     let map = parse_json_object(&ctx.body, T)?;
     let text = |k: &str| -> ApiResult<String> {
@@ -697,7 +702,7 @@ pub fn set_retention_barrier(ctx: &Ctx, server: &str, task: &str) -> ApiResult<R
     Ok(empty_ok())
 }
 
-pub fn delete_old_change_data(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn delete_old_change_data(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     const T: &str = "AemDeleteOldChangeDataReq";
     let map = parse_json_object(&ctx.body, T)?;
     let point = match map.get("timestamp_or_offset") {

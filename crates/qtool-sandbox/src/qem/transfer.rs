@@ -73,7 +73,7 @@ fn envelope(server: &Server, label: &str, rd: Map<String, Value>) -> Value {
     })
 }
 
-pub fn export_task(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn export_task(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let with_endpoints = ctx.params.bool("withendpoints", false)?;
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
@@ -95,7 +95,7 @@ pub fn export_task(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     Ok(json_ok(&doc))
 }
 
-pub fn export_all(ctx: &Ctx, server: &str) -> ApiResult<Response> {
+pub(super) fn export_all(ctx: &Ctx, server: &str) -> ApiResult<Response> {
     let inner = ctx.state.lock();
     let s = servers::connected(&inner.store, server)?;
     let mut rd = Map::new();
@@ -266,7 +266,7 @@ fn identity(v: &Value) -> Option<(Option<&str>, &str)> {
 }
 
 /// Merge `from` into `into` (import merge semantics).
-pub fn merge(into: &mut Value, from: Value) {
+pub(super) fn merge(into: &mut Value, from: Value) {
     match (into, from) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {
@@ -364,7 +364,7 @@ fn upsert_tasks(s: &mut Server, entries: Vec<(String, Value)>) {
     }
 }
 
-pub fn import_task(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
+pub(super) fn import_task(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     let parsed = parse_rd(&ctx.state.master_key, ctx.body_text()?)?;
     let Parsed {
         mut tasks,
@@ -411,7 +411,7 @@ pub fn import_task(ctx: &Ctx, server: &str, task: &str) -> ApiResult<Response> {
     Ok(empty_ok())
 }
 
-pub fn import_all(ctx: &Ctx, server: &str) -> ApiResult<Response> {
+pub(super) fn import_all(ctx: &Ctx, server: &str) -> ApiResult<Response> {
     let parsed = parse_rd(&ctx.state.master_key, ctx.body_text()?)?;
     let mut entries = Vec::with_capacity(parsed.tasks.len());
     for entry in parsed.tasks {

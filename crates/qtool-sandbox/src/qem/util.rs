@@ -7,29 +7,29 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
 /// QEM timestamps: ISO-8601 UTC without `Z` (§1).
-pub const ISO: &[BorrowedFormatItem<'static>] =
+pub(super) const ISO: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-pub const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+pub(super) const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
-pub fn now() -> OffsetDateTime {
+pub(super) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
-pub fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     now().unix_timestamp()
 }
 
-pub fn iso(t: OffsetDateTime) -> String {
+pub(super) fn iso(t: OffsetDateTime) -> String {
     t.format(ISO).unwrap_or_default()
 }
 
-pub fn iso_unix(secs: i64) -> String {
+pub(super) fn iso_unix(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .map(iso)
         .unwrap_or_default()
 }
 
-pub fn random_bytes<const N: usize>() -> [u8; N] {
+pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     if aws_lc_rs::rand::fill(&mut out).is_err() {
         // aws-lc's RNG does not fail in practice; fall back to UUIDv4 randomness.
@@ -42,7 +42,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// A random integer in `lo..=hi`.
-pub fn random_between(lo: u64, hi: u64) -> u64 {
+pub(super) fn random_between(lo: u64, hi: u64) -> u64 {
     if hi <= lo {
         return lo;
     }
@@ -50,12 +50,12 @@ pub fn random_between(lo: u64, hi: u64) -> u64 {
 }
 
 /// A URL-safe random session id like the documented `wCo0_KvjEUFROvfHF5KGrw`.
-pub fn session_id() -> String {
+pub(super) fn session_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>())
 }
 
 /// A stable 64-bit hash (FNV-1a) for deterministic plausible numbers.
-pub fn stable_hash(parts: &[&str]) -> u64 {
+pub(super) fn stable_hash(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         for b in p.bytes().chain(std::iter::once(0u8)) {
@@ -73,7 +73,7 @@ pub fn stable_hash(parts: &[&str]) -> u64 {
 /// a `+`), never a third time, and keeps the once-decoded text when the second pass does not
 /// give UTF-8. The price, as on QEM: a name that itself contains `%` and two hex digits cannot
 /// be reached by a client that encodes once (docs/sandbox-qem.md, "names in paths").
-pub fn decode_again(once: &str) -> String {
+pub(super) fn decode_again(once: &str) -> String {
     match percent_decode_str(once).decode_utf8() {
         Ok(twice) => twice.into_owned(),
         Err(_) => once.to_string(),
@@ -83,7 +83,7 @@ pub fn decode_again(once: &str) -> String {
 /// Replicate table filters: `%` (newer docs) and `*` (older docs) match any run, `_` and `?`
 /// one character. Empty pattern matches everything. Case-insensitive for table names is not
 /// documented; schema names are case-sensitive (§5.8), so matching is exact-case.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+pub(super) fn wildcard_match(pattern: &str, text: &str) -> bool {
     if pattern.is_empty() {
         return true;
     }

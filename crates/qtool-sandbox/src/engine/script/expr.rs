@@ -813,7 +813,12 @@ mod functions {
         }
     }
 
-    pub fn call(name: &str, lower: &str, v: &[Val], scope: &dyn Scope) -> Result<Val, EvalError> {
+    pub(super) fn call(
+        name: &str,
+        lower: &str,
+        v: &[Val],
+        scope: &dyn Scope,
+    ) -> Result<Val, EvalError> {
         let a = |min, max| arity(name, v, min, max);
         Ok(match lower {
             "len" => {
@@ -1300,26 +1305,26 @@ mod functions {
         }
     }
 
-    pub mod dates {
+    pub(super) mod dates {
         //! Dates as Qlik serial numbers: days since 1899-12-30.
 
         use super::super::Scope;
 
-        pub const MONTHS: [&str; 12] = [
+        pub(crate) const MONTHS: [&str; 12] = [
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
         ];
-        pub const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        pub(crate) const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
         /// Days from 1899-12-30 to 1970-01-01.
         const EPOCH_OFFSET: f64 = 25569.0;
 
-        pub fn now_serial() -> f64 {
+        pub(crate) fn now_serial() -> f64 {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64());
             secs / 86_400.0 + EPOCH_OFFSET
         }
 
-        pub fn serial(y: i64, m: i64, d: i64) -> Option<f64> {
+        pub(crate) fn serial(y: i64, m: i64, d: i64) -> Option<f64> {
             let y = i32::try_from(y).ok()?;
             // Months beyond 12 roll over, as MakeDate does not; keep to valid months.
             let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
@@ -1328,7 +1333,7 @@ mod functions {
             Some((date - epoch).whole_days() as f64)
         }
 
-        pub fn civil(serial: f64) -> Option<(i64, i64, i64)> {
+        pub(crate) fn civil(serial: f64) -> Option<(i64, i64, i64)> {
             let epoch = time::Date::from_calendar_date(1899, time::Month::December, 30).ok()?;
             let date = epoch.checked_add(time::Duration::days(serial.floor() as i64))?;
             Some((
@@ -1339,7 +1344,7 @@ mod functions {
         }
 
         /// The format variable the script set (DateFormat, TimestampFormat), or the default.
-        pub fn format_for(function: &str, scope: &dyn Scope) -> String {
+        pub(crate) fn format_for(function: &str, scope: &dyn Scope) -> String {
             let (var, default) = match function {
                 "now" | "timestamp" => ("TimestampFormat", "M/D/YYYY h:mm:ss[.fff] TT"),
                 "time" => ("TimeFormat", "h:mm:ss TT"),
@@ -1349,7 +1354,7 @@ mod functions {
         }
 
         /// Format with the common tokens: YYYY YY MMMM MMM MM M DD D hh h mm ss TT [.fff].
-        pub fn format(serial: f64, fmt: &str) -> String {
+        pub(crate) fn format(serial: f64, fmt: &str) -> String {
             let Some((y, m, d)) = civil(serial) else {
                 return String::new();
             };
