@@ -245,7 +245,7 @@ impl Rows<'_> {
         } else {
             self.columns.iter().map(|c| cell(item, c.path)).collect()
         };
-        self.table.row(row).map_err(stdout_error)
+        self.cells(row)
     }
 
     /// A row of cells already taken from an item: one per column, or the id with `-q`.

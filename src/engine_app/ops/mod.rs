@@ -41,30 +41,42 @@ pub(crate) struct EngineTarget {
 }
 
 impl EngineTarget {
-    /// The repository client that names apps and, for a Windows context, logs in.
-    fn repository(&self) -> Result<QrsClient> {
-        Ok(QrsClient::new(&self.target)?.with_session_cache(self.sessions.clone()))
+    /// The repository client, when opening `app` needs one: to find an app by name, or to log
+    /// in for a Windows context. An app id with other credentials goes straight to the engine.
+    fn repository(&self, app: &str) -> Result<Option<QrsClient>> {
+        let windows = matches!(self.target.auth, Auth::Ntlm { .. });
+        if crate::qrs::filter::is_guid(app) && !windows {
+            return Ok(None);
+        }
+        let qrs = QrsClient::new(&self.target)?.with_session_cache(self.sessions.clone());
+        Ok(Some(qrs))
     }
 }
 
 /// The app id of `app`: a GUID as it is, else the one app with exactly that name (QRS).
-async fn resolve_app(qrs: &QrsClient, app: &str) -> Result<String> {
-    if crate::qrs::filter::is_guid(app) {
-        return Ok(app.to_string());
+async fn resolve_app(qrs: Option<&QrsClient>, app: &str) -> Result<String> {
+    match qrs {
+        Some(qrs) if !crate::qrs::filter::is_guid(app) => {
+            let found = generic::one_by_name(qrs, ResourceKind::App, app).await?;
+            Ok(crate::output::cell(&found, "id"))
+        }
+        _ => Ok(app.to_string()),
     }
-    let found = generic::one_by_name(qrs, ResourceKind::App, app).await?;
-    Ok(crate::output::cell(&found, "id"))
 }
 
 /// Resolve `app`, connect and open it.
 pub(crate) async fn open(engine: &EngineTarget, app: &str) -> Result<Doc> {
-    let qrs = engine.repository()?;
-    let id = resolve_app(&qrs, app).await?;
+    let qrs = engine.repository(app)?;
+    let id = resolve_app(qrs.as_ref(), app).await?;
     let options = ConnectOptions {
         app: id.clone(),
         ..engine.connect.clone()
     };
-    let Some(cookie) = qrs.windows_session(None).await? else {
+    let windows_session = match &qrs {
+        Some(qrs) => qrs.windows_session(None).await?,
+        None => None,
+    };
+    let (Some(qrs), Some(cookie)) = (&qrs, windows_session) else {
         return open_doc(engine, &engine.target, &options).await;
     };
     // A WebSocket cannot answer NTLM's challenge, so a Windows context opens the engine with
